@@ -1,0 +1,58 @@
+/** Tensor element types. Ids are GGML's (used by GGUF and APR v2); APR_Q4/APR_Q8 are aprender's. */
+export const DTYPES = {
+  F32: { id: 0, blockSize: 1, blockBytes: 4 },
+  F16: { id: 1, blockSize: 1, blockBytes: 2 },
+  Q4_0: { id: 2, blockSize: 32, blockBytes: 18 },
+  Q4_1: { id: 3, blockSize: 32, blockBytes: 20 },
+  Q5_0: { id: 6, blockSize: 32, blockBytes: 22 },
+  Q5_1: { id: 7, blockSize: 32, blockBytes: 24 },
+  Q8_0: { id: 8, blockSize: 32, blockBytes: 34 },
+  Q2_K: { id: 10, blockSize: 256, blockBytes: 84 },
+  Q3_K: { id: 11, blockSize: 256, blockBytes: 110 },
+  Q4_K: { id: 12, blockSize: 256, blockBytes: 144 },
+  Q5_K: { id: 13, blockSize: 256, blockBytes: 176 },
+  Q6_K: { id: 14, blockSize: 256, blockBytes: 210 },
+  I8: { id: 24, blockSize: 1, blockBytes: 1 },
+  I16: { id: 25, blockSize: 1, blockBytes: 2 },
+  I32: { id: 26, blockSize: 1, blockBytes: 4 },
+  BF16: { id: 30, blockSize: 1, blockBytes: 2 },
+  // aprender's APR_Q4 / APR_Q8 (ids 128/129); NF4 is ours (QLoRA NormalFloat4, 64-value blocks, f16 absmax).
+  APR_Q4: { id: 128, blockSize: 32, blockBytes: 18 },
+  APR_Q8: { id: 129, blockSize: 32, blockBytes: 34 },
+  NF4: { id: 130, blockSize: 64, blockBytes: 34 },
+} as const;
+
+export type DType = keyof typeof DTYPES;
+
+const BY_ID = new Map<number, DType>(Object.entries(DTYPES).map(([name, d]) => [d.id, name as DType]));
+
+export function dtypeFromId(id: number): DType | undefined {
+  return BY_ID.get(id);
+}
+
+export function isDType(name: string): name is DType {
+  return Object.hasOwn(DTYPES, name);
+}
+
+export function isQuantized(dtype: DType): boolean {
+  return DTYPES[dtype].blockSize > 1;
+}
+
+export function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * Bytes occupied by a tensor of `shape` in `dtype`. Blocks run along the innermost (last) dimension,
+ * so that dimension must be a multiple of the block size; throws otherwise.
+ */
+export function byteSize(dtype: DType, shape: readonly number[]): number {
+  const { blockSize, blockBytes } = DTYPES[dtype];
+  const inner = shape.length === 0 ? 1 : (shape[shape.length - 1] ?? 1);
+  if (inner % blockSize !== 0) {
+    throw new RangeError(`${dtype}: innermost dimension ${inner} is not a multiple of the block size ${blockSize}`);
+  }
+  return (elementCount(shape) / blockSize) * blockBytes;
+}
