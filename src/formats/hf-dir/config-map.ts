@@ -1,0 +1,75 @@
+import { type ArchConfig, ArchConfigSchema } from '../../tensor/bundle.js';
+import { FormatError } from '../errors.js';
+
+const ARCHITECTURES: Record<string, ArchConfig['architecture']> = {
+  LlamaForCausalLM: 'llama',
+  Qwen2ForCausalLM: 'qwen2',
+  llama: 'llama',
+  qwen2: 'qwen2',
+};
+
+function num(path: string, cfg: Record<string, unknown>, key: string, fallback?: number): number {
+  const v = cfg[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new FormatError(path, key, `expected a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Hugging Face config.json → ArchConfig (validated). */
+export function archConfigFromHf(path: string, cfg: Record<string, unknown>): ArchConfig {
+  const archName = Array.isArray(cfg['architectures']) ? String(cfg['architectures'][0]) : String(cfg['model_type']);
+  const architecture = ARCHITECTURES[archName] ?? ARCHITECTURES[String(cfg['model_type'])];
+  if (!architecture) throw new FormatError(path, 'architectures', `unsupported architecture ${JSON.stringify(archName)} (supported: LlamaForCausalLM, Qwen2ForCausalLM)`);
+  const hidden = num(path, cfg, 'hidden_size');
+  const heads = num(path, cfg, 'num_attention_heads');
+  const rope = (cfg['rope_parameters'] ?? {}) as Record<string, unknown>;
+  const ropeTheta = typeof cfg['rope_theta'] === 'number' ? cfg['rope_theta'] : typeof rope['rope_theta'] === 'number' ? rope['rope_theta'] : 10000;
+  const candidate = {
+    architecture,
+    hidden_size: hidden,
+    num_layers: num(path, cfg, 'num_hidden_layers'),
+    num_heads: heads,
+    num_kv_heads: num(path, cfg, 'num_key_value_heads', heads),
+    head_dim: num(path, cfg, 'head_dim', Math.floor(hidden / heads)),
+    vocab_size: num(path, cfg, 'vocab_size'),
+    intermediate_size: num(path, cfg, 'intermediate_size'),
+    rope_theta: ropeTheta,
+    rms_norm_eps: num(path, cfg, 'rms_norm_eps', 1e-6),
+    max_position_embeddings: num(path, cfg, 'max_position_embeddings', 2048),
+    tie_word_embeddings: typeof cfg['tie_word_embeddings'] === 'boolean' ? cfg['tie_word_embeddings'] : architecture === 'qwen2' ? false : false,
+    attention_bias: typeof cfg['attention_bias'] === 'boolean' ? cfg['attention_bias'] : architecture === 'qwen2',
+    bos_token_id: (cfg['bos_token_id'] ?? null) as number | null,
+    eos_token_id: (cfg['eos_token_id'] ?? null) as number | number[] | null,
+  };
+  const parsed = ArchConfigSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new FormatError(path, issue?.path.join('.') ?? 'config', issue?.message ?? 'invalid');
+  }
+  return parsed.data;
+}
+
+/** ArchConfig → a Hugging Face config.json object that transformers loads. */
+export function archConfigToHf(c: ArchConfig): Record<string, unknown> {
+  const isQwen = c.architecture === 'qwen2';
+  return {
+    architectures: [isQwen ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    model_type: c.architecture,
+    attention_bias: c.attention_bias,
+    bos_token_id: c.bos_token_id ?? null,
+    eos_token_id: c.eos_token_id ?? null,
+    head_dim: c.head_dim,
+    hidden_act: 'silu',
+    hidden_size: c.hidden_size,
+    intermediate_size: c.intermediate_size,
+    max_position_embeddings: c.max_position_embeddings,
+    num_attention_heads: c.num_heads,
+    num_hidden_layers: c.num_layers,
+    num_key_value_heads: c.num_kv_heads,
+    rms_norm_eps: c.rms_norm_eps,
+    rope_theta: c.rope_theta,
+    rope_parameters: { rope_theta: c.rope_theta, rope_type: 'default' },
+    tie_word_embeddings: c.tie_word_embeddings,
+    vocab_size: c.vocab_size,
+    dtype: 'float32',
+  };
+}
