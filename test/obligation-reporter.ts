@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import type { Reporter, TestCase } from 'vitest/node';
 
 /**
@@ -12,7 +13,7 @@ export default class ObligationReporter implements Reporter {
     const ids = [...testCase.fullName.matchAll(/\[ob:([\w.-]+)\]/g)].map((m) => m[1] ?? '');
     const state = testCase.result().state;
     for (const obligation of ids) {
-      this.results.push({ obligation, test: testCase.fullName, file: testCase.module.moduleId, state });
+      this.results.push({ obligation, test: testCase.fullName, file: relative(process.cwd(), testCase.module.moduleId), state });
     }
   }
 

@@ -1,5 +1,27 @@
 import { type DType, elementCount } from '../dtype.js';
 import { bf16ToF32, f16ToF32 } from '../half.js';
+import { dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from './kquants.js';
+import { dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0 } from './legacy.js';
+
+type BlockDecoder = (bytes: Uint8Array, count: number, out: Float32Array) => void;
+
+const BLOCK_DECODERS: Partial<Record<DType, BlockDecoder>> = {
+  Q4_0: dequantizeQ4_0,
+  Q4_1: dequantizeQ4_1,
+  Q5_0: dequantizeQ5_0,
+  Q5_1: dequantizeQ5_1,
+  Q8_0: dequantizeQ8_0,
+  Q2_K: dequantizeQ2_K,
+  Q3_K: dequantizeQ3_K,
+  Q4_K: dequantizeQ4_K,
+  Q5_K: dequantizeQ5_K,
+  Q6_K: dequantizeQ6_K,
+};
+
+/** Whether `dequantize` can decode `dtype`. */
+export function canDequantize(dtype: DType): boolean {
+  return dtype === 'F32' || dtype === 'F16' || dtype === 'BF16' || BLOCK_DECODERS[dtype] !== undefined;
+}
 
 /**
  * Decodes `count` elements of `dtype` from `bytes` into float32. Quantized block types decode exactly as
@@ -18,8 +40,12 @@ export function dequantize(dtype: DType, bytes: Uint8Array, count: number, out: 
     case 'BF16':
       for (let i = 0; i < count; i++) out[i] = bf16ToF32(view.getUint16(i * 2, true));
       return out;
-    default:
-      throw new Error(`no decoder for dtype ${dtype}`);
+    default: {
+      const decode = BLOCK_DECODERS[dtype];
+      if (!decode) throw new Error(`no decoder for dtype ${dtype}`);
+      decode(bytes, count, out);
+      return out;
+    }
   }
 }
 

@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+import { registerPassAtK } from './commands/pass-at-k.js';
+import { createProgram, runProgram } from './program.js';
+
+const program = createProgram('apr', 'apr — LLM weights toolkit with mathematical contracts (import, inspect, check, run, eval, quantize, merge, finetune)');
+program.addHelpText('after', `
+Exit codes: 0 ok, 1 a check/evaluation failed, 2 bad usage, 3 bad input file, 4 contract violation.
+Environment: APR_CONTRACTS=off|pre|full (default pre) controls run-time contract checks.`);
+registerPassAtK(program);
+
+process.exitCode = await runProgram('apr', program, process.argv.slice(2));

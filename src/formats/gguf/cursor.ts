@@ -1,0 +1,51 @@
+import { FormatError } from '../errors.js';
+import type { ByteSource } from './source.js';
+
+const utf8 = new TextDecoder('utf-8');
+
+/** A bounds-checked little-endian reader: every read checks the remaining bytes first, so nothing is allocated for a length the file cannot hold. */
+export class Cursor {
+  pos = 0;
+
+  constructor(
+    private readonly src: ByteSource,
+    readonly file: string,
+  ) {}
+
+  get remaining(): number {
+    return this.src.size - this.pos;
+  }
+
+  fail(field: string, message: string): never {
+    throw new FormatError(this.file, field, message);
+  }
+
+  take(n: number, field: string): DataView {
+    if (n > this.remaining) this.fail(field, `needs ${n} bytes at offset ${this.pos} but the file has ${this.remaining} left`);
+    const b = this.src.bytes(this.pos, n);
+    this.pos += n;
+    return new DataView(b.buffer, b.byteOffset, n);
+  }
+
+  u32(field: string): number {
+    return this.take(4, field).getUint32(0, true);
+  }
+
+  u64(field: string): bigint {
+    return this.take(8, field).getBigUint64(0, true);
+  }
+
+  /** A u64 count or length that must fit in `limit` (bytes left, or fewer); returned as a number. */
+  length(field: string, limit: number, what = 'length'): number {
+    const at = this.pos;
+    const n = this.u64(field);
+    if (n > BigInt(limit)) this.fail(field, `${what} ${n} at offset ${at} exceeds the ${limit} the rest of the file can hold`);
+    return Number(n);
+  }
+
+  string(field: string): string {
+    const n = this.length(field, this.remaining - 8, 'string length');
+    const v = this.take(n, field);
+    return utf8.decode(new Uint8Array(v.buffer, v.byteOffset, n));
+  }
+}

@@ -1,0 +1,66 @@
+import type { DType } from '../tensor/dtype.js';
+
+/**
+ * A weight matrix as the kernels see it: canonical row-major `[rows = out, cols = in]`. `data` is a
+ * Float32Array for F32, or the raw ggml block bytes (blocks run along each row) for a quantized dtype.
+ */
+export interface WeightMatrix {
+  readonly dtype: DType;
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float32Array | Uint8Array;
+}
+
+/** Shape of one causal attention call over a KV cache laid out `[kvHeads][capacity][headDim]`. */
+export interface AttentionShape {
+  /** Query rows (tokens) in this call; query t sits at absolute position `startPos + t`. */
+  readonly n: number;
+  readonly startPos: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Positions the cache buffers hold per KV head. */
+  readonly capacity: number;
+}
+
+/**
+ * The compute interface the decoder is written against. `B` is the backend's activation buffer and `W`
+ * its prepared weight. Every call only enqueues work on buffers the backend owns; `read` is the one point
+ * where results come back to the host, so an asynchronous device (WebGPU) can sit behind the same calls
+ * and flush in `read`/`readAsync`. The CPU backend runs each call at once on Float32Arrays.
+ *
+ * Batch invariance: for every kernel, the value computed for row t of a call with n rows is bit-identical
+ * to the value the same row gets in a call with n = 1. Speculative verification relies on this.
+ */
+export interface Backend<B = Float32Array, W = WeightMatrix> {
+  readonly name: string;
+  /** A zero-filled buffer of `length` floats. */
+  alloc(length: number): B;
+  /** A new buffer holding a copy of `data`. */
+  upload(data: Float32Array): B;
+  /** `length` floats from `offset`; on the CPU a view that the next write to `buf` overwrites. */
+  read(buf: B, offset: number, length: number): Float32Array;
+  readAsync(buf: B, offset: number, length: number): Promise<Float32Array>;
+  copy(src: B, srcOffset: number, dst: B, dstOffset: number, length: number): void;
+  /** Turns a host weight into this backend's form (upload, repack); the CPU keeps it as is. */
+  prepareWeight(w: WeightMatrix): W;
+
+  /** out[t, r] = Σ_c W[r, c] · x[t, c] for t < n (x is [n, cols], out is [n, rows]). */
+  matmul(w: W, x: B, n: number, out: B): void;
+  /** out[t, :] = row tokens[t] of the table (dequantized). */
+  embed(table: W, tokens: ArrayLike<number>, out: B): void;
+  /** out[t, i] = x[t, i] / sqrt(mean_i x[t, i]² + eps) · weight[i]. */
+  rmsnorm(x: B, weight: B, eps: number, n: number, dim: number, out: B): void;
+  /** x[t, i] += bias[i], in place. */
+  addBias(x: B, bias: B, n: number, dim: number): void;
+  /** out[i] = a[i] + b[i] for i < length (out may alias a or b). */
+  add(a: B, b: B, length: number, out: B): void;
+  /** out[i] = silu(gate[i]) · up[i] (out may alias gate or up). */
+  swiglu(gate: B, up: B, length: number, out: B): void;
+  /** Rotary embedding (Hugging Face rotate_half form) of [n, heads, headDim] rows at startPos.., in place. */
+  rope(x: B, n: number, heads: number, headDim: number, startPos: number, theta: number): void;
+  /** Writes rows src[t, kvHeads, headDim] at positions startPos + t of a `[kvHeads][capacity][headDim]` cache. */
+  kvStore(cache: B, src: B, n: number, kvHeads: number, headDim: number, startPos: number, capacity: number): void;
+  /** Causal grouped-query attention of q [n, heads, headDim] over cache positions 0..startPos+t. */
+  attention(q: B, kCache: B, vCache: B, shape: AttentionShape, out: B): void;
+}
