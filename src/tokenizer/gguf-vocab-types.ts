@@ -17,6 +17,8 @@ export interface GgufVocab {
   padding_token_id?: number;
   add_bos_token?: boolean;
   add_eos_token?: boolean;
+  /** tokenizer.ggml.add_space_prefix (SentencePiece vocabularies; llama.cpp's default is true). */
+  add_space_prefix?: boolean;
   /** tokenizer.chat_template */
   chat_template?: string;
 }

@@ -19,28 +19,57 @@ const DEFAULT_REGEXES = [
   '\\p{N}+',
   '[0-9][0-9][0-9]',
 ];
+const GPT2_NO_TAIL = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+const CJK = '[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+';
+const DEEPSEEK_LLM_LETTERS =
+  '\\s?[A-Za-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba\u01bc-\u01bf\u01c4-\u0293\u0295-\u02af\u0370-\u0373\u0376\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03f5\u03f7-\u0481\u048a-\u052f\u0531-\u0556\u10a0-\u10c5\u13a0-\u13f5\u13f8-\u13fd\u1c90-\u1cba\u1cbd-\u1cbf\u1d00-\u1d2b\u1d6b-\u1d77\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45\u1f48-\u1f4d\u1f50-\u1f57\u1f59\u1f5b\u1f5d\u1f5f-\u1f7d\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe\u1fc2-\u1fc4\u1fc6-\u1fcc\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec\u1ff2-\u1ff4\u1ff6-\u1ffc\u2102\u2107\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128\u212a-\u212d\u212f-\u2134\u2139\u213c-\u213f\u2145-\u2149\u214e\u2183\u2184\u2c00-\u2c7b\u2c7e-\u2ce4\u2ceb-\u2cee\u2cf2\u2cf3\ua640-\ua66d\ua680-\ua69b\ua722-\ua76f\ua771-\ua787\ua78b-\ua78e\uab70-\uabbf\ufb00-\ufb06\ufb13-\ufb17\uff21-\uff3a\uff41-\uff5a\u{10400}-\u{1044f}\u{104b0}-\u{104d3}\u{104d8}-\u{104fb}\u{10c80}-\u{10cb2}\u{10cc0}-\u{10cf2}\u{118a0}-\u{118df}\u{1e900}-\u{1e943}]+';
 
-const PRE_ALIASES: Record<string, 'gpt-2' | 'qwen2' | 'llama-bpe' | 'default'> = {
-  'gpt-2': 'gpt-2',
-  'phi-2': 'gpt-2',
-  mpt: 'gpt-2',
-  olmo: 'gpt-2',
-  qwen2: 'qwen2',
-  'deepseek-r1-qwen': 'qwen2',
-  stablelm2: 'qwen2',
-  'llama-bpe': 'llama-bpe',
-  llama3: 'llama-bpe',
-  'llama-v3': 'llama-bpe',
-  smaug: 'llama-bpe',
-  dbrx: 'llama-bpe',
+interface Family {
+  /** Split regexes applied in turn (Isolated), then the byte-level mapping. */
+  regexes: string[];
+  /** llama.cpp's ignore_merges: a pre-token that is itself a vocabulary token is not split by BPE. */
+  ignoreMerges?: boolean;
+  /** llama.cpp adds BOS by default for this family when the GGUF has no add_bos_token key. */
+  addBos?: boolean;
+}
+
+const FAMILIES = {
+  'gpt-2': { regexes: [GPT2_REGEX] },
+  qwen2: { regexes: [QWEN2_REGEX] },
+  'llama-bpe': { regexes: [LLAMA3_REGEX], ignoreMerges: true, addBos: true },
+  /** Same regex as llama3 without ignore_merges (dbrx, smaug, chatglm4). */
+  'llama3-regex': { regexes: [LLAMA3_REGEX] },
+  starcoder: { regexes: ['\\p{N}', GPT2_NO_TAIL] },
+  falcon: { regexes: ['[\\p{P}\\$\\+<=>\\^~\\|`]+', GPT2_NO_TAIL, '[0-9][0-9][0-9]'] },
+  'deepseek-llm': { regexes: ['[\\r\\n]', DEEPSEEK_LLM_LETTERS, '\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+', '\\s+$', CJK, '\\p{N}+'] },
+  'deepseek-coder': { regexes: ['[\\r\\n]', '\\s?\\p{L}+', '\\s?\\p{P}+', CJK, '\\p{N}'] },
+  default: { regexes: DEFAULT_REGEXES },
+} satisfies Record<string, Family>;
+
+export type KnownPre = keyof typeof FAMILIES;
+
+/** llama.cpp's tokenizer.ggml.pre names (llama-vocab.cpp) for each family above. */
+const PRE_ALIASES: Record<string, KnownPre> = {
   default: 'default',
+  ...Object.fromEntries(
+    ['gpt-2', 'phi-2', 'mpt', 'olmo', 'jais', 'exaone4', 'mellum', 'gigachat', 'a.x-4.0', 'jina-es', 'jina-de', 'jina-v2-es', 'jina-v2-de'].map((n) => [n, 'gpt-2']),
+  ),
+  ...Object.fromEntries(['qwen2', 'deepseek-r1-qwen', 'stablelm2', 'megrez', 'kormo', 'f2llmv2'].map((n) => [n, 'qwen2'])),
+  ...Object.fromEntries(['llama-bpe', 'llama3', 'llama-v3', 'falcon3', 'falcon-h1', 'pixtral', 'midm-2.0', 'lfm2'].map((n) => [n, 'llama-bpe'])),
+  ...Object.fromEntries(['dbrx', 'smaug-bpe', 'chatglm-bpe', 'glm4'].map((n) => [n, 'llama3-regex'])),
+  ...Object.fromEntries(['starcoder', 'refact', 'command-r', 'smollm', 'codeshell', 'exaone', 'minerva-7b'].map((n) => [n, 'starcoder'])),
+  falcon: 'falcon',
+  'deepseek-llm': 'deepseek-llm',
+  'deepseek-coder': 'deepseek-coder',
 };
 
-export type KnownPre = 'gpt-2' | 'qwen2' | 'llama-bpe' | 'default';
-
-/** The canonical llama.cpp pre-tokenizer family of a `tokenizer.ggml.pre` name, or undefined when unknown. */
+/** The llama.cpp pre-tokenizer family of a `tokenizer.ggml.pre` name (missing = 'default'), or undefined when unknown. */
 export function knownPre(name: string | undefined): KnownPre | undefined {
   return PRE_ALIASES[name ?? 'default'];
+}
+
+export function preFamily(pre: KnownPre): Family {
+  return FAMILIES[pre];
 }
 
 const split = (regex: string): JsonObject => ({
@@ -58,16 +87,8 @@ const byteLevel = (useRegex: boolean): JsonObject => ({
 
 /** The Hugging Face pre_tokenizer that splits text as llama.cpp does for this pre-tokenizer family. */
 export function preTokenizerJson(pre: KnownPre): JsonObject {
-  switch (pre) {
-    case 'gpt-2':
-      return byteLevel(true);
-    case 'qwen2':
-      return { type: 'Sequence', pretokenizers: [split(QWEN2_REGEX), byteLevel(false)] };
-    case 'llama-bpe':
-      return { type: 'Sequence', pretokenizers: [split(LLAMA3_REGEX), byteLevel(false)] };
-    case 'default':
-      return { type: 'Sequence', pretokenizers: [...DEFAULT_REGEXES.map(split), byteLevel(false)] };
-  }
+  if (pre === 'gpt-2') return byteLevel(true);
+  return { type: 'Sequence', pretokenizers: [...FAMILIES[pre].regexes.map(split), byteLevel(false)] };
 }
 
 function splitRegexes(pre: JsonObject): string[] | undefined {
@@ -97,19 +118,31 @@ const unadapt = (regex: string): string =>
     ? `(?i:'s|'t|'re|'ve|'m|'ll|'d)${regex.slice(LLAMA_CPP_CONTRACTIONS.length)}`
     : regex;
 
+/** The tokenizer.ggml.pre name convert_hf_to_gguf.py writes for each family. */
+const WRITTEN_NAME: Record<KnownPre, string> = {
+  'gpt-2': 'gpt-2',
+  qwen2: 'qwen2',
+  'llama-bpe': 'llama-bpe',
+  'llama3-regex': 'smaug-bpe',
+  starcoder: 'starcoder',
+  falcon: 'falcon',
+  'deepseek-llm': 'deepseek-llm',
+  'deepseek-coder': 'deepseek-coder',
+  default: 'default',
+};
+
 /**
- * The llama.cpp pre-tokenizer name for a byte-level tokenizer.json pre_tokenizer, as convert_hf_to_gguf.py
- * would record it, or undefined when the layout is none of the known families. convert_hf_to_gguf.py
- * identifies the pre-tokenizer by hashing the ids of a probe text; comparing the regexes themselves
- * identifies the same families without running the tokenizer.
+ * The llama.cpp pre-tokenizer name for a byte-level tokenizer.json pre_tokenizer (and the BPE model's
+ * ignore_merges, which separates llama3 from smaug), as convert_hf_to_gguf.py would record it, or
+ * undefined when the layout is none of the known families. convert_hf_to_gguf.py identifies the
+ * pre-tokenizer by hashing the ids of a probe text; comparing the regexes themselves identifies the same
+ * families without running the tokenizer.
  */
-export function preNameOf(pre: unknown): KnownPre | undefined {
+export function preNameOf(pre: unknown, ignoreMerges: boolean): string | undefined {
   if (!isObject(pre)) return undefined;
   const regexes = splitRegexes(pre)?.map(unadapt);
   if (regexes === undefined) return undefined;
-  if (sameList(regexes, [GPT2_REGEX])) return 'gpt-2';
-  if (sameList(regexes, [QWEN2_REGEX])) return 'qwen2';
-  if (sameList(regexes, [LLAMA3_REGEX])) return 'llama-bpe';
-  if (sameList(regexes, DEFAULT_REGEXES)) return 'default';
-  return undefined;
+  if (sameList(regexes, [LLAMA3_REGEX])) return ignoreMerges ? 'llama-bpe' : 'smaug-bpe';
+  const found = (Object.keys(FAMILIES) as KnownPre[]).find((name) => sameList(regexes, FAMILIES[name].regexes));
+  return found === undefined ? undefined : WRITTEN_NAME[found];
 }

@@ -57,7 +57,12 @@ function tokenizerFields(tok: TokenizerSpec | undefined, config: ArchConfig, apr
 /** The metadata object in a fixed key order (the writer's output is deterministic). */
 export function buildMetadata(input: MetadataInput): Record<string, unknown> {
   const { bundle } = input;
-  const config = ArchConfigSchema.parse(bundle.config);
+  const parsed = ArchConfigSchema.safeParse(bundle.config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`APR: invalid config: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+  }
+  const config = parsed.data;
   const skip = ownedKeys(bundle.tokenizer !== undefined);
   const extra = Object.fromEntries(
     Object.keys(bundle.metadata)

@@ -165,8 +165,12 @@ function readEntry(c: IndexCursor, file: string, i: number, dataLength: number):
   return { entry: { name, dtype, shape: dims.map(Number), offset: Number(offset), size: Number(size) }, nameBytes };
 }
 
+/** Tensors with bytes must not share any; a zero-size tensor occupies nothing and may sit anywhere in range. */
 function checkOverlaps(file: string, entries: readonly AprIndexEntry[]): void {
-  const order = entries.map((e, i) => i).sort((a, b) => (entries[a] as AprIndexEntry).offset - (entries[b] as AprIndexEntry).offset);
+  const order = entries
+    .map((e, i) => i)
+    .filter((i) => (entries[i] as AprIndexEntry).size > 0)
+    .sort((a, b) => (entries[a] as AprIndexEntry).offset - (entries[b] as AprIndexEntry).offset);
   for (let k = 1; k < order.length; k++) {
     const prev = entries[order[k - 1] as number] as AprIndexEntry;
     const cur = entries[order[k] as number] as AprIndexEntry;
@@ -221,7 +225,12 @@ export function computeFooter(src: ByteSource, chunkSize = FOOTER_CHUNK): { stor
   const end = src.size - FOOTER_SIZE;
   const stored = storedFooter(src);
   const crc = new Crc32();
-  for (let pos = 0; pos < end; pos += chunkSize) crc.update(src.read(pos, Math.min(chunkSize, end - pos)));
+  const chunk = new Uint8Array(Math.min(chunkSize, end));
+  for (let pos = 0; pos < end; pos += chunk.byteLength) {
+    const piece = end - pos < chunk.byteLength ? chunk.subarray(0, end - pos) : chunk;
+    src.readInto(piece, pos);
+    crc.update(piece);
+  }
   return { stored, computed: crc.digest() };
 }
 

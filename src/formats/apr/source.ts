@@ -9,8 +9,10 @@ export interface ByteSource {
   /** The file name used in error messages. */
   readonly name: string;
   readonly size: number;
-  /** Exactly `length` bytes at `offset`; callers check the range against `size` first. */
+  /** Exactly `length` bytes at `offset`, in a new buffer. */
   read(offset: number, length: number): Uint8Array;
+  /** Fills `target` from `offset` (lets a sequential pass reuse one buffer instead of allocating per chunk). */
+  readInto(target: Uint8Array, offset: number): void;
   close(): void;
 }
 
@@ -34,16 +36,20 @@ export function fileSource(path: string): ByteSource {
     name: path,
     size,
     read(offset, length) {
+      const buf = new Uint8Array(length);
+      src.readInto(buf, offset);
+      return buf;
+    },
+    readInto(target, offset) {
+      const length = target.byteLength;
       checkRange(src, offset, length);
       if (fd === undefined) throw new Error(`${path}: read after close`);
-      const buf = new Uint8Array(length);
       let done = 0;
       while (done < length) {
-        const n = readSync(fd, buf, done, length - done, offset + done);
+        const n = readSync(fd, target, done, length - done, offset + done);
         if (n === 0) throw new FormatError(path, 'file', `ends at ${offset + done}, expected ${offset + length} bytes (changed while open?)`);
         done += n;
       }
-      return buf;
     },
     close() {
       if (fd !== undefined) closeSync(fd);
@@ -61,6 +67,10 @@ export function bufferSource(bytes: Uint8Array, name = '<memory>'): ByteSource {
     read(offset, length) {
       checkRange(src, offset, length);
       return bytes.slice(offset, offset + length);
+    },
+    readInto(target, offset) {
+      checkRange(src, offset, target.byteLength);
+      target.set(bytes.subarray(offset, offset + target.byteLength));
     },
     close() {
       // nothing to release

@@ -16,7 +16,7 @@ const WINDOW = 1 << 20;
 /** Reads through a 1 MiB window, so that parsing a header of many small fields costs few syscalls. */
 export function fdSource(fd: number, size: number, file: string): ByteSource {
   let winStart = 0;
-  let win = new Uint8Array(0);
+  let win: Uint8Array = new Uint8Array(0);
   return {
     size,
     bytes(offset, length) {

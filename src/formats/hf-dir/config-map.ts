@@ -35,7 +35,7 @@ export function archConfigFromHf(path: string, cfg: Record<string, unknown>): Ar
     rope_theta: ropeTheta,
     rms_norm_eps: num(path, cfg, 'rms_norm_eps', 1e-6),
     max_position_embeddings: num(path, cfg, 'max_position_embeddings', 2048),
-    tie_word_embeddings: typeof cfg['tie_word_embeddings'] === 'boolean' ? cfg['tie_word_embeddings'] : architecture === 'qwen2' ? false : false,
+    tie_word_embeddings: typeof cfg['tie_word_embeddings'] === 'boolean' ? cfg['tie_word_embeddings'] : false,
     attention_bias: typeof cfg['attention_bias'] === 'boolean' ? cfg['attention_bias'] : architecture === 'qwen2',
     bos_token_id: (cfg['bos_token_id'] ?? null) as number | null,
     eos_token_id: (cfg['eos_token_id'] ?? null) as number | number[] | null,

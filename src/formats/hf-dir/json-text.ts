@@ -6,7 +6,7 @@
 export function pythonJsonDumps(value: unknown, options: { ensureAscii?: boolean } = {}): string {
   const text = JSON.stringify(sortKeys(value), null, 2);
   if (!options.ensureAscii) return text;
-  return text.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function sortKeys(value: unknown): unknown {

@@ -22,6 +22,42 @@ export function readJsonFile(path: string): Record<string, unknown> {
   }
 }
 
+const SHARD_NAME = /^[^/\\]+\.safetensors$/;
+
+/** The index's weight_map, checked: every shard a plain file name in the folder (no path traversal). */
+function readWeightMap(indexPath: string): Map<string, string> {
+  const map = readJsonFile(indexPath)['weight_map'];
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new FormatError(indexPath, 'weight_map', 'missing or not an object');
+  const out = new Map<string, string>();
+  for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof shard !== 'string' || !SHARD_NAME.test(shard)) {
+      throw new FormatError(indexPath, `weight_map.${name}`, `expected a .safetensors file name in the folder, got ${JSON.stringify(shard)}`);
+    }
+    out.set(name, shard);
+  }
+  return out;
+}
+
+function openSharded(dir: string, indexPath: string, files: SafetensorsFile[], byName: Map<string, TensorRef>): void {
+  const map = readWeightMap(indexPath);
+  const byShard = new Map<string, SafetensorsFile>();
+  for (const shard of [...new Set(map.values())].sort()) {
+    const f = openSafetensors(join(dir, shard));
+    files.push(f);
+    byShard.set(shard, f);
+  }
+  for (const [name, shard] of map) {
+    const ref = byShard.get(shard)?.get(name);
+    if (!ref) throw new FormatError(indexPath, `weight_map.${name}`, `tensor not found in ${shard}`);
+    byName.set(name, ref);
+  }
+  for (const f of files) {
+    for (const n of f.names()) {
+      if (byName.get(n) !== f.get(n)) throw new FormatError(f.path, n, byName.has(n) ? 'tensor also stored in another shard' : 'tensor not listed in model.safetensors.index.json');
+    }
+  }
+}
+
 /** Opens the weight files of a HF folder (single file or sharded with an index) as one store. */
 export function openHfWeights(dir: string): TensorStore {
   const single = join(dir, 'model.safetensors');
@@ -30,18 +66,7 @@ export function openHfWeights(dir: string): TensorStore {
   const byName = new Map<string, TensorRef>();
   try {
     if (existsSync(indexPath)) {
-      const index = readJsonFile(indexPath);
-      const map = index['weight_map'];
-      if (typeof map !== 'object' || map === null) throw new FormatError(indexPath, 'weight_map', 'missing or not an object');
-      const shardNames = [...new Set(Object.values(map as Record<string, unknown>).map(String))].sort();
-      for (const shard of shardNames) files.push(openSafetensors(join(dir, shard)));
-      for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
-        const file = files.find((f) => f.path === join(dir, String(shard)));
-        const ref = file?.get(name);
-        if (!ref) throw new FormatError(indexPath, `weight_map.${name}`, `tensor not found in ${String(shard)}`);
-        byName.set(name, ref);
-      }
-      for (const f of files) for (const n of f.names()) if (!byName.has(n)) throw new FormatError(f.path, n, 'tensor not listed in model.safetensors.index.json');
+      openSharded(dir, indexPath, files, byName);
     } else if (existsSync(single)) {
       const f = openSafetensors(single);
       files.push(f);

@@ -98,7 +98,8 @@ class Parser {
     const m = NUMBER_RE.exec(this.text);
     if (!m) return this.fail('invalid number');
     this.pos += m[0].length;
-    if (m[1] !== undefined || m[2] !== undefined) return new JsonNumberLiteral(m[0]);
+    // serde_json reads -0 as the float -0.0, like a literal with a fraction or an exponent.
+    if (m[1] !== undefined || m[2] !== undefined || m[0] === '-0') return new JsonNumberLiteral(m[0]);
     const n = Number(m[0]);
     return Number.isSafeInteger(n) ? n : new JsonNumberLiteral(m[0]);
   }

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import type { TensorRef, TensorStore } from '../../tensor/store.js';
 import { FormatError } from '../errors.js';
-import { type JsonObject, JsonSyntaxError, type JsonValue, parseStrictJson } from './json.js';
+import { JsonSyntaxError, type JsonValue, parseStrictJson } from './json.js';
 
 /** safetensors dtype names the toolkit computes with → ours (the same names). */
 export const SAFETENSORS_DTYPES: readonly DType[] = ['F32', 'F16', 'BF16', 'I8', 'I16', 'I32'];
@@ -34,9 +34,21 @@ interface ByteSource {
   close(): void;
 }
 
+function openFd(path: string): { fd: number; size: number } {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    return { fd, size: fstatSync(fd).size };
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    throw new FormatError(path, 'file', `cannot open (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
 function fdSource(path: string): ByteSource {
-  let fd: number | undefined = openSync(path, 'r');
-  const size = fstatSync(fd).size;
+  const opened = openFd(path);
+  let fd: number | undefined = opened.fd;
+  const size = opened.size;
   return {
     size,
     read(length, position) {
@@ -69,7 +81,6 @@ function decodeHeader(path: string, headerBytes: Uint8Array): JsonValue {
   } catch {
     throw new FormatError(path, 'header', 'is not valid UTF-8');
   }
-  if (!text.startsWith('{')) throw new FormatError(path, 'header', "does not start with '{'");
   try {
     return parseStrictJson(text);
   } catch (err) {
@@ -161,7 +172,7 @@ export function parseSafetensorsHeader(path: string, headerBytes: Uint8Array, da
   const dataStart = 8 + headerBytes.byteLength;
   const entries: SafetensorsEntry[] = [];
   let metadata: Record<string, string> = {};
-  for (const [name, raw] of header as JsonObject) {
+  for (const [name, raw] of header) {
     if (name === '__metadata__') metadata = parseMetadata(path, raw);
     else entries.push(parseEntry(path, name, raw, dataStart));
   }

@@ -1,5 +1,6 @@
 import { type DType, elementCount } from '../dtype.js';
-import { bf16ToF32, f16ToF32 } from '../half.js';
+import { bf16ToF32 } from '../half.js';
+import { f16Table } from './f16-table.js';
 import { dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from './kquants.js';
 import { dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0 } from './legacy.js';
 
@@ -34,9 +35,11 @@ export function dequantize(dtype: DType, bytes: Uint8Array, count: number, out: 
       if (bytes.byteOffset % 4 === 0) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count));
       else for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
       return out;
-    case 'F16':
-      for (let i = 0; i < count; i++) out[i] = f16ToF32(view.getUint16(i * 2, true));
+    case 'F16': {
+      const table = f16Table();
+      for (let i = 0; i < count; i++) out[i] = table[view.getUint16(i * 2, true)] ?? 0;
       return out;
+    }
     case 'BF16':
       for (let i = 0; i < count; i++) out[i] = bf16ToF32(view.getUint16(i * 2, true));
       return out;

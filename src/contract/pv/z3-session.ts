@@ -1,0 +1,62 @@
+import { init, killThreads } from 'z3-solver';
+import type { CheckOptions, ProofOutcome, ProofSession, Z3Bool, Z3Ctx } from './harness.js';
+
+type Z3Api = Awaited<ReturnType<typeof init>>;
+
+export interface Z3Handle {
+  readonly version: string;
+  /** A session whose every query is limited to `timeoutMs`. */
+  session(timeoutMs: number): ProofSession;
+  /** Terminates z3's worker threads so that the process can exit. Idempotent. */
+  close(): Promise<void>;
+}
+
+let shared: Promise<{ api: Z3Api; ctx: Z3Ctx }> | undefined;
+
+/**
+ * Starts z3 (WASM) once per process and warms it up (the first query pays the thread start-up, ~1–4 s,
+ * which must not be charged to the first proof). Callers must `close()` or the worker threads keep the
+ * process alive.
+ */
+export async function openZ3(): Promise<Z3Handle> {
+  shared ??= (async () => {
+    const api = await init();
+    const ctx = api.Context('main');
+    const s = new ctx.Solver();
+    s.add(ctx.Int.const('warm').gt(0));
+    await s.check();
+    return { api, ctx };
+  })();
+  const { api, ctx } = await shared;
+  let closed = false;
+  return {
+    version: api.getVersionString(),
+    session: (timeoutMs) => makeSession(ctx, timeoutMs),
+    async close() {
+      if (closed) return;
+      closed = true;
+      shared = undefined;
+      await killThreads(api.em);
+    },
+  };
+}
+
+function makeSession(ctx: Z3Ctx, timeoutMs: number): ProofSession {
+  return {
+    ctx,
+    async check(claim: Z3Bool, opts: CheckOptions = {}): Promise<ProofOutcome> {
+      const solver = new ctx.Solver();
+      solver.set('timeout', Math.max(1, Math.round(timeoutMs)));
+      for (const g of opts.given ?? []) solver.add(g);
+      solver.add(ctx.Not(claim));
+      const verdict = await solver.check();
+      const label = opts.label ? `${opts.label}: ` : '';
+      if (verdict === 'unsat') return { status: 'proved', queries: 1 };
+      if (verdict === 'unknown') return { status: 'unknown', reason: `${label}${solver.reasonUnknown()}`, queries: 1 };
+      const model = solver.model();
+      const counterexample: Record<string, string> = {};
+      for (const [name, term] of Object.entries(opts.show ?? {})) counterexample[name] = model.eval(term, true).toString();
+      return { status: 'refuted', counterexample, queries: 1, ...(opts.label ? { reason: opts.label } : {}) };
+    },
+  };
+}

@@ -1,0 +1,17 @@
+export { extractAsserts } from './asserts.js';
+export { exportCompletions, exportPreferencePairs } from './exports.js';
+export type { ExecutedProblem } from './exports.js';
+export { parseJsonl, readJsonl } from './jsonl.js';
+export type { JsonlRecord } from './jsonl.js';
+export { dpoPairs, writeJsonlAtomically } from './pairs.js';
+export type { DpoPair } from './pairs.js';
+export { buildJob, extractCode, HUMANEVAL_STOP, postProcessCompletion, sanitizeModule, truncateBody } from './postprocess.js';
+export type { ProcessedCompletion } from './postprocess.js';
+export { mbppPrompt, parseCodeProblems, readCodeProblems } from './problems.js';
+export { buildPrompt } from './prompt.js';
+export { rerank } from './rerank.js';
+export type { RerankCandidate } from './rerank.js';
+export { parseCompletionSamples, readCompletionSamples } from './samples.js';
+export { aggregateOutcomes } from './score.js';
+export type { AggregateInput, CodeEvalResults, ProblemOutcomes, ProblemReport, SampleOutcome, SampleReport } from './score.js';
+export type { CodeProblem, CompletionSample, CompletionSource, GeneratedCompletion, GenerationRequest, PromptStrategy, Reranker } from './types.js';

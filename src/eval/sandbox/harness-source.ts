@@ -1,0 +1,264 @@
+/**
+ * The Python program that runs one sample inside the sandbox (passed with `python -c`, so no file of it lies
+ * in the sandbox directory). It reads the job as JSON on stdin, then, before any candidate code runs:
+ * remounts every filesystem read-only except the sandbox directory (mount namespace only), drops privileges
+ * (uid nobody when started by real root, else every capability), sets rlimits (AS, CPU, NPROC, FSIZE, CORE,
+ * NOFILE) and installs an audit hook refusing process creation, sockets, ctypes, writes outside the sandbox
+ * and reads outside the system/Python directories. It reports on fd 3, one JSON line per stage, each tagged
+ * with the job's nonce; a process forked from it never reports.
+ */
+export const HARNESS_PY = String.raw`
+import ast, errno, json, os, resource, sys
+
+
+class SandboxViolation(PermissionError):
+    pass
+
+
+# OS errors that mean the sandbox stopped the sample: file size, descriptors, processes, read-only mounts,
+# dropped privileges, no network.
+_LIMIT_ERRNOS = frozenset((errno.EFBIG, errno.EMFILE, errno.EAGAIN, errno.EROFS, errno.EACCES, errno.EPERM,
+                           errno.ENETUNREACH, errno.ENETDOWN, errno.EADDRNOTAVAIL))
+
+
+def _isolate(job, root):
+    """Runs as (namespace) root: read-only mounts except the sandbox, then drops privileges."""
+    layers = {}
+    if job['readonlyFs'] or job['drop'] == 'capabilities':
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if job['readonlyFs']:
+            layers['readonlyFs'] = _remount_readonly(libc, ctypes, root)
+        if job['drop'] == 'capabilities':
+            layers['drop'] = _drop_capabilities(libc, ctypes)
+        for name in [m for m in sys.modules if m == 'ctypes' or m.startswith('ctypes.') or m == '_ctypes']:
+            del sys.modules[name]
+    if job['drop'] == 'setuid':
+        os.setgroups([])
+        os.setresgid(65534, 65534, 65534)
+        os.setresuid(65534, 65534, 65534)
+        layers['drop'] = 'uid %d' % os.getuid()
+    return layers
+
+
+def _unescape_mount(path):
+    return path.encode('latin-1').decode('unicode_escape') if '\\' in path else path
+
+
+def _remount_readonly(libc, ctypes, root):
+    MS_RDONLY, MS_REMOUNT, MS_BIND = 1, 32, 4096
+    KEEP = 2 | 4 | 8 | 1024 | 2048 | 4096
+    def mount(source, target, flags):
+        src = source.encode() if source is not None else None
+        if libc.mount(src, target.encode(), None, ctypes.c_ulong(flags), None) != 0:
+            raise OSError(ctypes.get_errno(), 'mount ' + target)
+    mount(root, root, MS_BIND)
+    os.chdir(root)  # enter the new rw mount; the old cwd belongs to the mount about to become read-only
+    with open('/proc/self/mounts') as f:
+        points = [_unescape_mount(line.split()[1]) for line in f if line.strip()]
+    failed = []
+    for point in points:
+        if point == root:
+            continue
+        try:
+            keep = os.statvfs(point).f_flag & KEEP
+            mount(None, point, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
+        except OSError:
+            failed.append(point)
+    return 'ok' if not failed else 'partial: ' + ' '.join(failed[:5])
+
+
+def _drop_capabilities(libc, ctypes):
+    PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), 'capset')
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    return 'capabilities'
+
+
+def _limits(lim):
+    def setlim(res, soft, hard=None):
+        resource.setrlimit(res, (soft, soft if hard is None else hard))
+    setlim(resource.RLIMIT_AS, lim['memoryBytes'])
+    setlim(resource.RLIMIT_CPU, lim['cpuSeconds'], lim['cpuSeconds'] + 1)
+    setlim(resource.RLIMIT_NPROC, lim['maxProcesses'])
+    setlim(resource.RLIMIT_FSIZE, lim['maxFileBytes'])
+    setlim(resource.RLIMIT_CORE, 0)
+    setlim(resource.RLIMIT_NOFILE, 64)
+
+
+_DENY = frozenset((
+    'os.system', 'os.exec', 'os.posix_spawn', 'os.spawn', 'os.fork', 'os.forkpty', 'os.kill', 'os.killpg',
+    'subprocess.Popen', 'pty.spawn', 'os.startfile', 'socket.__new__', 'socket.connect', 'socket.bind',
+    'socket.getaddrinfo', 'socket.gethostbyname', 'socket.gethostbyaddr', 'socket.sendto', 'socket.sendmsg',
+    'gc.get_objects', 'gc.get_referrers', 'gc.get_referents', 'os.chroot', 'os.setns', 'os.unshare',
+))
+_PATH_WRITES = {
+    'os.remove': (0,), 'os.rename': (0, 1), 'os.rmdir': (0,), 'os.mkdir': (0,), 'os.link': (0, 1),
+    'os.symlink': (1,), 'os.truncate': (0,), 'os.chmod': (0,), 'os.chown': (0,), 'os.utime': (0,),
+    'os.chflags': (0,), 'os.lchflags': (0,), 'os.setxattr': (0,), 'os.removexattr': (0,),
+    'shutil.rmtree': (0,), 'shutil.copyfile': (1,), 'shutil.copytree': (1,), 'shutil.make_archive': (0,),
+}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _install_hook(root, me, violations):
+    reads = [root, '/usr', '/lib', '/lib32', '/lib64', '/etc', '/dev/null', '/dev/zero', '/dev/urandom',
+             '/dev/random', '/proc/%d' % me]
+    reads += [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) + tuple(sys.path) if p]
+    reads = tuple(sorted(set(reads)))
+    sep, realpath, fspath = os.sep, os.path.realpath, os.fspath
+
+    def inside(path, bases):
+        p = fspath(path)
+        if isinstance(p, bytes):
+            p = p.decode('utf-8', 'surrogateescape')
+        p = realpath(p)
+        return any(p == b or p.startswith(b + sep) for b in bases)
+
+    def refuse(event, what):
+        message = 'sandbox refused %s %s' % (event, what)
+        if len(violations) < 8:
+            violations.append(message)
+        raise SandboxViolation(message)
+
+    def hook(event, args):
+        if event in _DENY or event.startswith('ctypes.'):
+            refuse(event, '')
+        elif event == 'import':
+            if args[0].split('.')[0] in ('ctypes', '_ctypes'):
+                refuse(event, args[0])
+        elif event == 'open':
+            path, flags = args[0], args[2]
+            writing = bool(flags & _WRITE_FLAGS)
+            if isinstance(path, int):
+                if writing and path not in (1, 2):
+                    refuse(event, 'fd %d for writing' % path)
+            elif writing and not inside(path, (root, '/dev/null')):
+                refuse(event, '%r for writing' % (path,))
+            elif not writing and not inside(path, reads):
+                refuse(event, '%r for reading' % (path,))
+        elif event in _PATH_WRITES:
+            for i in _PATH_WRITES[event]:
+                if i < len(args) and args[i] is not None and not isinstance(args[i], int) and not inside(args[i], (root,)):
+                    refuse(event, repr(args[i]))
+
+    sys.addaudithook(hook)
+
+
+def _fresh():
+    return {'__name__': '__candidate__', '__builtins__': __builtins__}
+
+
+def _short(text, n=1000):
+    return text if len(text) <= n else text[:n] + '...'
+
+
+def _describe(exc):
+    return _short('%s: %s' % (type(exc).__name__, exc))
+
+
+def _visible_one(src, ns):
+    try:
+        tree = ast.parse(src)
+    except SyntaxError as exc:
+        return {'passed': False, 'output': '!' + _describe(exc)}
+    st = tree.body[0] if len(tree.body) == 1 else None
+    output = None
+    try:
+        if isinstance(st, ast.Assert) and isinstance(st.test, ast.Compare):
+            value = eval(compile(ast.Expression(st.test.left), '<visible>', 'eval'), ns)
+            try:
+                output = _short(repr(value), 2000)
+            except Exception as exc:
+                output = '!' + type(exc).__name__
+            ns['__apr_left__'] = value
+            test = ast.Compare(left=ast.Name('__apr_left__', ast.Load()), ops=st.test.ops, comparators=st.test.comparators)
+            ok = eval(compile(ast.fix_missing_locations(ast.Expression(test)), '<visible>', 'eval'), ns)
+            return {'passed': bool(ok), 'output': output}
+        exec(compile(tree, '<visible>', 'exec'), ns)
+        return {'passed': True, 'output': output}
+    except AssertionError:
+        return {'passed': False, 'output': output}
+    except SandboxViolation:
+        raise
+    except BaseException as exc:
+        return {'passed': False, 'output': output if output is not None else '!' + type(exc).__name__}
+
+
+def _run_stages(job, send):
+    try:
+        program = compile(job['program'], 'solution.py', 'exec')
+    except SyntaxError as exc:
+        return ('failed', _describe(exc))
+    if job['visibleTests']:
+        ns = _fresh()
+        try:
+            exec(program, ns)
+            if job['entryPoint'] and job['entryPoint'] in ns:
+                ns['candidate'] = ns[job['entryPoint']]
+            visible = [_visible_one(t, ns) for t in job['visibleTests']]
+        except SandboxViolation:
+            raise
+        except BaseException as exc:
+            visible = [{'passed': False, 'output': '!' + type(exc).__name__} for _ in job['visibleTests']]
+        send({'stage': 'visible', 'visible': visible})
+    ns = _fresh()
+    try:
+        exec(program, ns)
+        exec(compile(job['testProgram'], 'tests.py', 'exec'), ns)
+    except AssertionError as exc:
+        return ('failed', _describe(exc))
+    except (SandboxViolation, MemoryError):
+        raise
+    except OSError as exc:
+        if exc.errno in _LIMIT_ERRNOS:
+            raise
+        return ('failed', _describe(exc))
+    except BaseException as exc:
+        return ('failed', _describe(exc))
+    return ('passed', '')
+
+
+def _main():
+    channel = os.fdopen(3, 'w', encoding='utf-8')
+    job = json.loads(sys.stdin.buffer.read().decode('utf-8'))
+    sys.stdin.close()
+    me = os.getpid()
+    nonce = job['nonce']
+
+    def send(msg):
+        if os.getpid() == me:
+            msg['nonce'] = nonce
+            channel.write(json.dumps(msg) + '\n')
+            channel.flush()
+
+    root = os.path.realpath(os.getcwd())
+    if '' in sys.path:
+        sys.path.remove('')
+    layers = _isolate(job, root)
+    _limits(job['limits'])
+    violations = []
+    if job['auditHook']:
+        _install_hook(root, me, violations)
+        layers['auditHook'] = 'on'
+    send({'stage': 'start', 'layers': layers})
+    try:
+        status, detail = _run_stages(job, send)
+    except OSError as exc:
+        status, detail = 'error', _describe(exc)
+    except MemoryError:
+        status, detail = 'error', 'MemoryError'
+    if violations and status != 'error':
+        status, detail = 'error', 'SandboxViolation: ' + violations[0]
+    if os.getpid() != me:
+        os._exit(0)
+    send({'stage': 'final', 'status': status, 'detail': detail})
+
+
+_main()
+`;

@@ -1,0 +1,116 @@
+import { defineContract } from '../../contract/index.js';
+import type { AttentionShape } from '../types.js';
+
+/**
+ * KV cache writes and causal grouped-query attention. The cache of one layer is `[kvHeads][capacity][headDim]`
+ * (the keys of one KV head are contiguous). Query head h reads KV head ⌊h / (heads / kvHeads)⌋, as
+ * transformers' repeat_kv. Scores, softmax and the weighted sum run in float64 in position order, the same
+ * for every query row, so a batched prefill equals one-token decoding bit for bit.
+ */
+
+let scores = new Float64Array(1024);
+let acc = new Float64Array(256);
+
+function finite(a: Float32Array, len: number): boolean {
+  for (let i = 0; i < len; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}
+
+interface KvStoreInput {
+  cache: Float32Array;
+  src: Float32Array;
+  n: number;
+  kvHeads: number;
+  headDim: number;
+  startPos: number;
+  capacity: number;
+}
+
+export const kvStoreContract = defineContract<KvStoreInput, Float32Array>({
+  id: 'kernel-kv-store-v1',
+  equation: 'kv_store',
+  spec: 'cache[g, startPos + t, :] ← src[t, g, :] for t < n, g < kvHeads',
+  pre: [
+    ['positions fit the capacity', ({ n, startPos, capacity }) => Number.isInteger(startPos) && startPos >= 0 && startPos + n <= capacity],
+    ['cache holds kvHeads·capacity·headDim floats', ({ cache, kvHeads, capacity, headDim }) => cache.length >= kvHeads * capacity * headDim],
+    ['src holds n·kvHeads·headDim floats', ({ src, n, kvHeads, headDim }) => src.length >= n * kvHeads * headDim],
+  ],
+});
+
+export function kvStore(cache: Float32Array, src: Float32Array, n: number, kvHeads: number, headDim: number, startPos: number, capacity: number): Float32Array {
+  return kvStoreContract.run({ cache, src, n, kvHeads, headDim, startPos, capacity }, () => {
+    for (let t = 0; t < n; t++) {
+      for (let g = 0; g < kvHeads; g++) {
+        const s = (t * kvHeads + g) * headDim;
+        cache.set(src.subarray(s, s + headDim), (g * capacity + startPos + t) * headDim);
+      }
+    }
+    return cache;
+  });
+}
+
+interface AttentionInput {
+  q: Float32Array;
+  kCache: Float32Array;
+  vCache: Float32Array;
+  shape: AttentionShape;
+  out: Float32Array;
+}
+
+export const attentionContract = defineContract<AttentionInput, Float32Array>({
+  id: 'kernel-attention-v1',
+  equation: 'causal_gqa_attention',
+  spec: 'out[t, h] = Σ_{j ≤ startPos+t} softmax_j(q[t,h]·K[g(h), j] / √d) · V[g(h), j],  g(h) = ⌊h·kvHeads/heads⌋',
+  pre: [
+    ['heads divisible by kvHeads', ({ shape }) => shape.kvHeads >= 1 && shape.heads % shape.kvHeads === 0],
+    ['positions fit the capacity', ({ shape }) => shape.startPos >= 0 && shape.startPos + shape.n <= shape.capacity],
+    ['q and out hold n·heads·headDim floats', ({ q, out, shape }) => q.length >= shape.n * shape.heads * shape.headDim && out.length >= shape.n * shape.heads * shape.headDim],
+    ['caches hold kvHeads·capacity·headDim floats', ({ kCache, vCache, shape: s }) => kCache.length >= s.kvHeads * s.capacity * s.headDim && vCache.length >= s.kvHeads * s.capacity * s.headDim],
+  ],
+  post: [['finite output', ({ shape: s }, out) => finite(out, s.n * s.heads * s.headDim)]],
+});
+
+export function attention(q: Float32Array, kCache: Float32Array, vCache: Float32Array, shape: AttentionShape, out: Float32Array): Float32Array {
+  return attentionContract.run({ q, kCache, vCache, shape, out }, () => {
+    const { n, startPos, heads, headDim } = shape;
+    if (scores.length < startPos + n) scores = new Float64Array(Math.max(startPos + n, 2 * scores.length));
+    if (acc.length < headDim) acc = new Float64Array(headDim);
+    for (let t = 0; t < n; t++) {
+      for (let h = 0; h < heads; h++) attendOne(q, kCache, vCache, shape, t, h, out);
+    }
+    return out;
+  });
+}
+
+/** One query row t, one head h. */
+function attendOne(q: Float32Array, kc: Float32Array, vc: Float32Array, shape: AttentionShape, t: number, h: number, out: Float32Array): void {
+  const { startPos, heads, kvHeads, headDim: d, capacity } = shape;
+  const len = startPos + t + 1;
+  const base = Math.floor(h / (heads / kvHeads)) * capacity * d;
+  const qo = (t * heads + h) * d;
+  const scale = 1 / Math.sqrt(d);
+  const sc = scores;
+  let max = -Infinity;
+  for (let j = 0; j < len; j++) {
+    const ko = base + j * d;
+    let s = 0;
+    for (let i = 0; i < d; i++) s += (q[qo + i] as number) * (kc[ko + i] as number);
+    s *= scale;
+    sc[j] = s;
+    if (s > max) max = s;
+  }
+  let sum = 0;
+  for (let j = 0; j < len; j++) {
+    const e = Math.exp((sc[j] as number) - max);
+    sc[j] = e;
+    sum += e;
+  }
+  const a = acc;
+  a.fill(0, 0, d);
+  for (let j = 0; j < len; j++) {
+    const p = (sc[j] as number) / sum;
+    const vo = base + j * d;
+    for (let i = 0; i < d; i++) a[i] = (a[i] as number) + p * (vc[vo + i] as number);
+  }
+  for (let i = 0; i < d; i++) out[qo + i] = a[i] as number;
+}

@@ -1,0 +1,102 @@
+import { defineContract } from '../../contract/index.js';
+
+/**
+ * Rotary position embedding in Hugging Face's rotate_half form: for i < d/2, with angle θ = pos · inv_freq[i]
+ * and inv_freq[i] = 1 / theta^(2i/d):
+ *   out[i]       = x[i] · cos θ − x[i + d/2] · sin θ
+ *   out[i + d/2] = x[i + d/2] · cos θ + x[i] · sin θ
+ * inv_freq, the angle, cos and sin are rounded to float32 as transformers computes them.
+ */
+
+interface RopeTable {
+  half: number;
+  invFreq: Float32Array;
+  positions: number;
+  cos: Float32Array;
+  sin: Float32Array;
+}
+
+const tables = new Map<string, RopeTable>();
+const fr = Math.fround;
+
+function table(headDim: number, theta: number, positions: number): RopeTable {
+  const key = `${headDim}:${theta}`;
+  let t = tables.get(key);
+  if (!t) {
+    const half = headDim / 2;
+    const invFreq = new Float32Array(half);
+    for (let i = 0; i < half; i++) invFreq[i] = fr(1 / fr(Math.pow(theta, fr((2 * i) / headDim))));
+    t = { half, invFreq, positions: 0, cos: new Float32Array(0), sin: new Float32Array(0) };
+    tables.set(key, t);
+  }
+  if (t.positions < positions) grow(t, Math.max(positions, 2 * t.positions, 256));
+  return t;
+}
+
+function grow(t: RopeTable, positions: number): void {
+  const { half, invFreq } = t;
+  const cos = new Float32Array(positions * half);
+  const sin = new Float32Array(positions * half);
+  cos.set(t.cos);
+  sin.set(t.sin);
+  for (let p = t.positions; p < positions; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = fr(p * (invFreq[i] as number));
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+    }
+  }
+  t.cos = cos;
+  t.sin = sin;
+  t.positions = positions;
+}
+
+interface RopeInput {
+  x: Float32Array;
+  n: number;
+  heads: number;
+  headDim: number;
+  startPos: number;
+  theta: number;
+}
+
+function finite(a: Float32Array, len: number): boolean {
+  for (let i = 0; i < len; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}
+
+export const ropeContract = defineContract<RopeInput, Float32Array>({
+  id: 'kernel-rope-v1',
+  equation: 'rope',
+  spec: 'x[t, h, :] ← x·cos(θ) + rotate_half(x)·sin(θ), θ_i = (startPos + t) / theta^(2i/d)',
+  pre: [
+    ['head dim even', ({ headDim }) => headDim >= 2 && headDim % 2 === 0],
+    ['theta > 0', ({ theta }) => theta > 0],
+    ['startPos ≥ 0', ({ startPos }) => Number.isInteger(startPos) && startPos >= 0],
+    ['x holds n·heads·headDim floats', ({ x, n, heads, headDim }) => n >= 0 && x.length >= n * heads * headDim],
+  ],
+  post: [['finite output', ({ n, heads, headDim }, x) => finite(x, n * heads * headDim)]],
+});
+
+/** Rotates rows x[t, heads, headDim] (position startPos + t) in place. */
+export function rope(x: Float32Array, n: number, heads: number, headDim: number, startPos: number, theta: number): Float32Array {
+  return ropeContract.run({ x, n, heads, headDim, startPos, theta }, () => {
+    const t = table(headDim, theta, startPos + n);
+    const { half, cos, sin } = t;
+    for (let r = 0; r < n; r++) {
+      const c0 = (startPos + r) * half;
+      for (let h = 0; h < heads; h++) {
+        const o = (r * heads + h) * headDim;
+        for (let i = 0; i < half; i++) {
+          const a = x[o + i] as number;
+          const b = x[o + i + half] as number;
+          const c = cos[c0 + i] as number;
+          const s = sin[c0 + i] as number;
+          x[o + i] = a * c - b * s;
+          x[o + i + half] = b * c + a * s;
+        }
+      }
+    }
+    return x;
+  });
+}

@@ -1,0 +1,219 @@
+import { defineContract } from '../contract/index.js';
+import type { Backend } from '../kernels/types.js';
+import type { ArchConfig } from '../tensor/bundle.js';
+import { type KVCache, KVCacheImpl } from './kv-cache.js';
+import type { DecoderWeights, LayerWeights, Linear } from './weights.js';
+
+export interface ForwardOptions {
+  /** Return the logits of every position ([n, vocab]); default only the last position ([vocab]). */
+  allLogits?: boolean;
+}
+
+/** A loaded decoder-only language model (Llama family, Qwen2). */
+export interface Model {
+  readonly config: ArchConfig;
+  /** Name of the compute backend. */
+  readonly backend: string;
+  /** Weight dtype per tensor name, as held in memory. */
+  readonly weightDtypes: Readonly<Record<string, string>>;
+  /** A new empty cache; `capacity` is a hint (it grows on demand). */
+  createCache(capacity?: number): KVCache;
+  /**
+   * Runs tokens at positions startPos.. through the decoder, appending their keys and values to `cache`
+   * (positions ≥ startPos in the cache are dropped first). Returns fresh logits: [vocab] for the last token,
+   * or [n, vocab] with `allLogits`.
+   */
+  forward(tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts?: ForwardOptions): Float32Array;
+  /** Logits of every position of `ids` from an empty cache: [ids.length, vocab]. */
+  logitsAll(ids: ArrayLike<number>): Float32Array;
+}
+
+interface Scratch<B> {
+  rows: number;
+  x: B; h: B; q: B; k: B; v: B; att: B; o: B; gate: B; up: B; logits: B; last: B;
+}
+
+export interface DecoderOptions {
+  /** Tokens per internal step of a long prefill (bounds scratch memory; results do not depend on it). */
+  maxBatch?: number;
+}
+
+class Decoder<B, W> implements Model {
+  private scratch: Scratch<B> | undefined;
+  private readonly maxBatch: number;
+
+  constructor(
+    readonly config: ArchConfig,
+    private readonly weights: DecoderWeights<B, W>,
+    private readonly be: Backend<B, W>,
+    opts: DecoderOptions,
+  ) {
+    this.maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? 512));
+  }
+
+  get backend(): string {
+    return this.be.name;
+  }
+
+  get weightDtypes(): Readonly<Record<string, string>> {
+    return this.weights.dtypes;
+  }
+
+  createCache(capacity?: number): KVCache {
+    const c = this.config;
+    const geo = { layers: c.num_layers, kvHeads: c.num_kv_heads, headDim: c.head_dim };
+    return new KVCacheImpl(this, this.be, geo, capacity ?? Math.min(c.max_position_embeddings, 512));
+  }
+
+  forward(tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts: ForwardOptions = {}): Float32Array {
+    return decoderForward(this, tokens, startPos, cache, opts);
+  }
+
+  logitsAll(ids: ArrayLike<number>): Float32Array {
+    return this.forward(ids, 0, this.createCache(ids.length), { allLogits: true });
+  }
+
+  private ensureScratch(rows: number): Scratch<B> {
+    if (this.scratch && this.scratch.rows >= rows) return this.scratch;
+    const c = this.config;
+    const a = (n: number): B => this.be.alloc(rows * n);
+    const qDim = c.num_heads * c.head_dim;
+    const kvDim = c.num_kv_heads * c.head_dim;
+    this.scratch = {
+      rows,
+      x: a(c.hidden_size), h: a(c.hidden_size), q: a(qDim), k: a(kvDim), v: a(kvDim), att: a(qDim), o: a(c.hidden_size),
+      gate: a(c.intermediate_size), up: a(c.intermediate_size), logits: a(c.vocab_size), last: this.be.alloc(c.hidden_size),
+    };
+    return this.scratch;
+  }
+
+  /** The forward pass proper; `decoderForward` checks its contract. */
+  run(tokens: ArrayLike<number>, startPos: number, cacheIn: KVCache, allLogits: boolean): Float32Array {
+    const cache = this.ownCache(cacheIn);
+    const n = tokens.length;
+    const V = this.config.vocab_size;
+    cache.truncate(startPos);
+    cache.reserve(startPos + n);
+    const s = this.ensureScratch(Math.min(n, this.maxBatch));
+    const out = new Float32Array(allLogits ? n * V : V);
+    for (let b = 0; b < n; b += s.rows) {
+      const m = Math.min(s.rows, n - b);
+      this.layers(s, Array.prototype.slice.call(tokens, b, b + m) as number[], startPos + b, m, cache);
+      cache.setLength(startPos + b + m);
+      if (allLogits) out.set(this.head(s, s.x, m), b * V);
+    }
+    if (!allLogits) {
+      const H = this.config.hidden_size;
+      const lastRow = (n - 1) % s.rows;
+      this.be.copy(s.x, lastRow * H, s.last, 0, H);
+      out.set(this.head(s, s.last, 1));
+    }
+    return out;
+  }
+
+  private ownCache(cache: KVCache): KVCacheImpl<B> {
+    if (!(cache instanceof KVCacheImpl) || cache.owner !== this) throw new Error('KVCache was not created by this model (use model.createCache())');
+    return cache as KVCacheImpl<B>;
+  }
+
+  /** Final norm and LM head over rows of `x`; returns a host view of [m, vocab]. */
+  private head(s: Scratch<B>, x: B, m: number): Float32Array {
+    const c = this.config;
+    this.be.rmsnorm(x, this.weights.norm, c.rms_norm_eps, m, c.hidden_size, s.h);
+    this.be.matmul(this.weights.lmHead, s.h, m, s.logits);
+    return this.be.read(s.logits, 0, m * c.vocab_size);
+  }
+
+  private layers(s: Scratch<B>, tokens: number[], pos: number, n: number, cache: KVCacheImpl<B>): void {
+    this.be.embed(this.weights.embed, tokens, s.x);
+    this.weights.layers.forEach((lw, l) => {
+      this.attentionBlock(s, lw, n, pos, cache.k[l] as B, cache.v[l] as B, cache.capacity);
+      this.mlpBlock(s, lw, n);
+    });
+  }
+
+  private linear(lin: Linear<B, W>, x: B, n: number, out: B): void {
+    this.be.matmul(lin.w, x, n, out);
+    if (lin.bias !== undefined) this.be.addBias(out, lin.bias, n, lin.rows);
+  }
+
+  private attentionBlock(s: Scratch<B>, lw: LayerWeights<B, W>, n: number, pos: number, kc: B, vc: B, capacity: number): void {
+    const c = this.config;
+    const be = this.be;
+    const H = c.hidden_size;
+    be.rmsnorm(s.x, lw.inputNorm, c.rms_norm_eps, n, H, s.h);
+    this.linear(lw.q, s.h, n, s.q);
+    this.linear(lw.k, s.h, n, s.k);
+    this.linear(lw.v, s.h, n, s.v);
+    be.rope(s.q, n, c.num_heads, c.head_dim, pos, c.rope_theta);
+    be.rope(s.k, n, c.num_kv_heads, c.head_dim, pos, c.rope_theta);
+    be.kvStore(kc, s.k, n, c.num_kv_heads, c.head_dim, pos, capacity);
+    be.kvStore(vc, s.v, n, c.num_kv_heads, c.head_dim, pos, capacity);
+    be.attention(s.q, kc, vc, { n, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity }, s.att);
+    this.linear(lw.o, s.att, n, s.o);
+    be.add(s.x, s.o, n * H, s.x);
+  }
+
+  private mlpBlock(s: Scratch<B>, lw: LayerWeights<B, W>, n: number): void {
+    const c = this.config;
+    const be = this.be;
+    const H = c.hidden_size;
+    be.rmsnorm(s.x, lw.postNorm, c.rms_norm_eps, n, H, s.h);
+    this.linear(lw.gate, s.h, n, s.gate);
+    this.linear(lw.up, s.h, n, s.up);
+    be.swiglu(s.gate, s.up, n * c.intermediate_size, s.gate);
+    this.linear(lw.down, s.gate, n, s.o);
+    be.add(s.x, s.o, n * H, s.x);
+  }
+}
+
+interface ForwardInput {
+  model: Model;
+  tokens: ArrayLike<number>;
+  startPos: number;
+  cache: KVCache;
+  allLogits: boolean;
+}
+
+function idsInRange(ids: ArrayLike<number>, vocab: number): boolean {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i] as number;
+    if (!Number.isInteger(id) || id < 0 || id >= vocab) return false;
+  }
+  return true;
+}
+
+function finite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}
+
+export const forwardContract = defineContract<ForwardInput, Float32Array>({
+  id: 'model-decoder-v1',
+  equation: 'decoder_forward',
+  spec: 'logits = lm_head(RMSNorm(h_L)), h_l = h_{l-1} + Attn_l(RMSNorm(h_{l-1})) + MLP_l(…), as transformers LlamaForCausalLM / Qwen2ForCausalLM',
+  pre: [
+    ['at least one token', ({ tokens }) => tokens.length >= 1],
+    ['token ids in [0, vocab)', ({ model, tokens }) => idsInRange(tokens, model.config.vocab_size)],
+    ['startPos ≤ cache length', ({ startPos, cache }) => Number.isInteger(startPos) && startPos >= 0 && startPos <= cache.length],
+  ],
+  post: [
+    ['logits shape', ({ model, tokens, allLogits }, out) => out.length === (allLogits ? tokens.length : 1) * model.config.vocab_size],
+    ['finite logits', (_i, out) => finite(out)],
+    ['cache advanced', ({ tokens, startPos, cache }) => cache.length === startPos + tokens.length],
+  ],
+});
+
+/** `model.forward` with its contract checked: the one entry point of every decoder forward pass. */
+export function decoderForward(model: Model, tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts: ForwardOptions = {}): Float32Array {
+  const allLogits = opts.allLogits === true;
+  return forwardContract.run({ model, tokens, startPos, cache, allLogits }, () => {
+    if (!(model instanceof Decoder)) return model.forward(tokens, startPos, cache, opts);
+    return (model as Decoder<unknown, unknown>).run(tokens, startPos, cache, allLogits);
+  });
+}
+
+/** Builds a decoder over already-loaded weights. */
+export function createDecoder<B, W>(config: ArchConfig, weights: DecoderWeights<B, W>, backend: Backend<B, W>, opts: DecoderOptions = {}): Model {
+  return new Decoder(config, weights, backend, opts);
+}

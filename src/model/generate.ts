@@ -1,0 +1,118 @@
+import { defineContract } from '../contract/index.js';
+import type { Model } from './decoder.js';
+import type { KVCache } from './kv-cache.js';
+import { Rng, type SamplingOptions, sampleToken } from './sampling.js';
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens to generate (the stop token, if met, is not counted or returned). */
+  maxTokens: number;
+  /** Generation ends when one of these is sampled. */
+  stopTokens?: readonly number[];
+  /** An empty cache to use (lets a caller keep the keys/values afterwards); default a fresh one. */
+  cache?: KVCache;
+}
+
+export interface GenerateTiming {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillMs: number;
+  /** Time of the one-token forward passes after the prefill. */
+  decodeMs: number;
+  totalMs: number;
+  timeToFirstTokenMs: number;
+  prefillTokPerSec: number;
+  decodeTokPerSec: number;
+}
+
+export interface GenerateResult {
+  /** Generated ids, without the prompt and without the stop token. */
+  ids: number[];
+  stopReason: 'stop' | 'length' | 'callback';
+  /** The stop token that ended generation, when stopReason is 'stop'. */
+  stopToken?: number;
+  timing: GenerateTiming;
+}
+
+/** Called for each generated token (not the stop token); returning false ends generation. */
+export type OnToken = (id: number, index: number) => boolean | void;
+
+interface GenerateInput {
+  model: Model;
+  promptIds: ArrayLike<number>;
+  opts: GenerateOptions;
+}
+
+export const generateContract = defineContract<GenerateInput, GenerateResult>({
+  id: 'model-generate-v1',
+  equation: 'generate',
+  spec: 'y_{i} = sample(logits(prompt ++ y_{<i})), i < maxTokens, until y_i ∈ stopTokens; logits from the KV-cached decoder',
+  pre: [
+    ['prompt non-empty', ({ promptIds }) => promptIds.length >= 1],
+    ['maxTokens ≥ 0', ({ opts }) => Number.isInteger(opts.maxTokens) && opts.maxTokens >= 0],
+    ['cache empty', ({ opts }) => opts.cache === undefined || opts.cache.length === 0],
+  ],
+  post: [
+    ['at most maxTokens', ({ opts }, r) => r.ids.length <= opts.maxTokens],
+    ['no stop token inside', ({ opts }, r) => !r.ids.some((id) => (opts.stopTokens ?? []).includes(id))],
+  ],
+});
+
+function tokPerSec(tokens: number, ms: number): number {
+  return ms > 0 ? (tokens * 1000) / ms : 0;
+}
+
+/**
+ * Autoregressive generation with the KV cache: one batched prefill of the prompt, then one forward pass
+ * per generated token. Deterministic for a given `seed`.
+ */
+export function generate(model: Model, promptIds: ArrayLike<number>, opts: GenerateOptions, onToken?: OnToken): GenerateResult {
+  return generateContract.run({ model, promptIds, opts }, () => run(model, Array.from(promptIds), opts, onToken));
+}
+
+function run(model: Model, prompt: number[], opts: GenerateOptions, onToken?: OnToken): GenerateResult {
+  const cache = opts.cache ?? model.createCache(prompt.length + opts.maxTokens);
+  const rng = new Rng(opts.seed ?? 0);
+  const stops = new Set(opts.stopTokens ?? []);
+  const history = [...prompt];
+  const ids: number[] = [];
+  const t0 = performance.now();
+  let logits = opts.maxTokens > 0 ? model.forward(prompt, 0, cache) : new Float32Array(0);
+  const prefillMs = performance.now() - t0;
+  let firstMs = 0;
+  let decodeMs = 0;
+  let decodeSteps = 0;
+  let stopReason: GenerateResult['stopReason'] = 'length';
+  let stopToken: number | undefined;
+  while (ids.length < opts.maxTokens) {
+    const id = sampleToken(logits, opts, rng, history);
+    if (ids.length === 0) firstMs = performance.now() - t0;
+    if (stops.has(id)) {
+      stopReason = 'stop';
+      stopToken = id;
+      break;
+    }
+    ids.push(id);
+    history.push(id);
+    if (onToken?.(id, ids.length - 1) === false) {
+      stopReason = 'callback';
+      break;
+    }
+    if (ids.length >= opts.maxTokens) break;
+    const t1 = performance.now();
+    logits = model.forward([id], history.length - 1, cache);
+    decodeMs += performance.now() - t1;
+    decodeSteps++;
+  }
+  const totalMs = performance.now() - t0;
+  const timing: GenerateTiming = {
+    promptTokens: prompt.length,
+    generatedTokens: ids.length,
+    prefillMs,
+    decodeMs,
+    totalMs,
+    timeToFirstTokenMs: firstMs,
+    prefillTokPerSec: tokPerSec(prompt.length, prefillMs),
+    decodeTokPerSec: tokPerSec(decodeSteps, decodeMs),
+  };
+  return stopToken === undefined ? { ids, stopReason, timing } : { ids, stopReason, stopToken, timing };
+}

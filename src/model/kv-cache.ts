@@ -1,0 +1,87 @@
+import type { Backend } from '../kernels/types.js';
+
+/** Keys and values of the positions seen so far, per layer. */
+export interface KVCache {
+  /** Positions held (the next token goes at this position). */
+  readonly length: number;
+  /** Positions the buffers hold before they must grow. */
+  readonly capacity: number;
+  /** Forgets every position ≥ `length` (rolls back rejected speculative tokens). */
+  truncate(length: number): void;
+  /** Forgets everything. */
+  clear(): void;
+}
+
+export interface CacheGeometry {
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
+/**
+ * Per layer one K and one V buffer laid out `[kvHeads][capacity][headDim]`. Capacity doubles on demand
+ * (a copy per growth), so a cache costs memory proportional to the positions actually used.
+ */
+export class KVCacheImpl<B> implements KVCache {
+  private len = 0;
+  private cap: number;
+  readonly k: B[] = [];
+  readonly v: B[] = [];
+
+  constructor(
+    readonly owner: object,
+    private readonly backend: Backend<B, unknown>,
+    private readonly geo: CacheGeometry,
+    capacity: number,
+  ) {
+    this.cap = Math.max(1, Math.floor(capacity));
+    for (let l = 0; l < geo.layers; l++) {
+      this.k.push(backend.alloc(this.size(this.cap)));
+      this.v.push(backend.alloc(this.size(this.cap)));
+    }
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  get capacity(): number {
+    return this.cap;
+  }
+
+  private size(cap: number): number {
+    return this.geo.kvHeads * cap * this.geo.headDim;
+  }
+
+  truncate(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.len) {
+      throw new RangeError(`KVCache.truncate: length ${length} outside [0, ${this.len}]`);
+    }
+    this.len = length;
+  }
+
+  clear(): void {
+    this.len = 0;
+  }
+
+  /** Set by the decoder after it has written positions [.., length). */
+  setLength(length: number): void {
+    this.len = length;
+  }
+
+  /** Makes room for `positions` positions, keeping what is held. */
+  reserve(positions: number): void {
+    if (positions <= this.cap) return;
+    const cap = Math.max(positions, 2 * this.cap);
+    const { kvHeads, headDim } = this.geo;
+    for (let l = 0; l < this.geo.layers; l++) {
+      for (const bufs of [this.k, this.v]) {
+        const old = bufs[l] as B;
+        const grown = this.backend.alloc(this.size(cap));
+        for (let g = 0; g < kvHeads; g++) this.backend.copy(old, g * this.cap * headDim, grown, g * cap * headDim, this.len * headDim);
+        bufs[l] = grown;
+      }
+    }
+    this.cap = cap;
+  }
+}

@@ -1,0 +1,219 @@
+import { defineContract } from '../contract/index.js';
+import { Rng } from './rng.js';
+
+export { Rng } from './rng.js';
+
+/**
+ * Token sampling, in transformers' order: repetition penalty, then (unless greedy) temperature, top-k,
+ * top-p, min-p, each later filter seeing the distribution renormalised over what the earlier ones kept.
+ */
+export interface SamplingOptions {
+  /** 0 (the default) is greedy decoding: the arg-max after the repetition penalty. */
+  temperature?: number;
+  /** Keep the k most likely tokens (ties with the k-th kept); 0 = off. */
+  topK?: number;
+  /** Keep the smallest most-likely set whose probability reaches p; 1 = off. */
+  topP?: number;
+  /** Drop tokens whose probability is below minP × the top probability; 0 = off. */
+  minP?: number;
+  /** transformers' repetition penalty on every token seen (>1 discourages repeats); 1 = off. */
+  repetitionPenalty?: number;
+  /** Seed of the deterministic generator used by `createSampler`/`generate`. */
+  seed?: number;
+}
+
+/** The arg-max; ties go to the lowest index (as torch.argmax). */
+export function argmax(logits: ArrayLike<number>): number {
+  let best = 0;
+  let bestV = -Infinity;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i] as number;
+    if (v > bestV) {
+      bestV = v;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** transformers' RepetitionPenaltyLogitsProcessor, in place: each distinct seen token once, l>0 ? l/p : l·p. */
+export function applyRepetitionPenalty(logits: Float32Array, history: ArrayLike<number>, penalty: number): Float32Array {
+  if (penalty === 1 || history.length === 0) return logits;
+  const seen = new Set<number>();
+  for (let i = 0; i < history.length; i++) {
+    const id = history[i] as number;
+    if (seen.has(id) || id < 0 || id >= logits.length) continue;
+    seen.add(id);
+    const l = logits[id] as number;
+    logits[id] = l > 0 ? l / penalty : l * penalty;
+  }
+  return logits;
+}
+
+/** A sparse distribution: ids sorted by decreasing probability, probabilities summing to 1. */
+export interface Candidates {
+  ids: Uint32Array;
+  probs: Float64Array;
+}
+
+function isGreedy(opts: SamplingOptions): boolean {
+  return (opts.temperature ?? 0) <= 0;
+}
+
+function penalised(logits: Float32Array, opts: SamplingOptions, history: ArrayLike<number>): Float32Array {
+  const p = opts.repetitionPenalty ?? 1;
+  return p === 1 ? logits : applyRepetitionPenalty(Float32Array.from(logits), history, p);
+}
+
+/** Softmax at temperature T, float64. */
+function tempered(logits: Float32Array, t: number): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if ((logits[i] as number) > max) max = logits[i] as number;
+  const p = new Float64Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const e = Math.exp(((logits[i] as number) - max) / t);
+    p[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < p.length; i++) p[i] = (p[i] as number) / sum;
+  return p;
+}
+
+/** Tokens that can survive top-k/top-p, sorted by decreasing probability (index breaks ties). */
+function sortedCandidates(p: Float64Array, topK: number, topP: number): number[] {
+  const ids: number[] = [];
+  if (topK > 0 && topK < p.length) {
+    const kth = Float64Array.from(p).sort()[p.length - topK] as number;
+    for (let i = 0; i < p.length; i++) if ((p[i] as number) >= kth && (p[i] as number) > 0) ids.push(i);
+  } else {
+    // Without top-k, a token with probability ≤ (1 − topP)/V lies in the discarded tail whatever the rest is.
+    const floor = topP < 1 ? (1 - topP) / p.length : 0;
+    for (let i = 0; i < p.length; i++) if ((p[i] as number) > floor) ids.push(i);
+  }
+  return ids.sort((a, b) => (p[b] as number) - (p[a] as number) || a - b);
+}
+
+function filterCandidates(p: Float64Array, opts: SamplingOptions): Candidates {
+  const topK = Math.floor(opts.topK ?? 0);
+  const topP = opts.topP ?? 1;
+  const minP = opts.minP ?? 0;
+  let ids = sortedCandidates(p, topK, topP);
+  if (topP < 1) {
+    let mass = 0;
+    for (const id of ids) mass += p[id] as number;
+    let cum = 0;
+    let keep = 0;
+    while (keep < ids.length && (keep === 0 || cum < topP * mass)) cum += p[ids[keep++] as number] as number;
+    ids = ids.slice(0, keep);
+  }
+  if (minP > 0 && ids.length > 0) {
+    const threshold = minP * (p[ids[0] as number] as number);
+    ids = ids.filter((id) => (p[id] as number) >= threshold);
+  }
+  let total = 0;
+  for (const id of ids) total += p[id] as number;
+  const probs = new Float64Array(ids.length);
+  ids.forEach((id, i) => (probs[i] = (p[id] as number) / total));
+  return { ids: Uint32Array.from(ids), probs };
+}
+
+function candidatesFor(logits: Float32Array, opts: SamplingOptions, history: ArrayLike<number>): Candidates {
+  const l = penalised(logits, opts, history);
+  if (isGreedy(opts)) return { ids: Uint32Array.of(argmax(l)), probs: Float64Array.of(1) };
+  return filterCandidates(tempered(l, opts.temperature ?? 1), opts);
+}
+
+interface DistInput {
+  logits: Float32Array;
+  opts: SamplingOptions;
+  history: ArrayLike<number>;
+}
+
+const optionClauses = [
+  ['logits non-empty', ({ logits }: DistInput) => logits.length >= 1],
+  ['temperature ≥ 0', ({ opts }: DistInput) => (opts.temperature ?? 0) >= 0],
+  ['topK ≥ 0', ({ opts }: DistInput) => (opts.topK ?? 0) >= 0],
+  ['topP in (0, 1]', ({ opts }: DistInput) => (opts.topP ?? 1) > 0 && (opts.topP ?? 1) <= 1],
+  ['minP in [0, 1]', ({ opts }: DistInput) => (opts.minP ?? 0) >= 0 && (opts.minP ?? 0) <= 1],
+  ['repetitionPenalty > 0', ({ opts }: DistInput) => (opts.repetitionPenalty ?? 1) > 0],
+] as const;
+
+export const distributionContract = defineContract<DistInput, Candidates>({
+  id: 'sampling-distribution-v1',
+  equation: 'sampling_distribution',
+  spec: 'q = renorm(minP ∘ topP ∘ topK (softmax(penalty(logits) / T))); greedy (T = 0): q = δ(argmax penalty(logits))',
+  pre: optionClauses,
+  post: [
+    ['probabilities sum to 1', (_i, c) => Math.abs(c.probs.reduce((a, b) => a + b, 0) - 1) <= 1e-9],
+    ['sorted by decreasing probability', (_i, c) => c.probs.every((v, i) => i === 0 || v <= (c.probs[i - 1] as number))],
+    ['ids in range', ({ logits }, c) => c.ids.length >= 1 && c.ids.every((id) => id < logits.length)],
+  ],
+});
+
+/** The distribution sampling draws from: candidate ids (most likely first) and their probabilities. */
+export function samplingDistribution(logits: Float32Array, opts: SamplingOptions, history: ArrayLike<number> = []): Candidates {
+  return distributionContract.run({ logits, opts, history }, () => candidatesFor(logits, opts, history));
+}
+
+/** The same distribution as a dense vector over the vocabulary (zeros outside the candidates). */
+export function tokenProbabilities(logits: Float32Array, opts: SamplingOptions, history: ArrayLike<number> = []): Float64Array {
+  const c = samplingDistribution(logits, opts, history);
+  const dense = new Float64Array(logits.length);
+  c.ids.forEach((id, i) => (dense[id] = c.probs[i] as number));
+  return dense;
+}
+
+/** Draws from a dense distribution by inverse CDF in index order (one `rng.next()` per call). */
+export function sampleFromProbabilities(probs: ArrayLike<number>, rng: Rng): number {
+  let total = 0;
+  for (let i = 0; i < probs.length; i++) total += probs[i] as number;
+  const u = rng.next() * total;
+  let cum = 0;
+  let last = 0;
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i] as number;
+    if (p <= 0) continue;
+    last = i;
+    cum += p;
+    if (u < cum) return i;
+  }
+  return last;
+}
+
+function draw(c: Candidates, rng: Rng): number {
+  if (c.ids.length === 1) return c.ids[0] as number;
+  const u = rng.next();
+  let cum = 0;
+  for (let i = 0; i < c.ids.length; i++) {
+    cum += c.probs[i] as number;
+    if (u < cum) return c.ids[i] as number;
+  }
+  return c.ids[c.ids.length - 1] as number;
+}
+
+interface SampleInput extends DistInput {
+  rng: Rng;
+}
+
+export const sampleContract = defineContract<SampleInput, number>({
+  id: 'sampling-token-v1',
+  equation: 'sample_token',
+  spec: 'token ~ q (sampling_distribution); greedy: token = argmax(penalty(logits)); one draw from the seeded generator',
+  pre: optionClauses,
+  post: [
+    ['token id in range', ({ logits }, id) => Number.isInteger(id) && id >= 0 && id < logits.length],
+    ['greedy picks the arg-max', ({ logits, opts, history }, id) => !isGreedy(opts) || id === argmax(penalised(logits, opts, history))],
+  ],
+});
+
+/** Picks the next token. Greedy (temperature 0) uses no randomness; otherwise one `rng.next()` per call. */
+export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rng, history: ArrayLike<number> = []): number {
+  return sampleContract.run({ logits, opts, history, rng }, () => draw(candidatesFor(logits, opts, history), rng));
+}
+
+/** A sampler with its own generator seeded by `opts.seed` (default 0). */
+export function createSampler(opts: SamplingOptions): (logits: Float32Array, history?: ArrayLike<number>) => number {
+  const rng = new Rng(opts.seed ?? 0);
+  return (logits, history = []) => sampleToken(logits, opts, rng, history);
+}

@@ -1,0 +1,144 @@
+import { FormatError } from '../formats/errors.js';
+import type { Backend, WeightMatrix } from '../kernels/types.js';
+import { ROW_DECODERS } from '../kernels/cpu/blocks.js';
+import type { ArchConfig, ModelBundle } from '../tensor/bundle.js';
+import { dequantize } from '../tensor/codecs/index.js';
+import type { TensorRef } from '../tensor/store.js';
+
+/** A projection: weight [out, in] and an optional bias [out]. */
+export interface Linear<B, W> {
+  readonly w: W;
+  readonly rows: number;
+  readonly cols: number;
+  readonly bias?: B;
+}
+
+export interface LayerWeights<B, W> {
+  readonly inputNorm: B;
+  readonly q: Linear<B, W>;
+  readonly k: Linear<B, W>;
+  readonly v: Linear<B, W>;
+  readonly o: Linear<B, W>;
+  readonly postNorm: B;
+  readonly gate: Linear<B, W>;
+  readonly up: Linear<B, W>;
+  readonly down: Linear<B, W>;
+}
+
+export interface DecoderWeights<B, W> {
+  readonly embed: W;
+  readonly layers: readonly LayerWeights<B, W>[];
+  readonly norm: B;
+  readonly lmHead: W;
+  /** Host dtype of each weight matrix as loaded (after any conversion to F32). */
+  readonly dtypes: Readonly<Record<string, string>>;
+}
+
+export interface WeightLoadOptions {
+  /** Keep Q8_0/Q4_0/Q4_K/Q6_K weights as blocks (decoded row by row in the kernels). Default true. */
+  keepQuantized?: boolean;
+}
+
+class Loader<B, W> {
+  readonly dtypes: Record<string, string> = {};
+
+  constructor(
+    private readonly bundle: ModelBundle,
+    private readonly backend: Backend<B, W>,
+    private readonly keepQuantized: boolean,
+  ) {}
+
+  private ref(name: string): TensorRef {
+    const t = this.bundle.tensors.get(name);
+    if (!t) throw new FormatError(this.bundle.source.path, name, 'missing tensor');
+    return t;
+  }
+
+  private checkShape(t: TensorRef, shape: readonly number[]): void {
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new FormatError(this.bundle.source.path, t.name, `expected shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.bundle.tensors.get(name) !== undefined;
+  }
+
+  /** The host form of a weight matrix: F32 floats, or raw blocks for a dtype the kernels decode per row. */
+  hostMatrix(name: string, rows: number, cols: number): WeightMatrix {
+    const t = this.ref(name);
+    this.checkShape(t, [rows, cols]);
+    const bytes = t.read();
+    if (t.dtype !== 'F32' && this.keepQuantized && ROW_DECODERS[t.dtype] !== undefined) {
+      this.dtypes[name] = t.dtype;
+      return { dtype: t.dtype, rows, cols, data: bytes };
+    }
+    this.dtypes[name] = 'F32';
+    return { dtype: 'F32', rows, cols, data: toF32(t, bytes, rows * cols, this.bundle.source.path) };
+  }
+
+  matrix(name: string, rows: number, cols: number): W {
+    return this.backend.prepareWeight(this.hostMatrix(name, rows, cols));
+  }
+
+  vector(name: string, length: number): B {
+    const t = this.ref(name);
+    this.checkShape(t, [length]);
+    return this.backend.upload(toF32(t, t.read(), length, this.bundle.source.path));
+  }
+
+  linear(prefix: string, rows: number, cols: number): Linear<B, W> {
+    const w = this.matrix(`${prefix}.weight`, rows, cols);
+    const biasName = `${prefix}.bias`;
+    return this.has(biasName) ? { w, rows, cols, bias: this.vector(biasName, rows) } : { w, rows, cols };
+  }
+}
+
+function toF32(t: TensorRef, bytes: Uint8Array, count: number, file: string): Float32Array {
+  if (t.dtype === 'F32' && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+  try {
+    return dequantize(t.dtype, bytes, count);
+  } catch (err) {
+    throw new FormatError(file, t.name, `cannot convert ${t.dtype} to F32 (${(err as Error).message})`);
+  }
+}
+
+function layerWeights<B, W>(ld: Loader<B, W>, c: ArchConfig, i: number): LayerWeights<B, W> {
+  const p = `model.layers.${i}`;
+  const H = c.hidden_size;
+  const qDim = c.num_heads * c.head_dim;
+  const kvDim = c.num_kv_heads * c.head_dim;
+  const I = c.intermediate_size;
+  const q = ld.linear(`${p}.self_attn.q_proj`, qDim, H);
+  if (c.attention_bias && q.bias === undefined) ld.vector(`${p}.self_attn.q_proj.bias`, qDim);
+  return {
+    inputNorm: ld.vector(`${p}.input_layernorm.weight`, H),
+    q,
+    k: ld.linear(`${p}.self_attn.k_proj`, kvDim, H),
+    v: ld.linear(`${p}.self_attn.v_proj`, kvDim, H),
+    o: ld.linear(`${p}.self_attn.o_proj`, H, qDim),
+    postNorm: ld.vector(`${p}.post_attention_layernorm.weight`, H),
+    gate: ld.linear(`${p}.mlp.gate_proj`, I, H),
+    up: ld.linear(`${p}.mlp.up_proj`, I, H),
+    down: ld.linear(`${p}.mlp.down_proj`, H, I),
+  };
+}
+
+/**
+ * Reads every weight of a Llama/Qwen2 decoder by its Hugging Face name and hands it to the backend. Any
+ * `.bias` present on a projection is used (Qwen2's q/k/v; Llama with attention_bias). A missing
+ * `lm_head.weight` means the head is tied to the embeddings (as llama.cpp does for GGUF files without
+ * `output.weight`).
+ */
+export function loadDecoderWeights<B, W>(bundle: ModelBundle, backend: Backend<B, W>, opts: WeightLoadOptions = {}): DecoderWeights<B, W> {
+  const c = bundle.config;
+  const ld = new Loader(bundle, backend, opts.keepQuantized ?? true);
+  const embedHost = ld.hostMatrix('model.embed_tokens.weight', c.vocab_size, c.hidden_size);
+  const embed = backend.prepareWeight(embedHost);
+  const layers: LayerWeights<B, W>[] = [];
+  for (let i = 0; i < c.num_layers; i++) layers.push(layerWeights(ld, c, i));
+  const norm = ld.vector('model.norm.weight', c.hidden_size);
+  const untied = ld.has('lm_head.weight');
+  const lmHead = untied ? ld.matrix('lm_head.weight', c.vocab_size, c.hidden_size) : embed;
+  return { embed, layers, norm, lmHead, dtypes: ld.dtypes };
+}

@@ -1,0 +1,60 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ggufVocabFromTokenizer, loadTokenizer, tokenizerFromGgufVocab } from '../../src/tokenizer/index.js';
+import { readGgufKv, vocabFromKv } from './tokenizer-gguf-kv.js';
+
+/**
+ * llama.cpp ships vocabulary-only GGUF files with the expected ids of 47 test strings (`models/
+ * ggml-vocab-*.gguf.{inp,out}`, written by Hugging Face tokenizers through convert_hf_to_gguf_update.py and
+ * checked against llama.cpp by its test-tokenizer-0). These tests need a llama.cpp source tree
+ * (`../shared/tools/build-llama-cpp.sh` puts one in `.llama-cpp/src`; APR_LLAMA_CPP_SRC overrides) and are
+ * skipped without one.
+ */
+const candidates = [process.env['APR_LLAMA_CPP_SRC'], '.llama-cpp/src', '../llama-cpp/src'].filter((p): p is string => p !== undefined);
+const root = candidates.map((p) => path.resolve(process.cwd(), p)).find((p) => existsSync(path.join(p, 'models/ggml-vocab-gpt-2.gguf')));
+const models = root === undefined ? '' : path.join(root, 'models');
+
+function cases(name: string): { text: string; ids: number[] }[] {
+  const base = path.join(models, `ggml-vocab-${name}.gguf`);
+  const inputs = readFileSync(`${base}.inp`, 'utf8').split('\n__ggml_vocab_test__\n');
+  const outputs = readFileSync(`${base}.out`, 'utf8').split('\n');
+  return inputs.map((text, i) => ({
+    text,
+    ids: (outputs[i] ?? '').trim().split(' ').filter((s) => s !== '').map(Number),
+  }));
+}
+
+/**
+ * Newer convert_hf_to_gguf.py marks added tokens that look special (`<|...|>`, `<｜...｜>`, `<pad>`) as control
+ * (3); the deepseek-coder vocabulary predates that rule and has them as user-defined (4).
+ */
+const looksSpecial = (t: string): boolean =>
+  t === '<pad>' || (t.startsWith('<|') && t.endsWith('|>')) || (t.startsWith('<\uff5c') && t.endsWith('\uff5c>'));
+
+const VOCABS = ['gpt-2', 'qwen2', 'llama-bpe', 'llama-spm', 'phi-3', 'mpt', 'starcoder', 'falcon', 'deepseek-llm', 'deepseek-coder'];
+
+describe.skipIf(root === undefined)('GGUF vocabularies of llama.cpp vs their reference tokenizations', () => {
+  for (const name of VOCABS) {
+    it(`ggml-vocab-${name}: the synthesised tokenizer encodes all test strings exactly [ob:tokenizer-gguf-equivalence]`, () => {
+      const vocab = vocabFromKv(readGgufKv(path.join(models, `ggml-vocab-${name}.gguf`)));
+      const tok = loadTokenizer(tokenizerFromGgufVocab(vocab));
+      const all = cases(name);
+      expect(all.length).toBeGreaterThanOrEqual(40);
+      for (const c of all) expect(tok.encode(c.text, { addSpecialTokens: false }), JSON.stringify(c.text)).toEqual(c.ids);
+
+      // GGUF -> tokenizer.json -> GGUF: the keys convert_hf_to_gguf.py wrote come back.
+      const back = ggufVocabFromTokenizer(tokenizerFromGgufVocab(vocab), { vocabSize: vocab.tokens.length });
+      expect(back.model).toBe(vocab.model);
+      expect(back.tokens).toEqual(vocab.tokens);
+      if (vocab.model === 'gpt2') {
+        expect(back.token_type).toEqual(vocab.token_type?.map((t, i) => (t === 4 && looksSpecial(vocab.tokens[i] ?? '') ? 3 : t)));
+        expect(back.merges).toEqual(vocab.merges);
+      } else {
+        // SentencePiece: scores are re-derived from the merge ranks; the encoding must not change.
+        const again = loadTokenizer(tokenizerFromGgufVocab(back));
+        for (const c of all) expect(again.encode(c.text, { addSpecialTokens: false }), JSON.stringify(c.text)).toEqual(c.ids);
+      }
+    });
+  }
+});
