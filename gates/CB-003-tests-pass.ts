@@ -28,7 +28,7 @@ export const testsPass = defineCheck({
     const findings = r.testResults.flatMap((f) => fileFindings(ctx.root, f));
     if (r.numTotalTests < t.minTests) findings.push({ level: 'fail', message: `${plural(r.numTotalTests, 'test')}, fewer than ${t.minTests}` });
     if (!r.success && findings.length === 0) findings.push({ level: 'fail', message: 'vitest reported failure' });
-    const summary = `${r.numPassedTests}/${r.numTotalTests} tests passed in ${plural(r.numTotalTestSuites, 'file')}, ${r.numPendingTests} skipped (${data.reportSource})`;
+    const summary = `${r.numPassedTests}/${r.numTotalTests} tests passed in ${plural(r.testResults.length, 'file')}, ${r.numPendingTests} skipped (${data.reportSource})`;
     return outcome(summary, findings);
   },
 });

@@ -22,13 +22,21 @@ function callsIn(node: ts.Node): string[] {
   return names;
 }
 
-/** Functions of the file that assert, directly or through other asserting helpers of the file. */
-function assertingHelpers(sf: ts.SourceFile): Set<string> {
+/**
+ * Named functions of the test files (helpers included) that assert, directly or through other asserting
+ * helpers. Resolved by name across files, which is enough for helpers imported from a test folder.
+ */
+function assertingHelpers(files: readonly ts.SourceFile[]): Set<string> {
   const bodies = new Map<string, string[]>();
-  walk(sf, (n) => {
-    if (ts.isFunctionDeclaration(n) && n.name && n.body) bodies.set(n.name.text, callsIn(n.body));
-    if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.initializer && isFunctionNode(n.initializer)) bodies.set(n.name.text, callsIn(n.initializer));
-  });
+  const add = (name: string, body: ts.Node): void => {
+    bodies.set(name, [...(bodies.get(name) ?? []), ...callsIn(body)]);
+  };
+  for (const sf of files) {
+    walk(sf, (n) => {
+      if (ts.isFunctionDeclaration(n) && n.name && n.body) add(n.name.text, n.body);
+      if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.initializer && isFunctionNode(n.initializer)) add(n.name.text, n.initializer);
+    });
+  }
   const asserting = new Set<string>();
   for (let changed = true; changed; ) {
     changed = false;
@@ -51,9 +59,9 @@ export const testAssertions = defineCheck({
   run(ctx) {
     const findings: Finding[] = [];
     let tests = 0;
+    const helpers = assertingHelpers(ctx.testFiles.map((f) => ctx.sourceFile(f)));
     for (const file of ctx.testFiles) {
       const sf = ctx.sourceFile(file);
-      const helpers = assertingHelpers(sf);
       walk(sf, (n) => {
         if (!ts.isCallExpression(n) || ts.isCallExpression(n.parent)) return;
         const c = testCall(n);
@@ -63,7 +71,7 @@ export const testAssertions = defineCheck({
         tests++;
         if (!callsIn(body).some((x) => ASSERTING.test(x) || helpers.has(x))) {
           const name = n.arguments[0] && ts.isStringLiteralLike(n.arguments[0]) ? n.arguments[0].text : '?';
-          findings.push({ level: 'warn', file, line: lineOf(sf, n.getStart(sf)), message: `test '${name.slice(0, 60)}' has no assertion` });
+          findings.push({ level: 'fail', file, line: lineOf(sf, n.getStart(sf)), message: `test '${name.slice(0, 60)}' has no assertion` });
         }
       });
     }

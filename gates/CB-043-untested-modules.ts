@@ -44,11 +44,17 @@ export const untestedModules = defineCheck({
   id: 'CB-043',
   name: 'untested-modules',
   description: 'every source module is reached from some test file',
-  thresholds: z.object({ scope: z.array(z.string()).default(['src/**']) }),
+  thresholds: z.object({
+    scope: z.array(z.string()).default(['src/**']),
+    /** Untested modules warn; above this share of the scope they fail. */
+    failAbovePercent: z.number().min(0).max(100).default(50),
+  }),
   run(ctx, t) {
     const scope = ctx.sourceFiles.filter((f) => matchesAny(f, t.scope));
     const hit = reached(ctx);
-    const findings: Finding[] = scope.filter((f) => !hit.has(f)).map((file) => ({ level: 'warn', file, message: 'no test imports or runs this module' }));
-    return outcome(`${scope.length - findings.length}/${plural(scope.length, 'module')} reached from ${plural(ctx.testFiles.length, 'test file')}`, findings);
+    const untested = scope.filter((f) => !hit.has(f));
+    const level = scope.length > 0 && (100 * untested.length) / scope.length > t.failAbovePercent ? 'fail' : 'warn';
+    const findings: Finding[] = untested.map((file) => ({ level, file, message: 'no test imports or runs this module' }));
+    return outcome(`${scope.length - untested.length}/${plural(scope.length, 'module')} reached from ${plural(ctx.testFiles.length, 'test file')} (fail above ${t.failAbovePercent}% untested)`, findings);
   },
 });

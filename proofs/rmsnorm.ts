@@ -34,7 +34,7 @@ function scaled(z: ProofSession): Promise<ProofOutcome> {
 
 export const proofs = defineProofs([
   {
-    id: 'PF-rmsnorm-scale', contract: 'kernel-rmsnorm-v1', obligation: 'rmsnorm-normalizes', bound: 16,
+    id: 'PF-rmsnorm-scale', contract: 'kernel-rmsnorm-v1', obligation: 'rmsnorm-normalizes', bound: 8,
     title: 'RMSNorm output has mean square ms/(ms + eps) < 1 (reals; loops unrolled for every dim ≤ bound, scaling step for all dims)',
     plants: { 'sum-not-mean': 'divides by √(Σx² + eps) instead of √(mean x² + eps)' },
     run: (z, o) => allOf([...Array.from({ length: Math.max(1, o.bound) }, (_, k) => () => unrolled(z, k + 1, o.plant)), () => scaled(z)]),

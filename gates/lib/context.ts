@@ -54,8 +54,7 @@ export class ProjectContext {
   }
 
   static async create(root: string, opts: ContextOptions): Promise<ProjectContext> {
-    const tracked = await gitFiles(root, ['ls-files', '-z']);
-    const listed = tracked ? await gitFiles(root, ['ls-files', '-z', '-co', '--exclude-standard']) : undefined;
+    const [tracked, listed] = await Promise.all([gitFiles(root, ['ls-files', '-z']), gitFiles(root, ['ls-files', '-z', '-co', '--exclude-standard'])]);
     const all = (listed ? [...listed] : walk(root)).filter((f) => existsSync(join(root, f)));
     const excluded = [...ALWAYS_EXCLUDED, ...opts.config.paths.exclude];
     const files = [...new Set(all)].filter((f) => !matchesAny(f, excluded)).sort();
@@ -171,9 +170,8 @@ export class ProjectContext {
   }
 }
 
+/** Output of a `git ls-files` command, or undefined outside a git work tree. */
 async function gitFiles(root: string, args: string[]): Promise<Set<string> | undefined> {
-  const inside = await runProcess('git', ['rev-parse', '--show-toplevel'], { cwd: root });
-  if (inside.code !== 0) return undefined;
   const r = await runProcess('git', args, { cwd: root });
   if (r.code !== 0) return undefined;
   return new Set(r.stdout.split('\0').filter((f) => f.length > 0));

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { registerInference } from './commands/inference.js';
 import { registerModelIo } from './commands/model-io.js';
 import { registerPassAtK } from './commands/pass-at-k.js';
 import { createProgram, runProgram } from './program.js';
@@ -8,6 +9,7 @@ program.addHelpText('after', `
 Exit codes: 0 ok, 1 a check/evaluation failed, 2 bad usage, 3 bad input file, 4 contract violation.
 Environment: APR_CONTRACTS=off|pre|full (default pre) controls run-time contract checks.`);
 registerModelIo(program);
+registerInference(program);
 registerPassAtK(program);
 
 process.exitCode = await runProgram('apr', program, process.argv.slice(2));

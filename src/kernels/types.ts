@@ -42,7 +42,9 @@ export interface Backend<B = Float32Array, W = WeightMatrix> {
   read(buf: B, offset: number, length: number): Float32Array;
   readAsync(buf: B, offset: number, length: number): Promise<Float32Array>;
   copy(src: B, srcOffset: number, dst: B, dstOffset: number, length: number): void;
-  /** Turns a host weight into this backend's form (upload, repack); the CPU keeps it as is. */
+  /** Frees a buffer from `alloc`/`upload` now rather than when it is garbage-collected (optional). */
+  release?(buf: B): void;
+  /** Turns a host weight into this backend's form (upload, repack). */
   prepareWeight(w: WeightMatrix): W;
 
   /** out[t, r] = Σ_c W[r, c] · x[t, c] for t < n (x is [n, cols], out is [n, rows]). */

@@ -176,7 +176,7 @@ function spmJson(v: GgufVocab): TokenizerJson {
  * (highest first). llama.cpp breaks equal scores by position (leftmost first); a merge list cannot express
  * equal ranks, so equal scores are ranked by token id, then by the length of the left part.
  */
-export function mergesFromScores(tokens: readonly string[], scores: readonly number[] | undefined): [string, string][] {
+function mergesFromScores(tokens: readonly string[], scores: readonly number[] | undefined): [string, string][] {
   const known = new Set(tokens);
   const found: { l: string; r: string; score: number; id: number }[] = [];
   tokens.forEach((piece, id) => {

@@ -3,7 +3,7 @@ export type { Tokenizer, EncodeOptions, DecodeOptions, LoadTokenizerOptions, Cod
 export { createStreamDecoder, type StreamDecoder } from './stream.js';
 export { chatTemplateOf, CHATML_TEMPLATE, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
 export { TEMPLATE_END_MARKERS, type ModelSpecialIds } from './special-tokens.js';
-export { tokenizerFromGgufVocab, ggufVocabFromTokenizer, mergesFromScores, TOKEN_TYPE } from './gguf-vocab.js';
+export { tokenizerFromGgufVocab, ggufVocabFromTokenizer, TOKEN_TYPE } from './gguf-vocab.js';
 export type { GgufVocab, GgufExportOptions } from './gguf-vocab.js';
 export { tokenizerCodecContract } from './contract.js';
 export { TokenizerError } from './tokenizer-json.js';

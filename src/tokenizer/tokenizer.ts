@@ -4,6 +4,7 @@ import { ChatTemplateRenderer, chatTemplateOf, type ChatMessage, type ChatTempla
 import { tokenizerCodecContract } from './contract.js';
 import { resolveSpecialIds, specialTokenVariables, type ModelSpecialIds } from './special-tokens.js';
 import { createStreamDecoder, type StreamDecoder } from './stream.js';
+import { adaptForJavaScript } from './regex-compat.js';
 import { parseTokenizerJson, TokenizerError } from './tokenizer-json.js';
 
 export interface EncodeOptions {
@@ -164,7 +165,8 @@ export interface LoadTokenizerOptions {
 
 /**
  * A tokenizer from a Hugging Face tokenizer.json (+ tokenizer_config.json, generation_config.json, chat
- * template), encoded and decoded by @huggingface/tokenizers. Decoding does not clean up tokenization spaces
+ * template), encoded and decoded by @huggingface/tokenizers, with its regexes' `\s` corrected to Unicode
+ * White_Space (see regex-compat.ts). Decoding does not clean up tokenization spaces
  * unless tokenizer_config.json sets `clean_up_tokenization_spaces: true` (transformers' default since 4.45;
  * the library's own default is true).
  */
@@ -174,7 +176,7 @@ export function loadTokenizer(spec: TokenizerSpec, opts: LoadTokenizerOptions = 
   const config = { ...(spec.config ?? {}), clean_up_tokenization_spaces: spec.config?.['clean_up_tokenization_spaces'] === true };
   let hf: HfTokenizer;
   try {
-    hf = new HfTokenizerClass({ ...json, added_tokens: json.added_tokens ?? [] }, config);
+    hf = new HfTokenizerClass({ ...adaptForJavaScript(json), added_tokens: json.added_tokens ?? [] }, config);
   } catch (e) {
     throw new TokenizerError(source, 'model', `cannot be loaded (${(e as Error).message})`);
   }

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readGguf } from '../../src/formats/gguf/index.js';
-import { dequantize } from '../../src/tensor/codecs/index.js';
-import { elementCount } from '../../src/tensor/dtype.js';
+import { dequantize, quantize as quantizeBlocks } from '../../src/tensor/codecs/index.js';
+import { DTYPES, elementCount } from '../../src/tensor/dtype.js';
 
 const FIX = resolve(process.cwd(), '../shared/fixtures/gguf');
 const candidates = [process.env['LLAMA_CPP_BIN'], resolve('.llama-cpp/src/build/bin'), resolve('../llama-cpp/src/build/bin')];
@@ -82,16 +82,57 @@ describe.skipIf(bin === undefined)('dequantization is bit-identical to llama.cpp
     });
   }
 
-  // The other block types, made here from the f32 fixture with --pure (every matrix in that one type).
+  const made = new Map<string, string>();
+  /** The f32 fixture quantized by llama.cpp with --pure (every matrix in the one type), made once. */
+  const pure = (type: string): string => {
+    const path = join(dir, `pure-${type}.gguf`);
+    if (!made.has(type)) quantize(join(FIX, 'tiny-coder-llama-f32.gguf'), path, type, true);
+    made.set(type, path);
+    return path;
+  };
+
   for (const [type, label] of [['Q4_1', 'Q4_1'], ['Q5_0', 'Q5_0'], ['Q5_1', 'Q5_1'], ['Q2_K', 'Q2_K'], ['Q3_K_S', 'Q3_K'], ['Q5_K_S', 'Q5_K']] as const) {
     it(`${label}, quantized by llama.cpp from the f32 fixture`, () => {
-      const q = join(dir, `${type}.gguf`), out = join(dir, `${type}-f32.gguf`);
-      quantize(join(FIX, 'tiny-coder-llama-f32.gguf'), q, type, true);
+      const q = pure(type), out = join(dir, `${type}-f32.gguf`);
       quantize(q, out, 'F32');
       const c = compare(q, out);
       console.log(`${label} [${typesOf(q).join(', ')}]: ${c.tensors} tensors (${c.quantizedTensors} non-F32), ${c.elements} values, ${c.mismatches} bit mismatches, max |Δ| ${c.maxAbsDiff}`);
       expect(typesOf(q)).toContain(label);
       expect(c.mismatches).toBe(0);
+    });
+  }
+});
+
+describe.skipIf(bin === undefined)('our reference quantizers write the bytes llama-quantize writes (no imatrix)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'apr-llama-cpp-q-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const f32 = join(FIX, 'tiny-coder-llama-f32.gguf');
+
+  for (const [type, label] of [['Q8_0', 'Q8_0'], ['Q4_0', 'Q4_0'], ['Q4_1', 'Q4_1'], ['Q4_K_S', 'Q4_K'], ['Q5_K_S', 'Q5_K'], ['Q6_K', 'Q6_K']] as const) {
+    it(`${label}: every ${label} tensor of \`llama-quantize --pure ${type}\` byte for byte`, () => {
+      const path = join(dir, `${type}.gguf`);
+      quantize(f32, path, type, true);
+      const q = readGguf(path), src = readGguf(f32);
+      let tensors = 0, blocks = 0, differingBlocks = 0;
+      try {
+        for (const t of q.tensors.filter((x) => x.ggmlType === label)) {
+          const s = src.tensors.find((x) => x.name === t.name)!;
+          const ours = quantizeBlocks(label, dequantize('F32', src.read(s), elementCount(s.dims)));
+          const theirs = q.read(t);
+          const bb = DTYPES[label].blockBytes;
+          for (let o = 0; o < theirs.byteLength; o += bb) {
+            blocks++;
+            if (!Buffer.from(ours.subarray(o, o + bb)).equals(Buffer.from(theirs.subarray(o, o + bb)))) differingBlocks++;
+          }
+          tensors++;
+        }
+      } finally {
+        q.close();
+        src.close();
+      }
+      console.log(`quantize ${label}: ${tensors} tensors, ${blocks} blocks, ${differingBlocks} differ from llama.cpp`);
+      expect(tensors).toBeGreaterThan(0);
+      expect(differingBlocks).toBe(0);
     });
   }
 });

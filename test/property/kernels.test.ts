@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { add, attention, decodeBlockRow, embed, kvStore, matmul, matvec, rmsnorm, rope, softmax, swiglu } from '../../src/kernels/cpu/index.js';
+import { add, addBias, attention, decodeBlockRow, embed, kvStore, matmul, matvec, rmsnorm, rope, softmax, swiglu } from '../../src/kernels/cpu/index.js';
 import type { WeightMatrix } from '../../src/kernels/types.js';
 import { DTYPES, type DType } from '../../src/tensor/dtype.js';
 import { dequantize } from '../../src/tensor/codecs/index.js';
@@ -146,6 +146,15 @@ describe('rmsnorm, swiglu, add', () => {
     const out = swiglu(g, u, 6, new Float32Array(6));
     const want = [-30 / (1 + Math.exp(30)), (-1 / (1 + Math.E)) * 2, 0, (0.5 / (1 + Math.exp(-0.5))) * -1, (2 / (1 + Math.exp(-2))) * 0.25, 40 / (1 + Math.exp(-40))];
     want.forEach((v, i) => expect(Math.abs(out[i]! - v)).toBeLessThanOrEqual(Math.abs(v) * 2 ** -23 + 1e-30));
+  });
+
+  test('[ob:add-bias-definition] addBias adds bias[i] to column i of every row', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 4 }), fc.integer(), (dim, n, seed) => {
+      const x = randomF32(n * dim, seed);
+      const bias = randomF32(dim, seed + 1);
+      const want = x.map((v, i) => Math.fround(v + bias[i % dim]!));
+      expect(Array.from(addBias(x, bias, n, dim))).toEqual(Array.from(want));
+    }), { numRuns: 50 });
   });
 
   test('[ob:add-exact] add is the float32-rounded sum and may write in place', () => {

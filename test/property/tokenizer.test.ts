@@ -28,7 +28,7 @@ const text = fc
     fc.string({ unit: 'grapheme', maxLength: 40 }),
     fc.array(fc.constantFrom(...FRAGMENTS), { maxLength: 20 }).map((parts) => parts.join('')),
   )
-  .filter((s) => s.isWellFormed() && !SPECIAL_TEXT.some((t) => s.includes(t)));
+  .filter((s) => !/\p{Cs}/u.test(s) && !SPECIAL_TEXT.some((t) => s.includes(t)));
 
 describe.each(tokenizers)('byte-level BPE tokenizer (%s)', (_name, tok) => {
   it('decode(encode(s)) = s for unicode strings without special-token text [ob:tokenizer-roundtrip]', () => {

@@ -102,7 +102,7 @@ describe('Qwen2 decoder against an independent float64 reference', () => {
   // Float32 storage of activations between kernels (as transformers in float32): logits of magnitude ~10
   // agree to ~1e-5; 1e-4 absolute is the bound the fixtures use for transformers itself.
   for (const dtype of ['F32', 'F16', 'Q8_0'] as DType[]) {
-    test(`random Qwen2 (QKV bias, untied head, head_dim 24 ≠ hidden/heads), ${dtype} weights`, () => {
+    test(`[ob:decoder-qwen2-reference] random Qwen2 (QKV bias, untied head, head_dim 24 ≠ hidden/heads), ${dtype} weights`, () => {
       const { bundle, weights } = randomModel(QWEN2_SMALL, 1234, dtype);
       const model = loadModel(bundle);
       const got = model.logitsAll(IDS);
@@ -119,7 +119,7 @@ describe('Qwen2 decoder against an independent float64 reference', () => {
     expect(maxAbsDiff(model.logitsAll(IDS), referenceLogits(QWEN2_SMALL, noBias, IDS))).toBeGreaterThan(1e-2);
   });
 
-  test('tied Llama-style model with GQA and tied head', () => {
+  test('[ob:decoder-qwen2-reference] tied Llama-style model with GQA and tied head', () => {
     const cfg: ArchConfig = { ...QWEN2_SMALL, architecture: 'llama', attention_bias: false, tie_word_embeddings: true, head_dim: 16, num_heads: 6, num_kv_heads: 3, hidden_size: 96, rope_theta: 10000 };
     const { bundle, weights } = randomModel(cfg, 7);
     const got = loadModel(bundle).logitsAll(IDS);

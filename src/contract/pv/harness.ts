@@ -72,10 +72,3 @@ export async function allOf(queries: readonly (() => Promise<ProofOutcome>)[]): 
   }
   return { status: 'proved', queries: count };
 }
-
-/** Throws for a plant name the harness does not know (a typo must not pass as a "refuted" bug). */
-export function checkPlant(h: Pick<ProofHarness, 'id' | 'plants'>, plant: string | undefined): void {
-  if (plant !== undefined && !Object.hasOwn(h.plants, plant)) {
-    throw new Error(`proof ${h.id}: unknown planted bug '${plant}' (known: ${Object.keys(h.plants).join(', ') || 'none'})`);
-  }
-}

@@ -1,5 +1,5 @@
 import { init, killThreads } from 'z3-solver';
-import type { CheckOptions, ProofOutcome, ProofSession, Z3Bool, Z3Ctx } from './harness.js';
+import type { CheckOptions, ProofOutcome, ProofSession, Z3Bool, Z3Ctx, Z3Expr } from './harness.js';
 
 type Z3Api = Awaited<ReturnType<typeof init>>;
 
@@ -55,8 +55,20 @@ function makeSession(ctx: Z3Ctx, timeoutMs: number): ProofSession {
       if (verdict === 'unknown') return { status: 'unknown', reason: `${label}${solver.reasonUnknown()}`, queries: 1 };
       const model = solver.model();
       const counterexample: Record<string, string> = {};
-      for (const [name, term] of Object.entries(opts.show ?? {})) counterexample[name] = model.eval(term, true).toString();
+      for (const [name, term] of Object.entries(opts.show ?? {})) counterexample[name] = formatValue(ctx, model.eval(term, true));
       return { status: 'refuted', counterexample, queries: 1, ...(opts.label ? { reason: opts.label } : {}) };
     },
   };
+}
+
+/** Model values as a reader wants them: integers and bit-vectors in decimal (signed when negative as int32), rationals as p/q. */
+export function formatValue(ctx: Z3Ctx, v: Z3Expr): string {
+  if (ctx.isBitVecVal(v)) {
+    const u = v.value();
+    const s = v.asSignedValue();
+    return s < 0n ? `${u} (${s} as int${v.size()})` : u.toString();
+  }
+  if (ctx.isIntVal(v)) return v.value().toString();
+  if (ctx.isRealVal(v)) return v.asString();
+  return v.toString();
 }

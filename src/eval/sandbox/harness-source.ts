@@ -28,7 +28,7 @@ def _isolate(job, root):
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
         if job['readonlyFs']:
-            layers['readonlyFs'] = _remount_readonly(libc, ctypes, root)
+            layers['readonlyFs'] = _remount_readonly(libc, ctypes, root, job.get('parentMountNs'))
         if job['drop'] == 'capabilities':
             layers['drop'] = _drop_capabilities(libc, ctypes)
         for name in [m for m in sys.modules if m == 'ctypes' or m.startswith('ctypes.') or m == '_ctypes']:
@@ -45,13 +45,17 @@ def _unescape_mount(path):
     return path.encode('latin-1').decode('unicode_escape') if '\\' in path else path
 
 
-def _remount_readonly(libc, ctypes, root):
-    MS_RDONLY, MS_REMOUNT, MS_BIND = 1, 32, 4096
+def _remount_readonly(libc, ctypes, root, parent_ns):
+    # Never touch the mounts of the namespace that started us: only a private copy may be remounted.
+    if not parent_ns or os.readlink('/proc/self/ns/mnt') == parent_ns:
+        raise RuntimeError('refusing to remount: not in a private mount namespace')
+    MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 262144
     KEEP = 2 | 4 | 8 | 1024 | 2048 | 4096
     def mount(source, target, flags):
         src = source.encode() if source is not None else None
         if libc.mount(src, target.encode(), None, ctypes.c_ulong(flags), None) != 0:
             raise OSError(ctypes.get_errno(), 'mount ' + target)
+    mount(None, '/', MS_REC | MS_PRIVATE)
     mount(root, root, MS_BIND)
     os.chdir(root)  # enter the new rw mount; the old cwd belongs to the mount about to become read-only
     with open('/proc/self/mounts') as f:

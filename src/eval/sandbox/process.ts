@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,15 @@ import { HARNESS_PY } from './harness-source.js';
 import type { SandboxIsolation, SandboxJob, SandboxLimits, SandboxPolicy, SandboxResult, SandboxStatus, VisibleOutcome } from './types.js';
 
 const NOBODY = 65534;
+
+/** This process's mount namespace; the harness refuses to remount anything inside it. */
+function ownMountNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    return '';
+  }
+}
 const MAX_CHANNEL_BYTES = 4 << 20;
 
 /** The layers one run uses: what the machine provides, minus what the policy turns off. */
@@ -179,6 +189,7 @@ export async function spawnSandbox(job: SandboxJob, limits: SandboxLimits, iso: 
     nonce,
     ...job,
     readonlyFs: layers.readonlyFs,
+    parentMountNs: ownMountNamespace(),
     drop: layers.drop,
     auditHook: layers.auditHook,
     limits: {

@@ -46,16 +46,37 @@ function toBigInt(v: unknown): bigint | undefined {
   return undefined;
 }
 
+function defined<T>(xs: (T | undefined)[]): xs is T[] {
+  return xs.every((x) => x !== undefined);
+}
+
 function arrayFromJson(itemType: string, v: unknown[]): GgufArray | undefined {
   const inner = /^array<(.+)>$/.exec(itemType);
   if (inner) {
     const items = v.map((x) => (Array.isArray(x) ? arrayFromJson(inner[1] ?? '', x) : undefined));
-    return items.every((x) => x !== undefined) ? { type: 'array', itemType: 'array', value: items as GgufArray[] } : undefined;
+    return defined(items) ? { type: 'array', itemType: 'array', value: items } : undefined;
   }
   const scalars = v.map((x) => ggufValueFromJson(x, itemType));
-  if (!scalars.every((x) => x !== undefined && x.type !== 'array')) return undefined;
-  const t = itemType as Exclude<GgufType, 'array'>;
-  return { type: 'array', itemType: t, value: scalars.map((x) => x?.value) } as GgufArray;
+  if (!defined(scalars)) return undefined;
+  const pick = <T>(test: (x: unknown) => x is T): T[] | undefined => {
+    const values = scalars.map((x) => x.value);
+    return values.every(test) ? values : undefined;
+  };
+  const isNum = (x: unknown): x is number => typeof x === 'number';
+  const isBig = (x: unknown): x is bigint => typeof x === 'bigint';
+  const isStr = (x: unknown): x is string => typeof x === 'string';
+  const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
+  switch (itemType) {
+    case 'string': { const value = pick(isStr); return value && { type: 'array', itemType, value }; }
+    case 'bool': { const value = pick(isBool); return value && { type: 'array', itemType, value }; }
+    case 'u64': case 'i64': { const value = pick(isBig); return value && { type: 'array', itemType, value }; }
+    case 'u8': case 'i8': case 'u16': case 'i16': case 'u32': case 'i32': case 'f32': case 'f64': {
+      const value = pick(isNum);
+      return value && { type: 'array', itemType, value };
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** Rebuilds a typed value from JSON and a type string (inferred when absent); undefined if they do not fit. */

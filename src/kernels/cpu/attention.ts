@@ -1,5 +1,6 @@
 import { defineContract } from '../../contract/index.js';
 import type { AttentionShape } from '../types.js';
+import { type WasmKernels, wasmKernels } from './wasm/runtime.js';
 
 /**
  * KV cache writes and causal grouped-query attention. The cache of one layer is `[kvHeads][capacity][headDim]`
@@ -75,8 +76,13 @@ export function attention(q: Float32Array, kCache: Float32Array, vCache: Float32
     const { n, startPos, heads, headDim } = shape;
     if (scores.length < startPos + n) scores = new Float64Array(Math.max(startPos + n, 2 * scores.length));
     if (acc.length < headDim) acc = new Float64Array(headDim);
+    const k = wasmKernels;
+    const simd = k !== undefined && headDim % 8 === 0 && k.owns(q) && k.owns(kCache) && k.owns(vCache) && k.owns(out);
     for (let t = 0; t < n; t++) {
-      for (let h = 0; h < heads; h++) attendOne(q, kCache, vCache, shape, t, h, out);
+      for (let h = 0; h < heads; h++) {
+        if (simd) attendOneWasm(k, q, kCache, vCache, shape, t, h, out);
+        else attendOne(q, kCache, vCache, shape, t, h, out);
+      }
     }
     return out;
   });
@@ -113,4 +119,29 @@ function attendOne(q: Float32Array, kc: Float32Array, vc: Float32Array, shape: A
     for (let i = 0; i < d; i++) a[i] = (a[i] as number) + p * (vc[vo + i] as number);
   }
   for (let i = 0; i < d; i++) out[qo + i] = a[i] as number;
+}
+
+/**
+ * The SIMD form of one (row, head): scores and the weighted sum of V in WebAssembly (float32 lanes), the
+ * softmax in between in float64. Chosen by where the buffers live, never by n, so it is batch-invariant too.
+ */
+function attendOneWasm(k: WasmKernels, q: Float32Array, kc: Float32Array, vc: Float32Array, shape: AttentionShape, t: number, h: number, out: Float32Array): void {
+  const { startPos, heads, kvHeads, headDim: d, capacity } = shape;
+  const len = startPos + t + 1;
+  const base = Math.floor(h / (heads / kvHeads)) * capacity * d * 4;
+  const qo = (t * heads + h) * d * 4;
+  const sPtr = k.scratch(len * 4);
+  k.fn.attn_scores(q.byteOffset + qo, kc.byteOffset + base, sPtr, len, d, Math.fround(1 / Math.sqrt(d)));
+  const s = new Float32Array(kc.buffer, sPtr, len);
+  let max = -Infinity;
+  for (let j = 0; j < len; j++) if ((s[j] as number) > max) max = s[j] as number;
+  let sum = 0;
+  const e = scores.length >= len ? scores : (scores = new Float64Array(2 * len));
+  for (let j = 0; j < len; j++) {
+    const v = Math.exp((s[j] as number) - max);
+    e[j] = v;
+    sum += v;
+  }
+  for (let j = 0; j < len; j++) s[j] = (e[j] as number) / sum;
+  k.fn.attn_wsum(sPtr, vc.byteOffset + base, out.byteOffset + qo, len, d);
 }

@@ -4,6 +4,7 @@ import { add, addBias, swiglu } from './elementwise.js';
 import { embed, matmul } from './matmul.js';
 import { rmsnorm } from './norm.js';
 import { rope } from './rope.js';
+import { wasmKernels } from './wasm/runtime.js';
 
 export { attention, kvStore } from './attention.js';
 export { decodeBlockRow, ROW_DECODERS } from './blocks.js';
@@ -13,15 +14,44 @@ export { rmsnorm } from './norm.js';
 export { rope } from './rope.js';
 export { softmax } from './softmax.js';
 
-/** The portable backend: Float32Array buffers, kernels in plain TypeScript, one thread. */
+function alloc(length: number): Float32Array {
+  return wasmKernels?.allocF32(length) ?? new Float32Array(length);
+}
+
+/** Copies a weight into the kernel memory (so products take the SIMD form); keeps it where it is if full. */
+function prepareWeight(w: WeightMatrix): WeightMatrix {
+  const k = wasmKernels;
+  if (k === undefined || k.owns(w.data)) return w;
+  if (w.data instanceof Float32Array) {
+    const data = k.allocF32(w.data.length);
+    if (data === undefined) return w;
+    data.set(w.data);
+    return { ...w, data };
+  }
+  const data = k.allocBytes(w.data.byteLength);
+  if (data === undefined) return w;
+  data.set(w.data);
+  return { ...w, data };
+}
+
+/**
+ * The CPU backend: Float32Array buffers in a shared WebAssembly memory; products and attention in
+ * WebAssembly SIMD, the rest in TypeScript (everything in TypeScript where WebAssembly is unavailable), one
+ * thread.
+ */
 export const cpuBackend: Backend<Float32Array, WeightMatrix> = {
-  name: 'cpu',
-  alloc: (length) => new Float32Array(length),
-  upload: (data) => Float32Array.from(data),
+  name: wasmKernels === undefined ? 'cpu' : 'cpu-simd',
+  alloc,
+  upload: (data) => {
+    const buf = alloc(data.length);
+    buf.set(data);
+    return buf;
+  },
+  release: (buf) => wasmKernels?.release(buf),
   read: (buf, offset, length) => buf.subarray(offset, offset + length),
   readAsync: (buf, offset, length) => Promise.resolve(buf.slice(offset, offset + length)),
   copy: (src, srcOffset, dst, dstOffset, length) => dst.set(src.subarray(srcOffset, srcOffset + length), dstOffset),
-  prepareWeight: (w) => w,
+  prepareWeight,
   matmul: (w, x, n, out) => void matmul(w, x, n, out),
   embed: (table, tokens, out) => void embed(table, tokens, out),
   rmsnorm: (x, weight, eps, n, dim, out) => void rmsnorm(x, weight, eps, n, dim, out),

@@ -2,6 +2,8 @@ import { defineContract } from '../../contract/index.js';
 import { DTYPES } from '../../tensor/dtype.js';
 import type { WeightMatrix } from '../types.js';
 import { ROW_DECODERS } from './blocks.js';
+import { ROWS } from './wasm/matmul-src.js';
+import { wasmKernels } from './wasm/runtime.js';
 
 /**
  * Matrix products against row-major [rows, cols] weights. Every output element is one dot product summed
@@ -142,22 +144,41 @@ function finite(a: Float32Array, len: number): boolean {
   return true;
 }
 
+/**
+ * The SIMD form, taken when the weight, x and out all live in the kernel memory and cols is a multiple of 8.
+ * Which form a product takes depends only on where its buffers live, never on n, so batch invariance holds
+ * within each form.
+ */
+function matmulWasm(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): boolean {
+  const k = wasmKernels;
+  if (k === undefined || w.cols % 8 !== 0 || !k.owns(w.data) || !k.owns(x) || !k.owns(out)) return false;
+  const args = [w.data.byteOffset, x.byteOffset, out.byteOffset, w.rows, w.cols, n] as const;
+  const quant = (): readonly [number, number] => [k.scratch(ROWS * w.cols * 4), k.f16Table];
+  switch (w.dtype) {
+    case 'F32': k.fn.matmul_f32(...args); return true;
+    case 'Q8_0': k.fn.matmul_q8_0(...args, ...quant()); return true;
+    case 'Q4_0': k.fn.matmul_q4_0(...args, ...quant()); return true;
+    case 'Q4_K': k.fn.matmul_q4_k(...args, ...quant()); return true;
+    case 'Q6_K': k.fn.matmul_q6_k(...args, ...quant()); return true;
+    default: return false;
+  }
+}
+
+function product(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): Float32Array {
+  if (matmulWasm(w, x, n, out)) return out;
+  if (w.data instanceof Float32Array) matmulF32(w.data, w.rows, w.cols, x, n, out);
+  else matmulBlocks(w, w.data, x, n, out);
+  return out;
+}
+
 /** out[t, r] = Σ_c W[r, c] · x[t, c] for t < n; x is [n, cols], out is [n, rows]. */
 export function matmul(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): Float32Array {
-  return matmulContract.run({ w, x, n, out }, () => {
-    if (w.data instanceof Float32Array) matmulF32(w.data, w.rows, w.cols, x, n, out);
-    else matmulBlocks(w, w.data, x, n, out);
-    return out;
-  });
+  return matmulContract.run({ w, x, n, out }, () => product(w, x, n, out));
 }
 
 /** out[r] = Σ_c W[r, c] · x[c]: `matmul` with n = 1 (the same code path, so the same bits). */
 export function matvec(w: WeightMatrix, x: Float32Array, out: Float32Array): Float32Array {
-  return matmulContract.run({ w, x, n: 1, out }, () => {
-    if (w.data instanceof Float32Array) matmulF32(w.data, w.rows, w.cols, x, 1, out);
-    else matmulBlocks(w, w.data, x, 1, out);
-    return out;
-  });
+  return matmulContract.run({ w, x, n: 1, out }, () => product(w, x, 1, out));
 }
 
 export interface EmbedInput {

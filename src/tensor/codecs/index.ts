@@ -56,3 +56,4 @@ export function dequantize(dtype: DType, bytes: Uint8Array, count: number, out: 
 export function toFloat32(dtype: DType, shape: readonly number[], bytes: Uint8Array): Float32Array {
   return dequantize(dtype, bytes, elementCount(shape));
 }
+export { canQuantize, quantize } from './quantize.js';

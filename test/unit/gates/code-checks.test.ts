@@ -68,23 +68,8 @@ const variants: Variant[] = [
   { id: 'CB-016', what: 'an explicit any', changes: { 'src/approx.ts': 'export const id = (x: any): number => x as number;\n' }, expect: "'any'" },
   { id: 'CB-017', what: 'a non-null assertion', changes: { 'src/approx.ts': 'export const first = (xs: number[]): number => xs[0]!;\n' }, expect: "non-null assertion 'xs[0]!'" },
   { id: 'CB-018', what: 'a TODO comment', changes: { 'src/stats.ts': `// TODO: handle NaN inputs\n${STATS}` }, expect: 'TODO comment' },
-  { id: 'CB-019', what: 'a quotient compared exactly', changes: { 'src/approx.ts': 'export const isThird = (a: number, b: number): boolean => a / b === 1 / 3;\n' }, expect: 'computed floating-point arithmetic exactly' },
-  { id: 'CB-019', what: 'a float literal compared exactly', changes: { 'src/approx.ts': 'export const isHalf = (a: number): boolean => a == 0.5;\n' }, expect: 'a float literal exactly' },
   { id: 'CB-020', what: 'an empty catch', changes: { 'src/approx.ts': 'export function parse(s: string): unknown {\n  try {\n    return JSON.parse(s);\n  } catch {}\n  return undefined;\n}\n' }, expect: 'empty catch block' },
   { id: 'CB-021', what: 'console.log in library code', changes: { 'src/stats.ts': STATS.replace('let sum = 0;', "let sum = 0;\n  console.log('mean of', xs.length);") }, expect: 'console.log in library code' },
-  { id: 'CB-033', what: 'eval', changes: { 'src/approx.ts': 'export const run = (s: string): unknown => eval(s);\n' }, expect: 'eval() builds code' },
-  { id: 'CB-033', what: 'new Function', changes: { 'src/approx.ts': "export const make = (body: string): unknown => new Function('x', body);\n" }, expect: 'Function() builds code' },
-  { id: 'CB-034', what: 'execSync in library code', changes: { 'src/approx.ts': "import { execSync } from 'node:child_process';\nexport const sh = (c: string): string => execSync(c).toString();\n" }, expect: 'imports execSync' },
-  { id: 'CB-035', what: 'require()', changes: { 'src/approx.ts': "export const fs: unknown = require('node:fs');\n" }, expect: 'require() call' },
-  { id: 'CB-035', what: '__dirname', changes: { 'src/approx.ts': 'export const here = (): string => __dirname;\n' }, expect: '__dirname' },
-  { id: 'CB-036', what: 'a default export', changes: { 'src/approx.ts': 'export default function approx(a: number): number {\n  return a;\n}\n' }, expect: 'export default' },
-  { id: 'CB-037', what: 'an import against the layer rule', changes: { 'src/approx.ts': "import { meanOp } from './ops/mean.js';\nexport const m = (xs: number[]): number => meanOp(xs);\n" }, expect: 'imports src/ops/mean.ts' },
-  { id: 'CB-038', what: 'an import cycle', changes: { 'src/a.ts': "import { b } from './b.js';\nexport const a = (): number => b() + 1;\n", 'src/b.ts': "import { a } from './a.js';\nexport const b = (): number => (a.length > 9 ? 1 : 0);\n" }, expect: 'import cycle: src/a.ts → src/b.ts' },
-  { id: 'CB-039', what: '@ts-ignore', changes: { 'src/approx.ts': '// @ts-ignore\nexport const x: number = "1";\n' }, expect: '@ts-ignore silences the compiler' },
-  { id: 'CB-039', what: 'an eslint-disable without a reason', changes: { 'src/approx.ts': '// eslint-disable-next-line prefer-const\nexport let x = 1;\n' }, expect: "without a '-- reason'" },
-  { id: 'CB-041', what: 'it.only', changes: { 'test/only.spec.ts': "import { expect, it } from 'vitest';\nit.only('focused', () => {\n  expect(1).toBe(1);\n});\n" }, expect: 'it.only focuses the suite' },
-  { id: 'CB-042', what: 'a test without an assertion', changes: { 'test/empty.spec.ts': "import { it } from 'vitest';\nimport { mean } from '../src/stats.js';\nit('computes', () => {\n  mean([1, 2]);\n});\n" }, expect: "test 'computes' has no assertion" },
-  { id: 'CB-043', what: 'most modules untested', changes: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`src/u${i}.ts`, `export const u${i} = ${i};\n`])), expect: 'no test imports or runs this module' },
 ];
 
 describe('pmat code checks: each fails on its planted fault', () => {

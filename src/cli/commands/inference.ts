@@ -1,0 +1,170 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { FormatError } from '../../formats/errors.js';
+import { openModel } from '../../formats/open.js';
+import { type Session, createSession } from '../../model/session.js';
+import { runBatch } from '../../ops/batch.js';
+import { type RunOptions, runPrompt } from '../../ops/generate.js';
+import { evalPerplexity } from '../../ops/perplexity.js';
+import { tokenizeText } from '../../ops/tokenize.js';
+import { type ChatMessage, loadTokenizer } from '../../tokenizer/index.js';
+import { EXIT } from '../exit-codes.js';
+import { CliError, printJson, printTable } from '../output.js';
+import { floatOption, intOption } from '../program.js';
+
+interface SamplingFlags {
+  maxTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  seed?: number;
+}
+
+function addSamplingFlags(cmd: Command): Command {
+  return cmd
+    .option('-n, --max-tokens <n>', 'most tokens to generate', intOption('--max-tokens'), 128)
+    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy (deterministic)', floatOption('--temperature'), 0)
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', intOption('--top-k'))
+    .option('--top-p <p>', 'nucleus sampling: keep the smallest set with probability ≥ p', floatOption('--top-p'))
+    .option('--min-p <p>', 'drop tokens below p × the top probability', floatOption('--min-p'))
+    .option('--repeat-penalty <r>', 'repetition penalty (1 = off)', floatOption('--repeat-penalty'))
+    .option('--seed <n>', 'random seed (same seed, same output)', intOption('--seed'));
+}
+
+function samplingOptions(f: SamplingFlags, prompt: string): RunOptions {
+  return {
+    prompt,
+    maxTokens: f.maxTokens,
+    temperature: f.temperature,
+    ...(f.topK !== undefined ? { topK: f.topK } : {}),
+    ...(f.topP !== undefined ? { topP: f.topP } : {}),
+    ...(f.minP !== undefined ? { minP: f.minP } : {}),
+    ...(f.repeatPenalty !== undefined ? { repetitionPenalty: f.repeatPenalty } : {}),
+    ...(f.seed !== undefined ? { seed: f.seed } : {}),
+  };
+}
+
+function load(path: string): Session {
+  return createSession(openModel(path, { verifyFooter: true }));
+}
+
+function readTextInput(path: string, field: string): string {
+  if (!existsSync(path)) throw new FormatError(path, field, 'no such file');
+  return readFileSync(path, 'utf8');
+}
+
+interface RunFlags extends SamplingFlags {
+  prompt?: string;
+  chat?: boolean;
+  system?: string;
+  json?: boolean;
+  stream?: boolean;
+  batchJsonl?: string;
+}
+
+function runAction(model: string, positional: string | undefined, f: RunFlags): void {
+  if (f.batchJsonl) {
+    const lines = readTextInput(f.batchJsonl, '--batch-jsonl').split('\n');
+    const session = load(model);
+    const results = runBatch(session, lines, samplingOptions(f, ''), f.batchJsonl, (r) => process.stdout.write(`${JSON.stringify(r)}\n`));
+    if (results.some((r) => r.error)) process.exitCode = EXIT.failed;
+    return;
+  }
+  const prompt = f.prompt ?? positional;
+  if (prompt === undefined) throw new CliError('give a prompt (positional or --prompt) or --batch-jsonl');
+  const session = load(model);
+  const stream = f.stream && !f.json;
+  const r = runPrompt(session, { ...samplingOptions(f, prompt), ...(f.chat ? { chat: true } : {}), ...(f.system !== undefined ? { system: f.system, chat: true } : {}) }, stream ? (t) => process.stdout.write(t) : undefined);
+  if (f.json) printJson({ model, prompt, ...r, backend: session.model.backend, load_ms: session.loadMs });
+  else if (stream) process.stdout.write('\n');
+  else process.stdout.write(`${f.chat || f.system !== undefined ? '' : prompt}${r.text}\n`);
+  if (!f.json) process.stderr.write(`[${r.tokens_generated} tokens, ${r.tok_per_sec.toFixed(1)} tok/s decode, ${r.prefill_tok_per_sec.toFixed(1)} tok/s prefill, ${session.model.backend}]\n`);
+}
+
+async function chatAction(model: string, f: SamplingFlags & { system?: string; batch?: boolean; json?: boolean }): Promise<void> {
+  const session = load(model);
+  const history: ChatMessage[] = [];
+  const interactive = !f.batch && process.stdin.isTTY;
+  const rl = createInterface({ input: process.stdin, ...(interactive ? { output: process.stderr, prompt: '> ' } : {}), terminal: interactive });
+  if (interactive) {
+    process.stderr.write(`apr chat — ${model} (${session.model.backend}). Type /exit to quit, /reset to clear history.\n`);
+    rl.prompt();
+  }
+  for await (const line of rl) {
+    const text = line.trim();
+    if (text === '/exit' || text === '/quit') break;
+    if (text === '/reset') {
+      history.length = 0;
+      if (interactive) rl.prompt();
+      continue;
+    }
+    if (!text) continue;
+    const r = runPrompt(session, { ...samplingOptions(f, text), chat: true, history, ...(f.system !== undefined ? { system: f.system } : {}) }, f.json ? undefined : (t) => process.stdout.write(t));
+    if (f.json) process.stdout.write(`${JSON.stringify({ user: text, assistant: r.text, tokens_generated: r.tokens_generated, tok_per_sec: r.tok_per_sec })}\n`);
+    else process.stdout.write('\n');
+    history.push({ role: 'user', content: text }, { role: 'assistant', content: r.text });
+    if (interactive) rl.prompt();
+  }
+  rl.close();
+}
+
+export function registerInference(program: Command): void {
+  addSamplingFlags(
+    program
+      .command('run')
+      .description('generate text with a model (.apr, .gguf, HF folder); greedy unless --temperature > 0')
+      .argument('<model>', 'model file or folder')
+      .argument('[prompt]', 'the prompt (or --prompt)'),
+  )
+    .option('-p, --prompt <text>', 'the prompt')
+    .option('--chat', "wrap the prompt in the model's chat template")
+    .option('--system <text>', 'system prompt (implies --chat)')
+    .option('--stream', 'print tokens as they are generated')
+    .option('--batch-jsonl <file>', 'one JSON object per line ({prompt|messages, task_id|custom_id, max_tokens, ...}); one JSON result per line, in order')
+    .option('--json', 'print {text, token_ids, tokens_generated, tok_per_sec, ...}')
+    .action((model: string, prompt: string | undefined, f: RunFlags) => runAction(model, prompt, f));
+
+  addSamplingFlags(program.command('chat').description('interactive chat with history (reads stdin; --batch for scripts)').argument('<model>', 'model file or folder'))
+    .option('--system <text>', 'system prompt')
+    .option('--batch', 'read one user turn per stdin line, no prompt')
+    .option('--json', 'print one JSON line per turn')
+    .action((model: string, f: SamplingFlags & { system?: string; batch?: boolean; json?: boolean }) => chatAction(model, f));
+
+  program
+    .command('eval')
+    .description('perplexity over a text file (windows of --context tokens; --context 256 --chunks 32 is the fixtures protocol)')
+    .argument('<model>', 'model file or folder')
+    .requiredOption('--dataset <file>', 'UTF-8 text file')
+    .option('--context <n>', 'tokens per window', intOption('--context'), 256)
+    .option('--chunks <n>', 'score at most n windows', intOption('--chunks'))
+    .option('--stride <n>', 'sliding windows every n tokens (transformers-style strided perplexity)', intOption('--stride'))
+    .option('--threshold <ppl>', 'exit 1 when the perplexity is above this', floatOption('--threshold'))
+    .option('--json', 'print {perplexity, mean_nll, tokens, ...}')
+    .action((model: string, f: { dataset: string; context: number; chunks?: number; stride?: number; threshold?: number; json?: boolean }) => {
+      const text = readTextInput(f.dataset, '--dataset');
+      const session = load(model);
+      const r = evalPerplexity(session, f.dataset, text, { context: f.context, ...(f.chunks !== undefined ? { chunks: f.chunks } : {}), ...(f.stride !== undefined ? { stride: f.stride } : {}) });
+      const passed = f.threshold === undefined || r.perplexity <= f.threshold;
+      if (f.json) printJson({ model, ...r, ...(f.threshold !== undefined ? { threshold: f.threshold, passed } : {}) });
+      else printTable(['model', 'perplexity', 'mean_nll', 'tokens', 'chunks', 'context'], [[model, r.perplexity.toFixed(4), r.mean_nll.toFixed(6), r.tokens, r.chunks, r.context]]);
+      if (!passed) process.exitCode = EXIT.failed;
+    });
+
+  program
+    .command('tokenize')
+    .description("ids and tokens of a text under a model's tokenizer")
+    .argument('<model>', 'model file or folder')
+    .argument('<text>', 'text to tokenize')
+    .option('--json', 'print JSON')
+    .action((model: string, text: string, f: { json?: boolean }) => {
+      const bundle = openModel(model, { verifyFooter: false });
+      bundle.tensors.close();
+      if (!bundle.tokenizer) throw new FormatError(model, 'tokenizer', 'the model carries no tokenizer');
+      const r = tokenizeText(loadTokenizer(bundle.tokenizer, { source: `${model}: tokenizer`, modelConfig: bundle.config }), text);
+      if (f.json) printJson(r);
+      else printTable(['id', 'token'], r.ids.map((id, i) => [id, JSON.stringify(r.tokens[i] ?? '')]));
+    });
+}

@@ -1,0 +1,80 @@
+import { FormatError } from '../../formats/errors.js';
+import { type AprIndexEntry, compareNames } from '../../formats/apr/layout.js';
+import { decodeMetadata } from '../../formats/apr/metadata.js';
+import { parseHeader, parseIndex, parseMetadata } from '../../formats/apr/parse.js';
+import type { ArchConfig } from '../../tensor/bundle.js';
+import { elementCount } from '../../tensor/dtype.js';
+import { type CheckContext, headerRepairedSource } from './context.js';
+import { Findings, type Stage, type StageOutcome, errorMessage } from './types.js';
+
+const ids = (v: number | number[] | null | undefined): number[] => (v === null || v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Relations between the hyper-parameters that every Llama/Qwen2 decoder needs. */
+export function configChecks(c: ArchConfig, f: Findings): void {
+  if (c.hidden_size % c.num_heads !== 0) f.fail(`num_heads: ${c.num_heads} does not divide hidden_size ${c.hidden_size}`);
+  if (c.num_heads % c.num_kv_heads !== 0) f.fail(`num_kv_heads: ${c.num_kv_heads} does not divide num_heads ${c.num_heads} (GQA groups must be whole)`);
+  if (c.head_dim % 2 !== 0) f.fail(`head_dim: ${c.head_dim} is odd (RoPE rotates pairs of dimensions)`);
+  if (c.num_heads * c.head_dim !== c.hidden_size) f.note(`num_heads × head_dim = ${c.num_heads * c.head_dim} ≠ hidden_size ${c.hidden_size} (explicit head_dim)`);
+  if (c.rms_norm_eps > 1e-2) f.warn(`rms_norm_eps: ${c.rms_norm_eps} is implausibly large (usually 1e-6..1e-5)`);
+  if (c.max_position_embeddings < 16) f.warn(`max_position_embeddings: ${c.max_position_embeddings} is implausibly small`);
+  for (const [key, v] of [['bos_token_id', c.bos_token_id], ['eos_token_id', c.eos_token_id]] as const) {
+    for (const id of ids(v)) if (id >= c.vocab_size) f.fail(`${key}: ${id} is outside the vocabulary [0, ${c.vocab_size})`);
+  }
+}
+
+function describe(c: ArchConfig): string {
+  const gqa = c.num_kv_heads === c.num_heads ? 'MHA' : `GQA ${c.num_heads / c.num_kv_heads}:1`;
+  return `${c.architecture}: ${c.num_layers} layers, hidden ${c.hidden_size}, ${c.num_heads} heads × ${c.head_dim} with ${c.num_kv_heads} KV heads (${gqa}), FFN ${c.intermediate_size}, vocab ${c.vocab_size}, context ${c.max_position_embeddings}, ${c.tie_word_embeddings ? 'tied' : 'untied'} embeddings`;
+}
+
+const NON_CONFIG_KEYS = ['integrity', 'provenance', 'tokenizer.json', 'tokenizer_config', 'chat_template', 'generation_config'];
+
+/** The stored counts an APR writer derives from the index. */
+function aprCounts(meta: Record<string, unknown>, entries: readonly AprIndexEntry[], f: Findings): void {
+  const params = entries.reduce((n, e) => n + elementCount(e.shape), 0);
+  const bytes = entries.reduce((n, e) => n + e.size, 0);
+  if ('param_count' in meta && meta['param_count'] !== params) f.fail(`metadata.param_count: ${JSON.stringify(meta['param_count'])}, the index holds ${params} parameters`);
+  if ('total_size' in meta && meta['total_size'] !== bytes) f.fail(`metadata.total_size: ${JSON.stringify(meta['total_size'])}, the index holds ${bytes} bytes`);
+}
+
+/** APR: the metadata JSON itself (read even when the index is broken), decoded as the reader does. */
+function aprConfig(ctx: CheckContext, f: Findings): ArchConfig | undefined {
+  const src = headerRepairedSource(ctx.path);
+  try {
+    const header = parseHeader(src);
+    const meta = parseMetadata(src, header);
+    let entries: AprIndexEntry[] = [];
+    try {
+      entries = parseIndex(src, header).entries;
+    } catch {
+      f.note('index unreadable (stage 3)');
+    }
+    const configOnly = Object.fromEntries(Object.entries(meta).filter(([k]) => !NON_CONFIG_KEYS.includes(k)));
+    const config = decodeMetadata(src.name, configOnly, entries.map((e) => e.name).sort(compareNames)).config;
+    const modelType = meta['model_type'];
+    if (typeof modelType === 'string' && modelType.toLowerCase() !== config.architecture) f.fail(`metadata.model_type: '${modelType}' disagrees with architecture '${config.architecture}'`);
+    if (entries.length > 0) aprCounts(meta, entries, f);
+    return config;
+  } catch (err) {
+    const containerFault = err instanceof FormatError && (err.field.startsWith('header') || err.field === 'file');
+    if (containerFault) f.fail(`not checked: ${errorMessage(err)} (stage 1)`);
+    else f.fail(errorMessage(err));
+    return undefined;
+  } finally {
+    src.close();
+  }
+}
+
+export const metadataStage: Stage = {
+  id: 2,
+  name: 'metadata',
+  run(ctx): StageOutcome {
+    const f = new Findings();
+    const config = ctx.format === 'apr' ? aprConfig(ctx, f) : ctx.bundle().config;
+    if (config) {
+      configChecks(config, f);
+      f.notes.unshift(describe(config));
+    }
+    return f.outcome();
+  },
+};

@@ -1,0 +1,91 @@
+/**
+ * ggml's reference quantizers (quantize_row_q8_0_ref, _q4_0_ref, _q4_1_ref), emulated step by step in
+ * float32 (Math.fround after every operation ggml does in float; ggml-base is built without FMA
+ * contraction), so the bytes equal what llama-quantize writes without an importance matrix.
+ */
+import { f32ToF16 } from '../half.js';
+
+const f = Math.fround;
+const QK = 32;
+
+function checkLength(name: string, x: Float32Array): number {
+  if (x.length % QK !== 0) throw new RangeError(`${name}: ${x.length} values are not a multiple of the block size ${QK}`);
+  return x.length / QK;
+}
+
+function putHalf(out: Uint8Array, o: number, value: number): void {
+  const h = f32ToF16(value);
+  out[o] = h & 0xff;
+  out[o + 1] = h >> 8;
+}
+
+/** C's roundf: half away from zero. */
+function roundf(v: number): number {
+  return Math.sign(v) * Math.round(Math.abs(v));
+}
+
+export function quantizeQ8_0(x: Float32Array): Uint8Array {
+  const nb = checkLength('Q8_0', x);
+  const out = new Uint8Array(nb * 34);
+  for (let i = 0; i < nb; i++) {
+    let amax = 0;
+    for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[i * QK + j] ?? 0));
+    const d = f(amax / 127);
+    const id = d ? f(1 / d) : 0;
+    putHalf(out, i * 34, d);
+    for (let j = 0; j < QK; j++) out[i * 34 + 2 + j] = roundf(f((x[i * QK + j] ?? 0) * id)) & 0xff;
+  }
+  return out;
+}
+
+/** The value of largest magnitude (the first one on ties), as ggml's `amax < fabsf(v)` scan finds it. */
+function signedAbsMax(x: Float32Array, from: number): number {
+  let amax = 0, max = 0;
+  for (let j = 0; j < QK; j++) {
+    const v = x[from + j] ?? 0;
+    if (amax < Math.abs(v)) {
+      amax = Math.abs(v);
+      max = v;
+    }
+  }
+  return max;
+}
+
+export function quantizeQ4_0(x: Float32Array): Uint8Array {
+  const nb = checkLength('Q4_0', x);
+  const out = new Uint8Array(nb * 18);
+  for (let i = 0; i < nb; i++) {
+    const d = f(signedAbsMax(x, i * QK) / -8);
+    const id = d ? f(1 / d) : 0;
+    putHalf(out, i * 18, d);
+    for (let j = 0; j < 16; j++) {
+      const lo = Math.min(15, Math.trunc(f(f((x[i * QK + j] ?? 0) * id) + 8.5)));
+      const hi = Math.min(15, Math.trunc(f(f((x[i * QK + 16 + j] ?? 0) * id) + 8.5)));
+      out[i * 18 + 2 + j] = (lo & 0xff) | (hi << 4);
+    }
+  }
+  return out;
+}
+
+export function quantizeQ4_1(x: Float32Array): Uint8Array {
+  const nb = checkLength('Q4_1', x);
+  const out = new Uint8Array(nb * 20);
+  for (let i = 0; i < nb; i++) {
+    let min = Infinity, max = -Infinity;
+    for (let j = 0; j < QK; j++) {
+      const v = x[i * QK + j] ?? 0;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const d = f(f(max - min) / 15);
+    const id = d ? f(1 / d) : 0;
+    putHalf(out, i * 20, d);
+    putHalf(out, i * 20 + 2, min);
+    for (let j = 0; j < 16; j++) {
+      const lo = Math.min(15, Math.trunc(f(f(f((x[i * QK + j] ?? 0) - min) * id) + 0.5)));
+      const hi = Math.min(15, Math.trunc(f(f(f((x[i * QK + 16 + j] ?? 0) - min) * id) + 0.5)));
+      out[i * 20 + 4 + j] = (lo & 0xff) | (hi << 4);
+    }
+  }
+  return out;
+}
