@@ -68,7 +68,7 @@ describe('samples reader (--samples, evalplus style)', () => {
     expect(msg).not.toContain('\n');
     const original = process.stderr.write.bind(process.stderr);
     let printed = '';
-    process.stderr.write = ((s: string) => ((printed += s), true)) as typeof process.stderr.write;
+    process.stderr.write = ((s: string) => ((printed += s), true));
     try {
       expect(reportError('apr', err)).toBe(3);
     } finally {

@@ -98,7 +98,7 @@ interface LevelCheck {
   missing: string[];
 }
 
-function levelChecks(c: LoadedContract, eqs: ContractStatus['equations'], obs: readonly ObligationStatus[]): LevelCheck[] {
+function levelChecks(eqs: ContractStatus['equations'], obs: readonly ObligationStatus[]): LevelCheck[] {
   const unbound = eqs.filter((e) => e.bindings.length === 0).map((e) => `equation ${e.name} is not bound to code`);
   const l1 = { ok: eqs.length > 0 && unbound.length === 0, missing: eqs.length === 0 ? ['no equations'] : unbound };
   const untested = obs.filter((o) => !o.tested).map((o) => `obligation ${o.id}: ${o.tests.failed > 0 ? `${o.tests.failed} test(s) failed` : 'no passed test'}`);
@@ -115,7 +115,6 @@ function levelChecks(c: LoadedContract, eqs: ContractStatus['equations'], obs: r
     return mine.some((o) => o.tests.differentialPassed > 0) ? [] : [`equation ${e.name}: no passed differential test`];
   });
   const l5 = { ok: eqGaps.length === 0, missing: eqGaps };
-  void c;
   return [l1, l2, l3, l4, l5];
 }
 
@@ -127,7 +126,7 @@ function contractStatus(c: LoadedContract, input: StatusInput, fresh: (r: ProofR
     bindings: input.bindings.contracts.filter((b) => b.contract === c.id && b.equation === name).map((b) => `${b.file}#${b.symbol}`),
     obligations: obligations.filter((o) => o.equation === name).map((o) => o.id),
   }));
-  const checks = levelChecks(c, equations, obligations);
+  const checks = levelChecks(equations, obligations);
   let level = 0;
   const vacuous: string[] = [];
   for (const [k, check] of checks.entries()) {

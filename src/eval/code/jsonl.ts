@@ -74,7 +74,7 @@ export class RecordFields {
   stringArray(field: string): string[] {
     const v = this.rec.value[field];
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.fail(field, `expected an array of strings, got ${describe(v)}`);
-    return v as string[];
+    return v;
   }
 
   optionalNumber(field: string): number | null {

@@ -105,7 +105,7 @@ function parseChannel(text: string, nonce: string): Report {
     } else if (msg['stage'] === 'visible') {
       report.visible = parseVisible(msg['visible']);
     } else if (msg['stage'] === 'final' && typeof msg['status'] === 'string' && STATUSES.includes(msg['status'])) {
-      report.final = { status: msg['status'] as SandboxStatus, detail: String(msg['detail'] ?? '') };
+      report.final = { status: msg['status'] as SandboxStatus, detail: typeof msg['detail'] === 'string' ? msg['detail'] : '' };
     }
   }
   return report;

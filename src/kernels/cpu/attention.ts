@@ -132,7 +132,7 @@ function attendOneWasm(k: WasmKernels, q: Float32Array, kc: Float32Array, vc: Fl
   const qo = (t * heads + h) * d * 4;
   const sPtr = k.scratch(len * 4);
   k.fn.attn_scores(q.byteOffset + qo, kc.byteOffset + base, sPtr, len, d, Math.fround(1 / Math.sqrt(d)));
-  const s = new Float32Array(kc.buffer, sPtr, len);
+  const s = k.viewF32(sPtr, len);
   let max = -Infinity;
   for (let j = 0; j < len; j++) if ((s[j] as number) > max) max = s[j] as number;
   let sum = 0;

@@ -73,10 +73,11 @@ describe('pmat tool checks (tsc, eslint, vitest, pv) on planted projects', () =>
   });
 
   it('reuses a tool result only for an identical tree', async () => {
-    const dir = plant({ 'src/stamp.ts': `export const stamp = ${Date.now()};\n` });
+    const unique = `${Date.now()}-${Math.random()}`; // a tree no earlier run has cached
+    const dir = plant({ 'src/stamp.ts': `export const stamp = '${unique}';\n` });
     const first = await runCompliance(dir, { only: ['CB-001'] });
     const second = await runCompliance(dir, { only: ['CB-001'] });
-    writeFiles(dir, { 'src/stamp.ts': 'export const stamp: number = "changed";\n' });
+    writeFiles(dir, { 'src/stamp.ts': `export const stamp: number = '${unique}';\n` });
     const third = await runCompliance(dir, { only: ['CB-001'] });
     expect(first.checks[0]?.message).not.toContain('reused');
     expect(second.checks[0]?.message).toBe('tsc --noEmit clean (reused result for an identical tree)');

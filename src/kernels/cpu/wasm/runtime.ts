@@ -37,6 +37,8 @@ export interface WasmKernels {
   release(view: ArrayBufferView): void;
   /** A grow-only scratch region of at least `bytes` bytes, reused by every call (single-threaded). */
   scratch(bytes: number): number;
+  /** A float32 view of `length` floats at byte offset `ptr` of the current memory. */
+  viewF32(ptr: number, length: number): Float32Array;
   /** Bytes currently allocated (for tests and reports). */
   allocatedBytes(): number;
 }
@@ -184,6 +186,7 @@ function instantiate(): WasmKernels | undefined {
       }
       return scratchPtr;
     },
+    viewF32: (ptr, length) => new Float32Array(heap.buffer, ptr, length),
     allocatedBytes: () => heap.used(),
   };
 }
