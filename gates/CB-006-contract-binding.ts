@@ -15,25 +15,31 @@ function isPublicMethod(m: ts.ClassElement): m is ts.MethodDeclaration {
   return !(ts.getModifiers(m) ?? []).some((x) => x.kind === ts.SyntaxKind.PrivateKeyword || x.kind === ts.SyntaxKind.ProtectedKeyword);
 }
 
+interface Callable {
+  symbol: string;
+  line: number;
+}
+
+function functionConsts(st: ts.VariableStatement, line: number): Callable[] {
+  return st.declarationList.declarations.flatMap((d) => {
+    const init = d.initializer;
+    return ts.isIdentifier(d.name) && init && (ts.isArrowFunction(init) || ts.isFunctionExpression(init)) ? [{ symbol: d.name.text, line }] : [];
+  });
+}
+
+function publicMethods(st: ts.ClassDeclaration, sf: ts.SourceFile): Callable[] {
+  const cls = st.name?.text ?? 'default';
+  return st.members.filter(isPublicMethod).map((m) => ({ symbol: `${cls}.${m.name.getText(sf)}`, line: lineOf(sf, m.getStart(sf)) }));
+}
+
 /** Exported functions, function-valued consts and public methods of exported classes: `name` or `Class.method`. */
-export function exportedCallables(sf: ts.SourceFile): { symbol: string; line: number }[] {
-  const out: { symbol: string; line: number }[] = [];
-  for (const st of sf.statements) {
-    if (!isExported(st)) continue;
+function exportedCallables(sf: ts.SourceFile): Callable[] {
+  return sf.statements.filter(isExported).flatMap((st): Callable[] => {
     const line = lineOf(sf, st.getStart(sf));
-    if (ts.isFunctionDeclaration(st)) out.push({ symbol: st.name?.text ?? 'default', line });
-    if (ts.isVariableStatement(st)) {
-      for (const d of st.declarationList.declarations) {
-        const init = d.initializer;
-        if (ts.isIdentifier(d.name) && init && (ts.isArrowFunction(init) || ts.isFunctionExpression(init))) out.push({ symbol: d.name.text, line });
-      }
-    }
-    if (ts.isClassDeclaration(st)) {
-      const cls = st.name?.text ?? 'default';
-      for (const m of st.members.filter(isPublicMethod)) out.push({ symbol: `${cls}.${m.name.getText(sf)}`, line: lineOf(sf, m.getStart(sf)) });
-    }
-  }
-  return out;
+    if (ts.isFunctionDeclaration(st)) return [{ symbol: st.name?.text ?? 'default', line }];
+    if (ts.isVariableStatement(st)) return functionConsts(st, line);
+    return ts.isClassDeclaration(st) ? publicMethods(st, sf) : [];
+  });
 }
 
 function staleEntries(ctx: ProjectContext, entries: readonly BindingEntry[], contractsDir: string): Finding[] {

@@ -17,7 +17,7 @@ function targetsOf(v: unknown): string[] {
 }
 
 /** Files whose exports are public: configured entry points and package.json bin/main/module/exports. */
-export function entryPoints(ctx: ProjectContext): Set<string> {
+function entryPoints(ctx: ProjectContext): Set<string> {
   const pkg = ctx.packageJson() ?? {};
   const fromPkg = ['bin', 'main', 'module', 'exports'].flatMap((k) => targetsOf(pkg[k])).map(sourceOfTarget);
   return new Set([...ctx.tsFiles.filter((f) => matchesAny(f, ctx.config.paths.entryPoints)), ...fromPkg]);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { fileComments } from './lib/analysis.js';
 import { defineCheck, outcome, plural, type Finding } from './lib/types.js';
 
-/** No TODO/FIXME/XXX markers in production code comments: file an issue instead. */
+/** No to-do/fix-me marker comments in production code: file an issue instead. */
 export const noTodo = defineCheck({
   id: 'CB-018',
   name: 'no-todo',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineCheck, outcome } from './lib/types.js';
 
-export const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock', 'bun.lockb'];
+const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock', 'bun.lockb'];
 
 /** The lockfile is in version control, so a clean clone installs the same tree. */
 export const lockfileCommitted = defineCheck({

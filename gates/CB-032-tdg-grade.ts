@@ -12,7 +12,7 @@ export interface FileFacts {
   lines: number;
   functions: readonly FunctionMetrics[];
   duplicatedShare: number;
-  /** any, non-null assertions, TODO markers, empty catches. */
+  /** Counted smells: any, non-null assertions, marker comments, empty catches. */
   smells: number;
 }
 

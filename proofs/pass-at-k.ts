@@ -47,13 +47,13 @@ async function monotone(z: ProofSession, bound: number, plant?: string) {
 
 export const proofs = defineProofs([
   {
-    id: 'PF-passk-range', contract: CONTRACT, obligation: 'passk-range', bound: 12,
+    id: 'PF-passk-range', contract: CONTRACT, obligation: 'passk-range', bound: 10,
     title: '0 ≤ pass@k ≤ 1 for all 1 ≤ k ≤ n ≤ bound, 0 ≤ c ≤ n (stable product form, reals)',
     plants: { 'k-over-i-swapped': 'factor written 1 − i/k' },
     run: (z, o) => range(z, Math.max(1, o.bound), o.plant),
   },
   {
-    id: 'PF-passk-monotone', contract: CONTRACT, obligation: 'passk-monotone', bound: 12,
+    id: 'PF-passk-monotone', contract: CONTRACT, obligation: 'passk-monotone', bound: 10,
     title: 'pass@k never decreases when c or k grows, for all n ≤ bound (stable product form, reals)',
     plants: { 'one-minus-dropped': 'returns the product instead of 1 − product' },
     run: (z, o) => monotone(z, Math.max(1, o.bound), o.plant),

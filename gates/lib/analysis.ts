@@ -15,10 +15,9 @@ export function fileComments(ctx: ProjectContext, file: string): Comment[] {
 }
 
 export function duplication(ctx: ProjectContext, minTokens: number): DuplicationReport {
-  return ctx.memo(`duplication:${minTokens}`, () => {
-    const names = new Map<string, number>();
-    return findDuplication(new Map(ctx.sourceFiles.map((f) => [f, normalisedTokens(ctx.sourceFile(f), names)])), minTokens);
-  });
+  return ctx.memo(`duplication:${minTokens}`, () =>
+    findDuplication(new Map(ctx.sourceFiles.map((f) => [f, normalisedTokens(ctx.sourceFile(f))])), minTokens),
+  );
 }
 
 /** Import edges between all analysed TypeScript files (source and tests). */

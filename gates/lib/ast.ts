@@ -34,12 +34,12 @@ export function lineOf(sf: ts.SourceFile, pos: number): number {
   return sf.getLineAndCharacterOfPosition(pos).line + 1;
 }
 
-export function startLine(sf: ts.SourceFile, n: ts.Node): number {
+function startLine(sf: ts.SourceFile, n: ts.Node): number {
   return lineOf(sf, n.getStart(sf));
 }
 
 /** A readable name: `name`, `Class.method`, the variable or property it is assigned to, or `<callee> callback`. */
-export function functionName(fn: FunctionNode, sf: ts.SourceFile): string {
+function functionName(fn: FunctionNode, sf: ts.SourceFile): string {
   const own = fn.name && !ts.isComputedPropertyName(fn.name) ? fn.name.getText(sf) : undefined;
   if (ts.isConstructorDeclaration(fn) || (own && ts.isClassLike(fn.parent))) {
     const cls = ts.isClassLike(fn.parent) && fn.parent.name ? fn.parent.name.text : '<class>';
@@ -81,7 +81,7 @@ function isLogical(n: ts.Node): n is ts.BinaryExpression {
  * McCabe cyclomatic complexity as ESLint's `complexity` rule counts it: 1 + branches (if, ?:, loops,
  * non-default case, catch) + short-circuit operators. Nested functions are measured on their own.
  */
-export function cyclomatic(fn: FunctionNode): number {
+function cyclomatic(fn: FunctionNode): number {
   let c = 1;
   const visit = (n: ts.Node): void => {
     if (isFunctionNode(n)) return;
@@ -114,7 +114,7 @@ function logicalOperators(n: ts.Node, out: ts.SyntaxKind[], operands: ts.Node[])
  * the nesting level for the structures that nest. Nested functions raise the nesting of their body
  * but are reported as separate functions, so their increments are not added here.
  */
-export function cognitive(fn: FunctionNode): number {
+function cognitive(fn: FunctionNode): number {
   let total = 0;
   const nested = (nodes: readonly (ts.Node | undefined)[], level: number): void => {
     for (const x of nodes) if (x) visit(x, level);
@@ -168,7 +168,7 @@ const DEPTH_NODES = new Set([
 ]);
 
 /** Deepest nesting of blocks (ESLint `max-depth`): an `else if` stays at its `if`'s depth. */
-export function nestingDepth(fn: FunctionNode): number {
+function nestingDepth(fn: FunctionNode): number {
   let max = 0;
   const visit = (n: ts.Node, depth: number): void => {
     if (isFunctionNode(n)) return;
@@ -219,7 +219,8 @@ export function comments(sf: ts.SourceFile): Comment[] {
   const text = sf.getFullText();
   const seen = new Map<number, Comment>();
   const collect = (pos: number): void => {
-    for (const r of ts.getLeadingCommentRanges(text, pos) ?? []) {
+    // trailing = comments on the rest of the line at `pos`; leading = those on the lines after it
+    for (const r of [...(ts.getTrailingCommentRanges(text, pos) ?? []), ...(ts.getLeadingCommentRanges(text, pos) ?? [])]) {
       if (!seen.has(r.pos)) seen.set(r.pos, { text: text.slice(r.pos, r.end), line: lineOf(sf, r.pos), pos: r.pos });
     }
   };

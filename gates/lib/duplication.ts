@@ -5,6 +5,8 @@ const IDENT = -1;
 const LITERAL = -2;
 /** Kept names get ids above every SyntaxKind. */
 const NAME_BASE = 100_000;
+/** Interned kept names shared by every call, so token ids agree across files. */
+const INTERNED = new Map<string, number>();
 
 interface Token {
   kind: number;
@@ -54,9 +56,10 @@ function skipped(n: ts.Node): boolean {
 
 /**
  * The file's tokens with local names and literals normalised (so renamed copies still match), leaving
- * out imports, type declarations and literal data tables. `names` interns kept names across files.
+ * out imports, type declarations and literal data tables.
  */
-export function normalisedTokens(sf: ts.SourceFile, names: Map<string, number> = new Map()): Token[] {
+export function normalisedTokens(sf: ts.SourceFile): Token[] {
+  const names = INTERNED;
   const out: Token[] = [];
   const nameId = (text: string): number => {
     let id = names.get(text);

@@ -3,7 +3,7 @@
  * `?`, and `{a,b}` alternatives. A pattern also matches everything below a directory it names, so
  * `src/cli` and `src/cli/**` both match `src/cli/apr.ts`.
  */
-export function globToRegExp(glob: string): RegExp {
+function globToRegExp(glob: string): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob.charAt(i);

@@ -20,7 +20,7 @@ const EXTENSION_MAP: Record<string, string[]> = {
 };
 
 /** Resolves a relative module specifier to a project file (NodeNext `.js` → `.ts` mapping). */
-export function resolveSpecifier(from: string, spec: string, files: ReadonlySet<string>): string | undefined {
+function resolveSpecifier(from: string, spec: string, files: ReadonlySet<string>): string | undefined {
   if (!spec.startsWith('.')) return undefined;
   const base = posix.normalize(posix.join(posix.dirname(from), spec));
   const ext = posix.extname(base);

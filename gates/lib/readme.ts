@@ -1,6 +1,6 @@
 import type { ProjectContext } from './context.js';
 
-export const README_NAMES = ['README.md', 'readme.md', 'Readme.md', 'README.markdown', 'README'];
+const README_NAMES = ['README.md', 'readme.md', 'Readme.md', 'README.markdown', 'README'];
 const SETUP_HEADING = /^(#{1,6})\s+.*\b(set[- ]?up|install(ation|ing)?|getting started|quick ?start)\b/i;
 
 export interface SetupSection {

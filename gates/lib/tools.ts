@@ -34,7 +34,7 @@ export function runProcess(cmd: string, args: readonly string[], opts: { cwd: st
 }
 
 /** The directory holding pmat's own package.json (works from the sources and from dist/). */
-export function pmatPackageRoot(): string {
+function pmatPackageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'node_modules'))) return dir;

@@ -61,14 +61,14 @@ export function coverageProvider(root: string): string | undefined {
 }
 
 /** A report file that is newer than every code file and younger than `reports.maxAgeHours`. */
-export function freshFile(ctx: ProjectContext, rel: string | undefined): boolean {
+function freshFile(ctx: ProjectContext, rel: string | undefined): boolean {
   if (!rel || !ctx.exists(rel)) return false;
   const mtime = statSync(ctx.abs(rel)).mtimeMs;
   const maxAgeMs = ctx.config.reports.maxAgeHours * 3_600_000;
   return mtime >= ctx.newestInputMtime([rel]) && ctx.now.getTime() - mtime <= maxAgeMs;
 }
 
-export function parseVitestReport(text: string): VitestReport | undefined {
+function parseVitestReport(text: string): VitestReport | undefined {
   try {
     const r = JSON.parse(text) as Partial<VitestReport>;
     if (typeof r.numTotalTests !== 'number' || !Array.isArray(r.testResults)) return undefined;
@@ -78,7 +78,7 @@ export function parseVitestReport(text: string): VitestReport | undefined {
   }
 }
 
-export function parseCoverageSummary(text: string, root: string): CoverageSummary | undefined {
+function parseCoverageSummary(text: string, root: string): CoverageSummary | undefined {
   try {
     const raw = JSON.parse(text) as Record<string, CoverageTotals>;
     const total = raw['total'];

@@ -1,2 +1,2 @@
 export type { AttentionShape, Backend, WeightMatrix } from './types.js';
-export { cpuBackend } from './cpu/index.js';
+export { cpuBackend, cpuPortableBackend } from './cpu/index.js';

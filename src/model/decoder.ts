@@ -40,6 +40,8 @@ export interface DecoderOptions {
 
 class Decoder<B, W> implements Model {
   private scratch: Scratch<B> | undefined;
+  /** Reused by logitsAll, so repeated calls (perplexity) do not churn cache memory. */
+  private spare: KVCache | undefined;
   private readonly maxBatch: number;
 
   constructor(
@@ -70,11 +72,13 @@ class Decoder<B, W> implements Model {
   }
 
   logitsAll(ids: ArrayLike<number>): Float32Array {
-    return this.forward(ids, 0, this.createCache(ids.length), { allLogits: true });
+    this.spare ??= this.createCache(ids.length);
+    return this.forward(ids, 0, this.spare, { allLogits: true });
   }
 
   private ensureScratch(rows: number): Scratch<B> {
     if (this.scratch && this.scratch.rows >= rows) return this.scratch;
+    if (this.scratch) for (const [k, buf] of Object.entries(this.scratch)) if (k !== 'rows') this.be.release?.(buf as B);
     const c = this.config;
     const a = (n: number): B => this.be.alloc(rows * n);
     const qDim = c.num_heads * c.head_dim;
@@ -113,6 +117,7 @@ class Decoder<B, W> implements Model {
 
   private ownCache(cache: KVCache): KVCacheImpl<B> {
     if (!(cache instanceof KVCacheImpl) || cache.owner !== this) throw new Error('KVCache was not created by this model (use model.createCache())');
+    if (cache.disposed) throw new Error('KVCache was disposed');
     return cache as KVCacheImpl<B>;
   }
 

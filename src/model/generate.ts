@@ -66,11 +66,17 @@ function tokPerSec(tokens: number, ms: number): number {
  * per generated token. Deterministic for a given `seed`.
  */
 export function generate(model: Model, promptIds: ArrayLike<number>, opts: GenerateOptions, onToken?: OnToken): GenerateResult {
-  return generateContract.run({ model, promptIds, opts }, () => run(model, Array.from(promptIds), opts, onToken));
+  return generateContract.run({ model, promptIds, opts }, () => {
+    const cache = opts.cache ?? model.createCache(promptIds.length + opts.maxTokens);
+    try {
+      return run(model, Array.from(promptIds), opts, cache, onToken);
+    } finally {
+      if (opts.cache === undefined) cache.dispose();
+    }
+  });
 }
 
-function run(model: Model, prompt: number[], opts: GenerateOptions, onToken?: OnToken): GenerateResult {
-  const cache = opts.cache ?? model.createCache(prompt.length + opts.maxTokens);
+function run(model: Model, prompt: number[], opts: GenerateOptions, cache: KVCache, onToken?: OnToken): GenerateResult {
   const rng = new Rng(opts.seed ?? 0);
   const stops = new Set(opts.stopTokens ?? []);
   const history = [...prompt];

@@ -10,6 +10,8 @@ export interface KVCache {
   truncate(length: number): void;
   /** Forgets everything. */
   clear(): void;
+  /** Frees the buffers now (they are otherwise freed when the cache is garbage-collected); the cache is unusable after. */
+  dispose(): void;
 }
 
 export interface CacheGeometry {
@@ -64,6 +66,18 @@ export class KVCacheImpl<B> implements KVCache {
     this.len = 0;
   }
 
+  dispose(): void {
+    for (const b of [...this.k, ...this.v]) this.backend.release?.(b);
+    this.k.length = 0;
+    this.v.length = 0;
+    this.len = 0;
+    this.cap = 0;
+  }
+
+  get disposed(): boolean {
+    return this.k.length === 0 && this.geo.layers > 0;
+  }
+
   /** Set by the decoder after it has written positions [.., length). */
   setLength(length: number): void {
     this.len = length;
@@ -79,6 +93,7 @@ export class KVCacheImpl<B> implements KVCache {
         const old = bufs[l] as B;
         const grown = this.backend.alloc(this.size(cap));
         for (let g = 0; g < kvHeads; g++) this.backend.copy(old, g * this.cap * headDim, grown, g * cap * headDim, this.len * headDim);
+        this.backend.release?.(old);
         bufs[l] = grown;
       }
     }

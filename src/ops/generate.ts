@@ -46,7 +46,7 @@ export const runPromptContract = defineContract<{ session: Session; opts: RunOpt
 });
 
 /** Prompt ids: the chat template when asked (or for history), else the raw prompt (no special tokens added). */
-export function promptIds(session: Session, opts: Pick<RunOptions, 'prompt' | 'chat' | 'system' | 'history'>): number[] {
+function promptIds(session: Session, opts: Pick<RunOptions, 'prompt' | 'chat' | 'system' | 'history'>): number[] {
   const tok = session.tokenizer;
   if (!opts.chat && !opts.history?.length) return tok.encode(opts.prompt, { addSpecialTokens: true });
   const messages: ChatMessage[] = [...(opts.history ?? []), { role: 'user', content: opts.prompt }];

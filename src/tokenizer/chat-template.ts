@@ -8,7 +8,10 @@ export interface ChatMessage {
 }
 
 export interface ChatTemplateOptions {
-  /** Append the assistant turn opener (transformers' add_generation_prompt). Default true. */
+  /**
+   * Append the assistant turn opener (transformers' add_generation_prompt). Default true here, since the
+   * tokenizer renders prompts for generation (transformers defaults to false).
+   */
   addGenerationPrompt?: boolean;
   /** A system message: prepended when the conversation has none, replacing the first one otherwise. */
   systemPrompt?: string;

@@ -38,13 +38,14 @@ describe.skipIf(root === undefined)('GGUF vocabularies of llama.cpp vs their ref
   for (const name of VOCABS) {
     it(`ggml-vocab-${name}: the synthesised tokenizer encodes all test strings exactly [ob:tokenizer-gguf-equivalence]`, () => {
       const vocab = vocabFromKv(readGgufKv(path.join(models, `ggml-vocab-${name}.gguf`)));
-      const tok = loadTokenizer(tokenizerFromGgufVocab(vocab));
+      const spec = tokenizerFromGgufVocab(vocab);
+      const tok = loadTokenizer(spec);
       const all = cases(name);
       expect(all.length).toBeGreaterThanOrEqual(40);
       for (const c of all) expect(tok.encode(c.text, { addSpecialTokens: false }), JSON.stringify(c.text)).toEqual(c.ids);
 
       // GGUF -> tokenizer.json -> GGUF: the keys convert_hf_to_gguf.py wrote come back.
-      const back = ggufVocabFromTokenizer(tokenizerFromGgufVocab(vocab), { vocabSize: vocab.tokens.length });
+      const back = ggufVocabFromTokenizer(spec, { vocabSize: vocab.tokens.length });
       expect(back.model).toBe(vocab.model);
       expect(back.tokens).toEqual(vocab.tokens);
       if (vocab.model === 'gpt2') {

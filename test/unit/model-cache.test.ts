@@ -59,6 +59,16 @@ describe('KV cache', () => {
     expect(Array.from(again)).toEqual(Array.from(model.logitsAll([1, 2, 9, 8]).subarray(2 * V)));
   });
 
+  test('a disposed cache is refused; logitsAll is unaffected by earlier calls', () => {
+    const cache = model.createCache();
+    model.forward([1, 2], 0, cache);
+    cache.dispose();
+    expect(() => model.forward([3], 0, cache)).toThrow(/disposed/);
+    const a = model.logitsAll([4, 5, 6]);
+    model.logitsAll([7, 8, 9, 10, 11, 12, 13]);
+    expect(Array.from(model.logitsAll([4, 5, 6]))).toEqual(Array.from(a));
+  });
+
   test('contract: startPos beyond the cache, foreign caches and out-of-range ids are refused', () => {
     const cache = model.createCache();
     expect(() => model.forward([1], 1, cache)).toThrow(/startPos/);

@@ -17,7 +17,6 @@ function referenceLogits(c: ArchConfig, W: Weights, ids: number[]): number[][] {
     return w.data;
   };
   const has = (n: string): boolean => W.has(n);
-  const T = ids.length;
   const H = c.hidden_size;
   const d = c.head_dim;
   const linear = (x: number[], name: string, out: number, inp: number): number[] => {

@@ -20,7 +20,7 @@ afterAll(() => {
   delete process.env['APR_TEST_SECRET'];
 });
 
-describe('sandbox: ordinary samples', () => {
+describe.concurrent('sandbox: ordinary samples', () => {
   it('passes a correct sample and reports every available layer active', async () => {
     const r = await runInSandbox(fnJob("    return 'ok'"));
     expect(r.status).toBe('passed');
@@ -72,7 +72,7 @@ describe('sandbox: ordinary samples', () => {
   });
 });
 
-describe('sandbox: hostile completions', () => {
+describe.concurrent('sandbox: hostile completions', () => {
   it('infinite loop → timeout, killed near the wall-clock limit', async () => {
     const r = await runInSandbox(fnJob('    while True:\n        pass'), { limits: { timeoutMs: 1500 } });
     expect(r.status).toBe('timeout');
@@ -92,7 +92,7 @@ describe('sandbox: hostile completions', () => {
   it('subprocess and os.system → error (refused)', async () => {
     const [sub, sys] = await runManyInSandbox([fnJob("    import subprocess\n    return subprocess.run(['true']).returncode"), fnJob("    import os\n    return os.system('true')")], 2);
     expect(sub?.status).toBe('error');
-    expect(sub?.detail).toMatch(/refused (subprocess\.Popen|os\.posix_spawn|os\.fork|os\.exec)/);
+    expect(sub?.detail).toMatch(/refused import _posixsubprocess/);
     expect(sys?.status).toBe('error');
     expect(sys?.detail).toMatch(/refused os\.system/);
   });
@@ -127,6 +127,20 @@ describe('sandbox: hostile completions', () => {
       for (const t of targets) expect(existsSync(t)).toBe(false);
     } finally {
       for (const t of targets) rmSync(t, { force: true });
+    }
+  });
+
+  it('rebinding the harness tables or builtins does not switch the audit hook off', async () => {
+    const target = join(tmpdir(), `${uniqueTag()}.txt`);
+    try {
+      const body = `    import __main__, builtins\n    __main__._DENY = frozenset()\n    __main__._PATH_WRITES.clear()\n    builtins.isinstance = lambda *a: True\n    builtins.any = lambda *a: True\n    open(${JSON.stringify(target)}, 'w').write('pwned')\n    return 'ok'`;
+      const r = await runInSandbox(fnJob(body));
+      expect(r.status).toBe('error');
+      // the broken isinstance makes the path check itself fail, which refuses too
+      expect(r.detail).toBe('SandboxViolation: sandbox refused open (could not be checked)');
+      expect(existsSync(target)).toBe(false);
+    } finally {
+      rmSync(target, { force: true });
     }
   });
 

@@ -71,8 +71,8 @@ describe('stop tokens', () => {
 describe('applyChatTemplate', () => {
   it('fails with a clear error when there is no template, and renders ChatML only when asked', () => {
     const tok = loadTokenizer(base());
-    expect(() => tok.applyChatTemplate(chat)).toThrow(/chat_template: the tokenizer has no chat template/);
-    expect(tok.applyChatTemplate(chat, { fallback: 'chatml' })).toBe('<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
+    expect(() => tok.applyChatTemplate(chat, { addGenerationPrompt: true })).toThrow(/chat_template: the tokenizer has no chat template/);
+    expect(tok.applyChatTemplate(chat, { fallback: 'chatml', addGenerationPrompt: true })).toBe('<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
     expect(tok.applyChatTemplate(chat, { fallback: 'chatml', addGenerationPrompt: false })).toBe('<|im_start|>user\nhi<|im_end|>\n');
   });
 
@@ -80,7 +80,7 @@ describe('applyChatTemplate', () => {
     const template = '{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}';
     const config = { ...tokenizerConfig, bos_token: '<|im_start|>', chat_template: [{ name: 'tool_use', template: 'x' }, { name: 'default', template }] };
     const tok = loadTokenizer(base({ config }));
-    expect(tok.applyChatTemplate(chat)).toBe('<|im_start|>[user]hi<|endoftext|>');
+    expect(tok.applyChatTemplate(chat, { addGenerationPrompt: false })).toBe('<|im_start|>[user]hi<|endoftext|>');
   });
 
   it('replaces an existing system message with systemPrompt', () => {
@@ -91,7 +91,7 @@ describe('applyChatTemplate', () => {
 
   it('reports a template that does not parse', () => {
     const tok = loadTokenizer(base({ chatTemplate: '{% for %}' }));
-    expect(() => tok.applyChatTemplate(chat)).toThrow(/does not parse as Jinja/);
+    expect(() => tok.applyChatTemplate(chat, { addGenerationPrompt: true })).toThrow(/does not parse as Jinja/);
   });
 });
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
@@ -99,9 +98,4 @@ export function recordProofResults(root: string, results: readonly ProofResult[]
   writeFileSync(tmp, `${JSON.stringify(doc, null, 1)}\n`);
   renameSync(tmp, path);
   return doc;
-}
-
-/** SHA-256 of a file's bytes, or '' when it does not exist (a result for a vanished harness is stale). */
-export function fileSha256(path: string): string {
-  return existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : '';
 }

@@ -1,7 +1,7 @@
-import { init, killThreads } from 'z3-solver';
 import type { CheckOptions, ProofOutcome, ProofSession, Z3Bool, Z3Ctx, Z3Expr } from './harness.js';
 
-type Z3Api = Awaited<ReturnType<typeof init>>;
+type Z3Module = typeof import('z3-solver');
+type Z3Api = Awaited<ReturnType<Z3Module['init']>>;
 
 export interface Z3Handle {
   readonly version: string;
@@ -20,6 +20,8 @@ let shared: Promise<{ api: Z3Api; ctx: Z3Ctx }> | undefined;
  */
 export async function openZ3(): Promise<Z3Handle> {
   shared ??= (async () => {
+    // Loaded on first use: the WASM glue is large and most pv commands never need it.
+    const { init } = await import('z3-solver');
     const api = await init();
     const ctx = api.Context('main');
     const s = new ctx.Solver();
@@ -36,6 +38,7 @@ export async function openZ3(): Promise<Z3Handle> {
       if (closed) return;
       closed = true;
       shared = undefined;
+      const { killThreads } = await import('z3-solver');
       await killThreads(api.em);
     },
   };

@@ -73,7 +73,7 @@ export class RecordFields {
 
   stringArray(field: string): string[] {
     const v = this.rec.value[field];
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.fail(field, `expected an array of strings, got ${describe(v)}`);
+    if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string')) this.fail(field, `expected an array of strings, got ${describe(v)}`);
     return v;
   }
 

@@ -20,6 +20,7 @@ function scanRows(ref: TensorRef, rows: number, cols: number): RowScan {
       const at = first + i;
       if (!Number.isFinite(x)) {
         if (s.nonFinite++ === 0) s.firstBad = [Math.floor(at / cols), at % cols];
+        s.zero[Math.floor(at / cols)] = 0;
         continue;
       }
       if (x !== 0) s.zero[Math.floor(at / cols)] = 0;

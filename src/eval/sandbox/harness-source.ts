@@ -8,7 +8,7 @@
  * with the job's nonce; a process forked from it never reports.
  */
 export const HARNESS_PY = String.raw`
-import ast, errno, json, os, resource, sys
+import errno, json, os, resource, sys
 
 
 class SandboxViolation(PermissionError):
@@ -24,20 +24,24 @@ _LIMIT_ERRNOS = frozenset((errno.EFBIG, errno.EMFILE, errno.EAGAIN, errno.EROFS,
 def _isolate(job, root):
     """Runs as (namespace) root: read-only mounts except the sandbox, then drops privileges."""
     layers = {}
-    if job['readonlyFs'] or job['drop'] == 'capabilities':
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        if job['readonlyFs']:
-            layers['readonlyFs'] = _remount_readonly(libc, ctypes, root, job.get('parentMountNs'))
-        if job['drop'] == 'capabilities':
-            layers['drop'] = _drop_capabilities(libc, ctypes)
-        for name in [m for m in sys.modules if m == 'ctypes' or m.startswith('ctypes.') or m == '_ctypes']:
-            del sys.modules[name]
-    if job['drop'] == 'setuid':
+    if not job['readonlyFs'] and job['drop'] == 'none':
+        return layers
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if job['readonlyFs']:
+        layers['readonlyFs'] = _remount_readonly(libc, ctypes, root, job.get('parentMountNs'))
+    if job['drop'] == 'capabilities':
+        layers['drop'] = _drop_capabilities(libc, ctypes)
+    elif job['drop'] == 'setuid':
         os.setgroups([])
         os.setresgid(65534, 65534, 65534)
         os.setresuid(65534, 65534, 65534)
         layers['drop'] = 'uid %d' % os.getuid()
+    # no exec may gain privileges again (setuid binaries, file capabilities)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_NO_NEW_PRIVS)')
+    for name in [m for m in sys.modules if m == 'ctypes' or m.startswith('ctypes.') or m == '_ctypes']:
+        del sys.modules[name]
     return layers
 
 
@@ -73,14 +77,13 @@ def _remount_readonly(libc, ctypes, root, parent_ns):
 
 
 def _drop_capabilities(libc, ctypes):
-    PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
+    PR_CAPBSET_DROP = 24
     for cap in range(64):
         libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)
     data = (ctypes.c_uint32 * 6)()
     if libc.capset(header, data) != 0:
         raise OSError(ctypes.get_errno(), 'capset')
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     return 'capabilities'
 
 
@@ -101,6 +104,8 @@ _DENY = frozenset((
     'socket.getaddrinfo', 'socket.gethostbyname', 'socket.gethostbyaddr', 'socket.sendto', 'socket.sendmsg',
     'gc.get_objects', 'gc.get_referrers', 'gc.get_referents', 'os.chroot', 'os.setns', 'os.unshare',
 ))
+# foreign-function interfaces and the raw process spawner behind subprocess (no audit event of its own)
+_DENY_IMPORTS = frozenset(('ctypes', '_ctypes', 'cffi', '_cffi_backend', '_posixsubprocess'))
 _PATH_WRITES = {
     'os.remove': (0,), 'os.rename': (0, 1), 'os.rmdir': (0,), 'os.mkdir': (0,), 'os.link': (0, 1),
     'os.symlink': (1,), 'os.truncate': (0,), 'os.chmod': (0,), 'os.chown': (0,), 'os.utime': (0,),
@@ -115,41 +120,59 @@ def _install_hook(root, me, violations):
              '/dev/random', '/proc/%d' % me]
     reads += [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) + tuple(sys.path) if p]
     reads = tuple(sorted(set(reads)))
+    # Everything the hook uses is bound here, so rebinding names in __main__ or builtins cannot change it.
     sep, realpath, fspath = os.sep, os.path.realpath, os.fspath
+    deny, deny_imports, write_flags = _DENY, _DENY_IMPORTS, _WRITE_FLAGS
+    path_writes = tuple(_PATH_WRITES.items())
+    path_write_events = frozenset(_PATH_WRITES)
+    Violation, _isinstance, _any, _len, _repr, _bytes, _int = SandboxViolation, isinstance, any, len, repr, bytes, int
+    writable = (root, '/dev/null')
 
     def inside(path, bases):
         p = fspath(path)
-        if isinstance(p, bytes):
+        if _isinstance(p, _bytes):
             p = p.decode('utf-8', 'surrogateescape')
         p = realpath(p)
-        return any(p == b or p.startswith(b + sep) for b in bases)
+        return _any(p == b or p.startswith(b + sep) for b in bases)
 
     def refuse(event, what):
         message = 'sandbox refused %s %s' % (event, what)
-        if len(violations) < 8:
+        if _len(violations) < 8:
             violations.append(message)
-        raise SandboxViolation(message)
+        raise Violation(message)
 
     def hook(event, args):
-        if event in _DENY or event.startswith('ctypes.'):
+        try:
+            check(event, args)
+        except Violation:
+            raise
+        except BaseException:
+            # a check that cannot run (e.g. the candidate broke a function it relies on) refuses
+            refuse(event, '(could not be checked)')
+
+    def check(event, args):
+        if event in deny or event.startswith('ctypes.'):
             refuse(event, '')
         elif event == 'import':
-            if args[0].split('.')[0] in ('ctypes', '_ctypes'):
+            if args[0].split('.')[0] in deny_imports:
                 refuse(event, args[0])
         elif event == 'open':
             path, flags = args[0], args[2]
-            writing = bool(flags & _WRITE_FLAGS)
-            if isinstance(path, int):
+            writing = (flags & write_flags) != 0
+            if _isinstance(path, _int):
                 if writing and path not in (1, 2):
                     refuse(event, 'fd %d for writing' % path)
-            elif writing and not inside(path, (root, '/dev/null')):
-                refuse(event, '%r for writing' % (path,))
+            elif writing and not inside(path, writable):
+                refuse(event, '%s for writing' % _repr(path))
             elif not writing and not inside(path, reads):
-                refuse(event, '%r for reading' % (path,))
-        elif event in _PATH_WRITES:
-            for i in _PATH_WRITES[event]:
-                if i < len(args) and args[i] is not None and not isinstance(args[i], int) and not inside(args[i], (root,)):
-                    refuse(event, repr(args[i]))
+                refuse(event, '%s for reading' % _repr(path))
+        elif event in path_write_events:
+            for name, indices in path_writes:
+                if name != event:
+                    continue
+                for i in indices:
+                    if i < _len(args) and args[i] is not None and not _isinstance(args[i], _int) and not inside(args[i], (root,)):
+                        refuse(event, _repr(args[i]))
 
     sys.addaudithook(hook)
 
@@ -163,10 +186,14 @@ def _short(text, n=1000):
 
 
 def _describe(exc):
-    return _short('%s: %s' % (type(exc).__name__, exc))
+    try:
+        return _short('%s: %s' % (type(exc).__name__, exc))
+    except BaseException:
+        return type(exc).__name__
 
 
 def _visible_one(src, ns):
+    import ast  # loaded by _main before the privilege drop
     try:
         tree = ast.parse(src)
     except SyntaxError as exc:
@@ -241,6 +268,8 @@ def _main():
             channel.write(json.dumps(msg) + '\n')
             channel.flush()
 
+    if job['visibleTests']:
+        import ast  # noqa: F401  (only the visible stage needs it; slow to import)
     root = os.path.realpath(os.getcwd())
     if '' in sys.path:
         sys.path.remove('')
@@ -251,12 +280,17 @@ def _main():
         _install_hook(root, me, violations)
         layers['auditHook'] = 'on'
     send({'stage': 'start', 'layers': layers})
+    import builtins
+    saved_builtins, saved_globals = dict(builtins.__dict__), dict(globals())
     try:
         status, detail = _run_stages(job, send)
     except OSError as exc:
         status, detail = 'error', _describe(exc)
     except MemoryError:
         status, detail = 'error', 'MemoryError'
+    # the candidate may have rebound builtins or this module's names; report with the originals
+    builtins.__dict__.update(saved_builtins)
+    globals().update(saved_globals)
     if violations and status != 'error':
         status, detail = 'error', 'SandboxViolation: ' + violations[0]
     if os.getpid() != me:

@@ -63,10 +63,10 @@ async function works(iso: SandboxIsolation): Promise<boolean> {
 /** The configurations to try, strongest first. */
 function configurations(python: string, unshare: string | null, root: boolean): SandboxIsolation[] {
   const out: SandboxIsolation[] = [];
+  const drops = root ? (['setuid', 'capabilities'] as const) : (['capabilities'] as const);
   if (unshare !== null) {
     const namespaces = root ? 'host-root' : 'user';
-    if (root) out.push({ python, namespaces, unshare, readonlyFs: true, drop: 'setuid' });
-    out.push({ python, namespaces, unshare, readonlyFs: true, drop: 'capabilities' });
+    for (const readonlyFs of [true, false]) for (const drop of drops) out.push({ python, namespaces, unshare, readonlyFs, drop });
   }
   out.push({ python, namespaces: 'none', unshare: null, readonlyFs: false, drop: root ? 'setuid' : 'none' });
   if (root) out.push({ python, namespaces: 'none', unshare: null, readonlyFs: false, drop: 'none' });

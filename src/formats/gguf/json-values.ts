@@ -2,7 +2,7 @@
  * GGUF metadata values ↔ JSON-safe values plus a type string ('u32', 'array<string>', 'array<array<i32>>'),
  * so unmapped KV pairs survive a trip through a bundle's JSON metadata (APR) with their exact GGUF types.
  */
-import type { GgufArray, GgufType, GgufValue } from './types.js';
+import type { GgufArray, GgufValue } from './types.js';
 
 type Json = null | boolean | number | string | Json[];
 
@@ -59,8 +59,12 @@ function arrayFromJson(itemType: string, v: unknown[]): GgufArray | undefined {
   const scalars = v.map((x) => ggufValueFromJson(x, itemType));
   if (!defined(scalars)) return undefined;
   const pick = <T>(test: (x: unknown) => x is T): T[] | undefined => {
-    const values = scalars.map((x) => x.value);
-    return values.every(test) ? values : undefined;
+    const out: T[] = [];
+    for (const x of scalars) {
+      if (!test(x.value)) return undefined;
+      out.push(x.value);
+    }
+    return out;
   };
   const isNum = (x: unknown): x is number => typeof x === 'number';
   const isBig = (x: unknown): x is bigint => typeof x === 'bigint';

@@ -113,6 +113,7 @@ function alignmentFrom(kv: ReadonlyMap<string, GgufValue>): number {
 }
 
 function tensorBytes(t: GgufTensorInput): number {
+  if (new TextEncoder().encode(t.name).byteLength > 63) throw new RangeError(`GGUF tensor '${t.name}': name longer than ggml's 63-byte limit`);
   if (t.dims.length > GGML_MAX_DIMS) throw new RangeError(`GGUF tensor '${t.name}': ${t.dims.length} dimensions (at most ${GGML_MAX_DIMS})`);
   if (DTYPES[t.ggmlType].id >= 128) throw new RangeError(`GGUF tensor '${t.name}': ${t.ggmlType} is not a ggml type`);
   return byteSize(t.ggmlType, [...t.dims].reverse());
@@ -132,7 +133,10 @@ export function encodeGgufHeader(kv: ReadonlyMap<string, GgufValue>, tensors: re
   }
   const sizes: number[] = [];
   let offset = 0;
+  const names = new Set<string>();
   for (const t of tensors) {
+    if (names.has(t.name)) throw new RangeError(`GGUF tensor '${t.name}': duplicate name`);
+    names.add(t.name);
     const size = tensorBytes(t);
     sizes.push(size);
     w.string(t.name);

@@ -14,6 +14,20 @@ export { rmsnorm } from './norm.js';
 export { rope } from './rope.js';
 export { softmax } from './softmax.js';
 
+type KernelOps = 'matmul' | 'embed' | 'rmsnorm' | 'addBias' | 'add' | 'swiglu' | 'rope' | 'kvStore' | 'attention';
+
+const kernels: Pick<Backend<Float32Array, WeightMatrix>, KernelOps> = {
+  matmul: (w, x, n, out) => void matmul(w, x, n, out),
+  embed: (table, tokens, out) => void embed(table, tokens, out),
+  rmsnorm: (x, weight, eps, n, dim, out) => void rmsnorm(x, weight, eps, n, dim, out),
+  addBias: (x, bias, n, dim) => void addBias(x, bias, n, dim),
+  add: (a, b, length, out) => void add(a, b, length, out),
+  swiglu: (gate, up, length, out) => void swiglu(gate, up, length, out),
+  rope: (x, n, heads, headDim, startPos, theta) => void rope(x, n, heads, headDim, startPos, theta),
+  kvStore: (cache, src, n, kvHeads, headDim, startPos, capacity) => void kvStore(cache, src, n, kvHeads, headDim, startPos, capacity),
+  attention: (q, k, v, shape, out) => void attention(q, k, v, shape, out),
+};
+
 function alloc(length: number): Float32Array {
   return wasmKernels?.allocF32(length) ?? new Float32Array(length);
 }
@@ -52,13 +66,17 @@ export const cpuBackend: Backend<Float32Array, WeightMatrix> = {
   readAsync: (buf, offset, length) => Promise.resolve(buf.slice(offset, offset + length)),
   copy: (src, srcOffset, dst, dstOffset, length) => dst.set(src.subarray(srcOffset, srcOffset + length), dstOffset),
   prepareWeight,
-  matmul: (w, x, n, out) => void matmul(w, x, n, out),
-  embed: (table, tokens, out) => void embed(table, tokens, out),
-  rmsnorm: (x, weight, eps, n, dim, out) => void rmsnorm(x, weight, eps, n, dim, out),
-  addBias: (x, bias, n, dim) => void addBias(x, bias, n, dim),
-  add: (a, b, length, out) => void add(a, b, length, out),
-  swiglu: (gate, up, length, out) => void swiglu(gate, up, length, out),
-  rope: (x, n, heads, headDim, startPos, theta) => void rope(x, n, heads, headDim, startPos, theta),
-  kvStore: (cache, src, n, kvHeads, headDim, startPos, capacity) => void kvStore(cache, src, n, kvHeads, headDim, startPos, capacity),
-  attention: (q, k, v, shape, out) => void attention(q, k, v, shape, out),
+  ...kernels,
+};
+
+/** The same kernels on ordinary Float32Arrays: every kernel in its TypeScript form (float64 sums). */
+export const cpuPortableBackend: Backend<Float32Array, WeightMatrix> = {
+  name: 'cpu-portable',
+  alloc: (length) => new Float32Array(length),
+  upload: (data) => Float32Array.from(data),
+  read: (buf, offset, length) => buf.subarray(offset, offset + length),
+  readAsync: (buf, offset, length) => Promise.resolve(buf.slice(offset, offset + length)),
+  copy: (src, srcOffset, dst, dstOffset, length) => dst.set(src.subarray(srcOffset, srcOffset + length), dstOffset),
+  prepareWeight: (w) => w,
+  ...kernels,
 };

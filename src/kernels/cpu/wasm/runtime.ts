@@ -91,8 +91,12 @@ class Heap {
     const block = this.freeList[i];
     if (!block) return undefined;
     const [start, s] = block;
-    if (s === size) this.freeList.splice(i, 1);
-    else block[0] = start + size, block[1] = s - size;
+    if (s === size) {
+      this.freeList.splice(i, 1);
+    } else {
+      block[0] = start + size;
+      block[1] = s - size;
+    }
     this.sizes.set(start, size);
     this.allocated += size;
     return start;

@@ -1,0 +1,97 @@
+import type { Rng } from '../../model/rng.js';
+
+/**
+ * Sparsification of task vectors, as mergekit's `sparsify.py` (magnitude, random, magnitude_outliers,
+ * della_magprune). Each works in place on a float64 task vector.
+ */
+
+/** Indices of `a[from..to)` sorted by |a_i| ascending; ties keep index order (deterministic). */
+export function orderByMagnitude(a: Float64Array, from = 0, to = a.length): Uint32Array {
+  const idx = new Uint32Array(to - from);
+  for (let i = 0; i < idx.length; i++) idx[i] = from + i;
+  idx.sort((x, y) => Math.abs(a[x] as number) - Math.abs(a[y] as number) || x - y);
+  return idx;
+}
+
+/**
+ * Marks the m elements of smallest |a_i| (ties broken by lower index first) with 1. Uses a native sort of
+ * the magnitudes to find the threshold, so large tensors cost O(n log n) without comparator calls.
+ */
+export function smallestMask(a: ArrayLike<number>, m: number): Uint8Array {
+  const n = a.length;
+  const mask = new Uint8Array(n);
+  if (m <= 0) return mask;
+  if (m >= n) return mask.fill(1);
+  const abs = new Float64Array(n);
+  for (let i = 0; i < n; i++) abs[i] = Math.abs(a[i] as number);
+  const sorted = abs.slice().sort();
+  const thr = sorted[m - 1] as number;
+  let below = 0;
+  for (let i = 0; i < n; i++) if ((abs[i] as number) < thr) below++;
+  let ties = m - below;
+  for (let i = 0; i < n; i++) {
+    const v = abs[i] as number;
+    if (v < thr) mask[i] = 1;
+    else if (v === thr && ties > 0) {
+      mask[i] = 1;
+      ties--;
+    }
+  }
+  return mask;
+}
+
+/** Keeps the k = ⌊density·n⌋ largest |δ_i| (mergekit `magnitude`, used by TIES). */
+export function magnitudeTrim(delta: Float64Array, density: number): void {
+  if (density >= 1) return;
+  const n = delta.length;
+  const k = Math.floor(density * n);
+  if (k <= 0) throw new Error(`density ${density} keeps no element of a tensor of ${n}`);
+  const drop = smallestMask(delta, n - k);
+  for (let i = 0; i < n; i++) if (drop[i]) delta[i] = 0;
+}
+
+/** Keeps each element with probability `density` (DARE: drop rate p = 1 − density), rescaled by 1/density. */
+export function randomDrop(delta: Float64Array, density: number, rescale: boolean, rng: Rng): void {
+  if (density >= 1) return;
+  const scale = rescale ? 1 / density : 1;
+  for (let i = 0; i < delta.length; i++) {
+    delta[i] = rng.next() < density ? (delta[i] as number) * scale : 0;
+  }
+}
+
+/**
+ * Model Breadcrumbs: drops the γ·n largest |δ_i| (outliers) and then the smallest, keeping ⌊density·n⌋
+ * elements in between.
+ */
+export function magnitudeOutliers(delta: Float64Array, density: number, gamma: number): void {
+  if (density >= 1) return;
+  const n = delta.length;
+  const keep = Math.floor(density * n);
+  let nTop = Math.floor(gamma * n);
+  let nBot = n - keep - nTop;
+  if (nBot < 0) {
+    nTop += nBot;
+    nBot = 0;
+  }
+  // The nTop largest are the complement of the n − nTop smallest.
+  const low = smallestMask(delta, nBot);
+  const notTop = smallestMask(delta, n - nTop);
+  for (let i = 0; i < n; i++) if (low[i] || !notTop[i]) delta[i] = 0;
+}
+
+/**
+ * DELLA's MAGPRUNE: within each row, element of magnitude rank r (1 = smallest) is kept with probability
+ * p_r = (density − ε) + 2ε·(r − 1)/(cols − 1) and rescaled by 1/p_r.
+ */
+export function dellaMagprune(delta: Float64Array, cols: number, density: number, epsilon: number, rescale: boolean, rng: Rng): void {
+  if (density >= 1) return;
+  if (density - epsilon <= 0 || density + epsilon >= 1) throw new Error(`della: density ± epsilon must lie in (0, 1), got ${density} ± ${epsilon}`);
+  for (let row = 0; row < delta.length; row += cols) {
+    const order = orderByMagnitude(delta, row, row + cols);
+    for (let r = 0; r < cols; r++) {
+      const p = cols > 1 ? density - epsilon + (2 * epsilon * r) / (cols - 1) : density;
+      const i = order[r] as number;
+      delta[i] = rng.next() < p ? (delta[i] as number) * (rescale ? 1 / p : 1) : 0;
+    }
+  }
+}
