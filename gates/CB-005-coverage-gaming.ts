@@ -68,11 +68,11 @@ function judge(file: string, s: CoverageSettings, scope: readonly string[]): Fin
   return findings;
 }
 
-/** No coverage-exclusion gaming: no ignore hints in code, no config that drops source files from coverage. */
+/** No coverage-exclusion gaming: no ignore hints in code, no config that drops library files from coverage. */
 export const coverageGaming = defineCheck({
   id: 'CB-005',
   name: 'coverage-gaming',
-  description: 'no istanbul/v8/c8 ignore hints and no coverage include/exclude that hides source files',
+  description: 'no istanbul/v8/c8 ignore hints and no coverage include/exclude that hides library files',
   thresholds: z.object({ maxIgnoreHints: z.number().int().min(0).default(0) }),
   run(ctx, t) {
     const hints: Finding[] = [];
@@ -84,7 +84,8 @@ export const coverageGaming = defineCheck({
       ...CONFIG_FILES.filter((x) => ctx.exists(x)).flatMap((file) => vitestCoverageSettings(file, ctx.text(file) ?? '').map((s) => ({ file, s }))),
       ...rcSettings(ctx),
     ];
-    for (const { file, s } of settings) findings.push(...judge(file, s, ctx.sourceFiles));
+    // the coverage scope is library code (what CB-004 measures): excluding CLI or script files is not gaming
+    for (const { file, s } of settings) findings.push(...judge(file, s, ctx.libraryFiles));
     return outcome(`${plural(hints.length, 'ignore hint')} in source, ${plural(settings.length, 'coverage setting')} inspected`, findings);
   },
 });

@@ -12,6 +12,11 @@ export interface PerplexityOptions {
    * windows only.
    */
   stride?: number;
+  /**
+   * Non-overlapping windows only: the first position inside each window whose token is scored (default 1,
+   * every token with a prefix). llama.cpp's llama-perplexity scores the second half: context/2 + 1.
+   */
+  scoreFrom?: number;
 }
 
 export interface PerplexityResult {
@@ -38,7 +43,8 @@ function windows(total: number, opts: PerplexityOptions): Window[] {
   const limit = opts.chunks ?? Infinity;
   const out: Window[] = [];
   if (opts.stride === undefined) {
-    for (let b = 0; b + context <= total && out.length < limit; b += context) out.push({ begin: b, end: b + context, firstScored: 1 });
+    const firstScored = opts.scoreFrom ?? 1;
+    for (let b = 0; b + context <= total && out.length < limit; b += context) out.push({ begin: b, end: b + context, firstScored });
     return out;
   }
   let prevEnd = 0;
@@ -75,12 +81,13 @@ export const perplexityContract = defineContract<PerplexityInput, PerplexityResu
     ['context ≥ 2', ({ opts }) => Number.isInteger(opts.context) && opts.context >= 2],
     ['stride in [1, context]', ({ opts }) => opts.stride === undefined || (Number.isInteger(opts.stride) && opts.stride >= 1 && opts.stride <= opts.context)],
     ['chunks ≥ 1', ({ opts }) => opts.chunks === undefined || (Number.isInteger(opts.chunks) && opts.chunks >= 1)],
+    ['scoreFrom in [1, context) and only without stride', ({ opts }) => opts.scoreFrom === undefined || (opts.stride === undefined && Number.isInteger(opts.scoreFrom) && opts.scoreFrom >= 1 && opts.scoreFrom < opts.context)],
     ['at least one window', ({ ids, opts }) => ids.length >= (opts.stride === undefined ? opts.context : 2)],
   ],
   post: [
     ['perplexity = exp(mean_nll)', (_i, r) => Math.abs(r.perplexity - Math.exp(r.mean_nll)) <= 1e-9 * r.perplexity],
     ['perplexity ≥ 1', (_i, r) => r.perplexity >= 1],
-    ['tokens scored', ({ opts }, r) => r.tokens >= 1 && (opts.stride !== undefined || r.tokens === r.chunks * (opts.context - 1))],
+    ['tokens scored', ({ opts }, r) => r.tokens >= 1 && (opts.stride !== undefined || r.tokens === r.chunks * (opts.context - (opts.scoreFrom ?? 1)))],
   ],
 });
 

@@ -33,9 +33,19 @@ interface Scratch<B> {
   x: B; h: B; q: B; k: B; v: B; att: B; o: B; gate: B; up: B; logits: B; last: B;
 }
 
+/**
+ * Where an observer sees activations: `residual` is the stream entering layer l (l = num_layers: after the
+ * last layer, before the final norm); the others are the inputs of a layer's projections (`attn_in` of
+ * q/k/v, `o_in` of o_proj, `mlp_in` of gate/up, `down_in` of down_proj).
+ */
+export type ActivationSite = 'residual' | 'attn_in' | 'o_in' | 'mlp_in' | 'down_in';
+/** Receives `n` rows of `dim` floats (a view valid only during the call). Used for calibration statistics. */
+export type ActivationObserver = (layer: number, site: ActivationSite, rows: Float32Array, n: number, dim: number) => void;
+
 export interface DecoderOptions {
   /** Tokens per internal step of a long prefill (bounds scratch memory; results do not depend on it). */
   maxBatch?: number;
+  observer?: ActivationObserver;
 }
 
 class Decoder<B, W> implements Model {
@@ -43,6 +53,7 @@ class Decoder<B, W> implements Model {
   /** Reused by logitsAll, so repeated calls (perplexity) do not churn cache memory. */
   private spare: KVCache | undefined;
   private readonly maxBatch: number;
+  private readonly observer: ActivationObserver | undefined;
 
   constructor(
     readonly config: ArchConfig,
@@ -51,6 +62,7 @@ class Decoder<B, W> implements Model {
     opts: DecoderOptions,
   ) {
     this.maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? 512));
+    this.observer = opts.observer;
   }
 
   get backend(): string {
@@ -132,9 +144,15 @@ class Decoder<B, W> implements Model {
   private layers(s: Scratch<B>, tokens: number[], pos: number, n: number, cache: KVCacheImpl<B>): void {
     this.be.embed(this.weights.embed, tokens, s.x);
     this.weights.layers.forEach((lw, l) => {
-      this.attentionBlock(s, lw, n, pos, cache.k[l] as B, cache.v[l] as B, cache.capacity);
-      this.mlpBlock(s, lw, n);
+      this.observe(l, 'residual', s.x, n, this.config.hidden_size);
+      this.attentionBlock(s, lw, n, pos, cache.k[l] as B, cache.v[l] as B, cache.capacity, l);
+      this.mlpBlock(s, lw, n, l);
     });
+    this.observe(this.weights.layers.length, 'residual', s.x, n, this.config.hidden_size);
+  }
+
+  private observe(layer: number, site: ActivationSite, buf: B, n: number, dim: number): void {
+    if (this.observer) this.observer(layer, site, this.be.read(buf, 0, n * dim), n, dim);
   }
 
   private linear(lin: Linear<B, W>, x: B, n: number, out: B): void {
@@ -142,11 +160,12 @@ class Decoder<B, W> implements Model {
     if (lin.bias !== undefined) this.be.addBias(out, lin.bias, n, lin.rows);
   }
 
-  private attentionBlock(s: Scratch<B>, lw: LayerWeights<B, W>, n: number, pos: number, kc: B, vc: B, capacity: number): void {
+  private attentionBlock(s: Scratch<B>, lw: LayerWeights<B, W>, n: number, pos: number, kc: B, vc: B, capacity: number, l: number): void {
     const c = this.config;
     const be = this.be;
     const H = c.hidden_size;
     be.rmsnorm(s.x, lw.inputNorm, c.rms_norm_eps, n, H, s.h);
+    this.observe(l, 'attn_in', s.h, n, H);
     this.linear(lw.q, s.h, n, s.q);
     this.linear(lw.k, s.h, n, s.k);
     this.linear(lw.v, s.h, n, s.v);
@@ -155,18 +174,21 @@ class Decoder<B, W> implements Model {
     be.kvStore(kc, s.k, n, c.num_kv_heads, c.head_dim, pos, capacity);
     be.kvStore(vc, s.v, n, c.num_kv_heads, c.head_dim, pos, capacity);
     be.attention(s.q, kc, vc, { n, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity }, s.att);
+    this.observe(l, 'o_in', s.att, n, c.num_heads * c.head_dim);
     this.linear(lw.o, s.att, n, s.o);
     be.add(s.x, s.o, n * H, s.x);
   }
 
-  private mlpBlock(s: Scratch<B>, lw: LayerWeights<B, W>, n: number): void {
+  private mlpBlock(s: Scratch<B>, lw: LayerWeights<B, W>, n: number, l: number): void {
     const c = this.config;
     const be = this.be;
     const H = c.hidden_size;
     be.rmsnorm(s.x, lw.postNorm, c.rms_norm_eps, n, H, s.h);
+    this.observe(l, 'mlp_in', s.h, n, H);
     this.linear(lw.gate, s.h, n, s.gate);
     this.linear(lw.up, s.h, n, s.up);
     be.swiglu(s.gate, s.up, n * c.intermediate_size, s.gate);
+    this.observe(l, 'down_in', s.gate, n, c.intermediate_size);
     this.linear(lw.down, s.gate, n, s.o);
     be.add(s.x, s.o, n * H, s.x);
   }

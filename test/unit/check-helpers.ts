@@ -5,10 +5,13 @@
  * - byte-level patches (flips, truncation, re-laid-out index) with the CRCs either left stale (container
  *   faults) or recomputed (`fixCrcs`), built from the APR layout spec independently of the reader.
  */
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ModelBundle, type ProvenanceEntry } from '../../src/tensor/bundle.js';
 import { readApr, writeApr } from '../../src/formats/apr/index.js';
+import { readGgufBundle } from '../../src/formats/gguf/index.js';
+import { runCheck } from '../../src/eval/integrity/index.js';
 import { type AprIndexEntry, align64, encodeHeader, encodeIndexEntry, headerCrc } from '../../src/formats/apr/layout.js';
 import { inspectApr } from '../../src/formats/apr/read.js';
 import { readHfDir } from '../../src/formats/hf-dir/read.js';
@@ -30,6 +33,16 @@ export const IMPORT_ENTRY: ProvenanceEntry = {
   time: '2025-01-02T03:04:05.000Z',
 };
 
+/**
+ * A scratch folder, in memory where the system has one: the suite writes ~40 copies of a 23 MB model and
+ * the writer fsyncs each, which on a disk costs more than the checks themselves.
+ */
+export function scratchDir(prefix: string): { dir: string; cleanup: () => void } {
+  const root = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const dir = mkdtempSync(join(root, prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** The fixture imported to APR with a golden fingerprint and one provenance entry, as `apr import` will write it. */
 export function writeBaseApr(path: string, source: ModelBundle = readHfDir(HF)): void {
   try {
@@ -38,6 +51,42 @@ export function writeBaseApr(path: string, source: ModelBundle = readHfDir(HF)):
   } finally {
     source.tensors.close();
   }
+}
+
+/** tiny-coder-llama-Q4_K_M.gguf imported to APR as is (Q4_K and Q6_K tensors, no golden record). */
+export function writeQ4Apr(path: string): void {
+  const q4 = readGgufBundle(GGUF_Q4KM);
+  try {
+    writeApr(q4, path);
+  } finally {
+    q4.tensors.close();
+  }
+}
+
+export const stageRange = (n: number): number[] => Array.from({ length: n }, (_x, i) => i + 1);
+
+export interface StageExpectation {
+  stage: number;
+  re: RegExp;
+}
+
+/**
+ * Runs stages 1..(last expected) and returns what the suite asserts: each expected stage FAILs with a
+ * message matching its pattern, and no stage before the first expected one fails.
+ */
+export function checkCaught(path: string, expected: readonly StageExpectation[], forward = false): { failures: string[]; ms: number } {
+  const first = Math.min(...expected.map((e) => e.stage));
+  const last = Math.max(...expected.map((e) => e.stage));
+  const t0 = performance.now();
+  const r = runCheck(path, { stages: stageRange(last), forward });
+  const failures: string[] = [];
+  for (const e of expected) {
+    const s = r.stages.find((x) => x.id === e.stage);
+    if (s?.status !== 'FAIL') failures.push(`stage ${e.stage} is ${s?.status}: ${s?.details}`);
+    else if (!e.re.test(s.details)) failures.push(`stage ${e.stage} details do not match ${e.re}: ${s.details}`);
+  }
+  for (const s of r.stages) if (s.id < first && s.status === 'FAIL') failures.push(`stage ${s.id} fails before stage ${first}: ${s.details}`);
+  return { failures, ms: performance.now() - t0 };
 }
 
 /** A mutable copy of a bundle: the same lazy tensors in a store that can be edited. */

@@ -8,6 +8,9 @@ import { runBatch } from '../../ops/batch.js';
 import { type RunOptions, runPrompt } from '../../ops/generate.js';
 import { evalPerplexity } from '../../ops/perplexity.js';
 import { tokenizeText } from '../../ops/tokenize.js';
+import { evaluateCode } from '../../ops/eval-code.js';
+import { readCodeProblems, readCompletionSamples } from '../../eval/code/index.js';
+import { modelCompletionSource } from '../../eval/code/model-source.js';
 import { type ChatMessage, loadTokenizer } from '../../tokenizer/index.js';
 import { EXIT } from '../exit-codes.js';
 import { CliError, printJson, printTable } from '../output.js';
@@ -111,6 +114,86 @@ async function chatAction(model: string, f: SamplingFlags & { system?: string; b
   rl.close();
 }
 
+interface EvalFlags {
+  dataset?: string;
+  context: number;
+  chunks?: number;
+  stride?: number;
+  threshold?: number;
+  data?: string;
+  samples?: string;
+  nSamples: number;
+  k: number[];
+  rerank: string;
+  promptStrategy: string;
+  exemplars?: string;
+  temperature: number;
+  topP: number;
+  seed: number;
+  maxTokens: number;
+  timeout: string;
+  workers: number;
+  outputCompletions?: string;
+  exportPairs?: string;
+  json?: boolean;
+}
+
+function evalPplAction(model: string | undefined, f: EvalFlags): void {
+  if (!f.dataset) throw new CliError('give --dataset <text file> (perplexity) or --data <problems.jsonl> (code benchmark)');
+  if (!model) throw new CliError('perplexity needs a model');
+  const text = readTextInput(f.dataset, '--dataset');
+  const session = load(model);
+  const r = evalPerplexity(session, f.dataset, text, { context: f.context, ...(f.chunks !== undefined ? { chunks: f.chunks } : {}), ...(f.stride !== undefined ? { stride: f.stride } : {}) });
+  const passed = f.threshold === undefined || r.perplexity <= f.threshold;
+  if (f.json) printJson({ model, ...r, ...(f.threshold !== undefined ? { threshold: f.threshold, passed } : {}) });
+  else printTable(['model', 'perplexity', 'mean_nll', 'tokens', 'chunks', 'context'], [[model, r.perplexity.toFixed(4), r.mean_nll.toFixed(6), r.tokens, r.chunks, r.context]]);
+  if (!passed) process.exitCode = EXIT.failed;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
+  return value as T;
+}
+
+function seconds(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
+  if (!m) throw new CliError(`--timeout must look like 10s or 500ms, got '${value}'`);
+  return m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000;
+}
+
+async function evalCodeAction(model: string | undefined, f: EvalFlags): Promise<void> {
+  const problems = readCodeProblems(f.data ?? '');
+  const common = {
+    problems,
+    benchmark: f.data ?? '',
+    ks: f.k,
+    rerank: oneOf('--rerank', f.rerank, ['none', 'logprob', 'majority', 'execution'] as const),
+    promptStrategy: oneOf('--prompt-strategy', f.promptStrategy, ['standard', 'scot', 'few-shot'] as const),
+    ...(f.exemplars ? { exemplars: readCodeProblems(f.exemplars) } : {}),
+    timeoutMs: seconds(f.timeout),
+    workers: f.workers,
+    temperature: f.temperature,
+    topP: f.topP,
+    seed: f.seed,
+    ...(f.exportPairs ? { exportPairs: f.exportPairs } : {}),
+    ...(f.outputCompletions ? { outputCompletions: f.outputCompletions } : {}),
+  };
+  let report;
+  if (f.samples) {
+    report = await evaluateCode({ ...common, model: model ?? null, samples: readCompletionSamples(f.samples, problems) });
+  } else {
+    if (!model) throw new CliError('give a model, or --samples completions.jsonl to score completions made elsewhere');
+    const session = load(model);
+    report = await evaluateCode({ ...common, model, nSamples: f.nSamples, source: modelCompletionSource(session, f.maxTokens) });
+  }
+  if (f.json) return printJson(report);
+  const r = report.results;
+  const ks = Object.entries(r.pass_at_k).filter(([k]) => k !== '1');
+  printTable(['benchmark', 'problems', 'solved', 'pass@1', ...ks.map(([k]) => `pass@${k}`), 'reranked pass@1'], [[
+    report.benchmark, r.total, r.passed, r.pass_at_1.toFixed(4), ...ks.map(([, v]) => v.toFixed(4)), r.reranked_pass_at_1 === null ? '-' : r.reranked_pass_at_1.toFixed(4),
+  ]]);
+}
+
 export function registerInference(program: Command): void {
   addSamplingFlags(
     program
@@ -135,23 +218,30 @@ export function registerInference(program: Command): void {
 
   program
     .command('eval')
-    .description('perplexity over a text file (windows of --context tokens; --context 256 --chunks 32 is the fixtures protocol)')
-    .argument('<model>', 'model file or folder')
-    .requiredOption('--dataset <file>', 'UTF-8 text file')
-    .option('--context <n>', 'tokens per window', intOption('--context'), 256)
-    .option('--chunks <n>', 'score at most n windows', intOption('--chunks'))
-    .option('--stride <n>', 'sliding windows every n tokens (transformers-style strided perplexity)', intOption('--stride'))
-    .option('--threshold <ppl>', 'exit 1 when the perplexity is above this', floatOption('--threshold'))
-    .option('--json', 'print {perplexity, mean_nll, tokens, ...}')
-    .action((model: string, f: { dataset: string; context: number; chunks?: number; stride?: number; threshold?: number; json?: boolean }) => {
-      const text = readTextInput(f.dataset, '--dataset');
-      const session = load(model);
-      const r = evalPerplexity(session, f.dataset, text, { context: f.context, ...(f.chunks !== undefined ? { chunks: f.chunks } : {}), ...(f.stride !== undefined ? { stride: f.stride } : {}) });
-      const passed = f.threshold === undefined || r.perplexity <= f.threshold;
-      if (f.json) printJson({ model, ...r, ...(f.threshold !== undefined ? { threshold: f.threshold, passed } : {}) });
-      else printTable(['model', 'perplexity', 'mean_nll', 'tokens', 'chunks', 'context'], [[model, r.perplexity.toFixed(4), r.mean_nll.toFixed(6), r.tokens, r.chunks, r.context]]);
-      if (!passed) process.exitCode = EXIT.failed;
-    });
+    .description('perplexity over a text file (--dataset), or a code benchmark with sandboxed execution and pass@k (--data)')
+    .argument('[model]', 'model file or folder (not needed with --samples)')
+    .option('--dataset <file>', 'perplexity: UTF-8 text file')
+    .option('--context <n>', 'perplexity: tokens per window', intOption('--context'), 256)
+    .option('--chunks <n>', 'perplexity: score at most n windows (--context 256 --chunks 32 is the fixtures protocol)', intOption('--chunks'))
+    .option('--stride <n>', 'perplexity: sliding windows every n tokens (transformers-style)', intOption('--stride'))
+    .option('--threshold <ppl>', 'perplexity: exit 1 when above this', floatOption('--threshold'))
+    .option('--data <problems.jsonl>', 'code: HumanEval- or MBPP-format problems')
+    .option('--samples <completions.jsonl>', 'code: score {task_id, completion} lines made elsewhere (no model)')
+    .option('--n-samples <n>', 'code: completions per problem', intOption('--n-samples'), 1)
+    .option('--k <list>', 'code: pass@k budgets, comma-separated', (v: string) => v.split(',').map((x) => intOption('--k')(x.trim())), [1])
+    .option('--rerank <how>', 'code: none | logprob | majority | execution', 'none')
+    .option('--prompt-strategy <s>', 'code: standard | scot | few-shot', 'standard')
+    .option('--exemplars <file>', 'code: few-shot exemplars (problems JSONL)')
+    .option('--temperature <t>', 'code: sampling temperature', floatOption('--temperature'), 0.8)
+    .option('--top-p <p>', 'code: nucleus sampling', floatOption('--top-p'), 0.95)
+    .option('--seed <n>', 'code: seed of the first sample (sample i uses seed + i)', intOption('--seed'), 0)
+    .option('--max-tokens <n>', 'code: most tokens per completion', intOption('--max-tokens'), 256)
+    .option('--timeout <s>', 'code: wall-clock limit per sample, e.g. 10s', '10s')
+    .option('--workers <n>', 'code: parallel sandboxes', intOption('--workers'), 2)
+    .option('--output-completions <dir>', 'code: write completions.jsonl here')
+    .option('--export-pairs <file>', 'code: write DPO pairs (passing vs failing) as JSONL')
+    .option('--json', 'print JSON')
+    .action((model: string | undefined, f: EvalFlags) => (f.data ? evalCodeAction(model, f) : evalPplAction(model, f)));
 
   program
     .command('tokenize')

@@ -1,10 +1,16 @@
+import { dirname, join } from 'node:path';
 import { FormatError } from '../../formats/errors.js';
-import { type AprIndexEntry, compareNames } from '../../formats/apr/layout.js';
+import { KvReader, archConfigFromGguf } from '../../formats/gguf/arch-config.js';
+import { readGguf } from '../../formats/gguf/index.js';
+import { archConfigFromHf } from '../../formats/hf-dir/config-map.js';
+import { readJsonFile } from '../../formats/hf-dir/read.js';
+import type { AprIndexEntry } from '../../formats/apr/layout.js';
 import { decodeMetadata } from '../../formats/apr/metadata.js';
 import { parseHeader, parseIndex, parseMetadata } from '../../formats/apr/parse.js';
 import type { ArchConfig } from '../../tensor/bundle.js';
 import { elementCount } from '../../tensor/dtype.js';
 import { type CheckContext, headerRepairedSource } from './context.js';
+import { ownerStage } from './ownership.js';
 import { Findings, type Stage, type StageOutcome, errorMessage } from './types.js';
 
 const ids = (v: number | number[] | null | undefined): number[] => (v === null || v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -50,7 +56,7 @@ function aprConfig(ctx: CheckContext, f: Findings): ArchConfig | undefined {
       f.note('index unreadable (stage 3)');
     }
     const configOnly = Object.fromEntries(Object.entries(meta).filter(([k]) => !NON_CONFIG_KEYS.includes(k)));
-    const config = decodeMetadata(src.name, configOnly, entries.map((e) => e.name).sort(compareNames)).config;
+    const config = decodeMetadata(src.name, configOnly, entries.map((e) => e.name)).config;
     const modelType = meta['model_type'];
     if (typeof modelType === 'string' && modelType.toLowerCase() !== config.architecture) f.fail(`metadata.model_type: '${modelType}' disagrees with architecture '${config.architecture}'`);
     if (entries.length > 0) aprCounts(meta, entries, f);
@@ -65,12 +71,37 @@ function aprConfig(ctx: CheckContext, f: Findings): ArchConfig | undefined {
   }
 }
 
+/** GGUF: the `<arch>.*` keys as the reader maps them (without opening the tensors, which may be at fault). */
+function ggufConfig(ctx: CheckContext): ArchConfig {
+  const g = readGguf(ctx.path);
+  g.close();
+  const tokens = g.kv.get('tokenizer.ggml.tokens');
+  return archConfigFromGguf(new KvReader(ctx.path, g.kv), g.tensors, tokens?.type === 'array' ? tokens.value.length : undefined);
+}
+
+/** HF folder or safetensors file: config.json beside the weights. */
+function hfConfig(ctx: CheckContext): ArchConfig {
+  const path = ctx.format === 'hf-dir' ? join(ctx.path, 'config.json') : join(dirname(ctx.path), 'config.json');
+  return archConfigFromHf(path, readJsonFile(path));
+}
+
+function configOf(ctx: CheckContext, f: Findings): ArchConfig | undefined {
+  if (ctx.format === 'apr') return aprConfig(ctx, f);
+  try {
+    return ctx.format === 'gguf' ? ggufConfig(ctx) : hfConfig(ctx);
+  } catch (err) {
+    const owner = ownerStage(ctx.format, err);
+    f.fail(owner === 2 ? errorMessage(err) : `not checked: ${errorMessage(err)} (stage ${owner})`);
+    return undefined;
+  }
+}
+
 export const metadataStage: Stage = {
   id: 2,
   name: 'metadata',
   run(ctx): StageOutcome {
     const f = new Findings();
-    const config = ctx.format === 'apr' ? aprConfig(ctx, f) : ctx.bundle().config;
+    const config = configOf(ctx, f);
     if (config) {
       configChecks(config, f);
       f.notes.unshift(describe(config));

@@ -43,14 +43,14 @@ export function makeQkx2Quants(n: number, nmax: number, x: Float32Array, from: n
     L.fill(0, 0, n);
     return { scale: 0, min: -min };
   }
-  const range = f(max - min);
-  let iscale = f(nmax / range);
+  let iscale = f(nmax / f(max - min));
   let scale = f(1 / iscale);
   for (let i = 0; i < n; i++) L[i] = Math.max(0, Math.min(nmax, nearestInt(f(iscale * f((x[from + i] ?? 0) - min)))));
   let bestError = levelError(x, from, n, w, L, scale, min);
   const laux = new Uint8Array(n);
   for (let is = 0; is <= nstep; is++) {
-    iscale = f(f(f(rmin + f(rdelta * is)) + nmax) / range);
+    // ggml divides by (max - min) with `min` as updated by the best candidate so far.
+    iscale = f(f(f(rmin + f(rdelta * is)) + nmax) / f(max - min));
     let sumL = 0, sumL2 = 0, sumXL = 0;
     for (let i = 0; i < n; i++) {
       const v = x[from + i] ?? 0;

@@ -1,0 +1,32 @@
+import { type NmPattern, satisfiesPattern, zeroCount } from './select.js';
+
+/** One weight matrix [rows = out, cols = in] to prune to `ratio` zeros (or an N:M pattern). */
+export interface PruneTensorInput {
+  name: string;
+  /** Not modified. */
+  w: Float32Array;
+  rows: number;
+  cols: number;
+  ratio: number;
+  pattern?: NmPattern | undefined;
+}
+
+/** The obligation every unstructured method meets: achieved sparsity within 0.1 % of the target. */
+export const SPARSITY_TOLERANCE = 1e-3;
+
+export function sparsityMet(input: PruneTensorInput, out: Float32Array): boolean {
+  if (input.pattern) return satisfiesPattern(out, input.cols, input.pattern);
+  return Math.abs(zeroCount(out) / out.length - input.ratio) <= SPARSITY_TOLERANCE;
+}
+
+/** Pruning that only zeroes: every output weight is the input weight or 0. */
+export function onlyZeroed(input: PruneTensorInput, out: Float32Array): boolean {
+  for (let i = 0; i < out.length; i++) if (out[i] !== 0 && !Object.is(out[i], input.w[i])) return false;
+  return true;
+}
+
+export const PRUNE_PRE = [
+  ['ratio in [0, 1)', (i: PruneTensorInput) => i.ratio >= 0 && i.ratio < 1],
+  ['w is rows × cols', (i: PruneTensorInput) => i.w.length === i.rows * i.cols],
+  ['pattern divides the columns', (i: PruneTensorInput) => !i.pattern || i.cols % i.pattern.m === 0],
+] as const;

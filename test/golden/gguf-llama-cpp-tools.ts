@@ -1,0 +1,16 @@
+/** Locating and running llama.cpp's tools for the golden tests (built by ../shared/tools/build-llama-cpp.sh). */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const FIX = resolve(process.cwd(), '../shared/fixtures/gguf');
+const candidates = [process.env['LLAMA_CPP_BIN'], resolve('.llama-cpp/src/build/bin'), resolve('../llama-cpp/src/build/bin')];
+/** The folder holding llama-quantize: $LLAMA_CPP_BIN, else the build script's output under ./.llama-cpp or ../llama-cpp. */
+export const bin = candidates.find((d): d is string => d !== undefined && existsSync(join(d, 'llama-quantize')));
+export const reason = 'llama.cpp tools not found: set LLAMA_CPP_BIN or run ../shared/tools/build-llama-cpp.sh (into ./.llama-cpp or ../llama-cpp)';
+
+/** `llama-quantize --allow-requantize [--pure] input output type 2`. */
+export function llamaQuantize(input: string, output: string, type: string, pure = false): void {
+  const args = ['--allow-requantize', ...(pure ? ['--pure'] : []), input, output, type, '2'];
+  execFileSync(join(bin ?? '', 'llama-quantize'), args, { stdio: 'pipe' });
+}
