@@ -59,11 +59,11 @@ function judge(file: string, s: CoverageSettings, scope: readonly string[]): Fin
   const findings: Finding[] = [];
   for (const pattern of s.exclude) {
     const hit = scope.filter((f) => matchesAny(f, [pattern]));
-    if (hit.length > 0) findings.push({ level: 'fail', file, line: s.line, message: `coverage exclude '${pattern}' hides ${plural(hit.length, 'source file')} (${hit[0] ?? ''}…)` });
+    if (hit.length > 0) findings.push({ level: 'fail', file, line: s.line, message: `coverage exclude '${pattern}' hides ${plural(hit.length, 'library file')} (${hit[0] ?? ''}…)` });
   }
   if (s.include && s.include.length > 0) {
     const left = scope.filter((f) => !matchesAny(f, s.include ?? []));
-    if (left.length > 0) findings.push({ level: 'fail', file, line: s.line, message: `coverage include leaves out ${plural(left.length, 'source file')} (${left[0] ?? ''}…)` });
+    if (left.length > 0) findings.push({ level: 'fail', file, line: s.line, message: `coverage include leaves out ${plural(left.length, 'library file')} (${left[0] ?? ''}…)` });
   }
   return findings;
 }

@@ -110,9 +110,10 @@ async function obtain(ctx: ProjectContext): Promise<VitestData> {
     data.coverage = parseCoverageSummary(ctx.text(coverageSummary) ?? '', ctx.root);
     data.coverageSource = data.coverage ? `fresh ${coverageSummary}` : `${coverageSummary} is not a json-summary report`;
   }
-  if (data.report) return data;
+  // A fresh report without coverage is enough only when coverage cannot be measured anyway.
+  if (data.report && (data.coverage || !coverageProvider(ctx.root))) return data;
   if (ctx.skipSlow) {
-    data.reportSource = 'skipped (--skip-slow) and no fresh vitest JSON report';
+    if (!data.report) data.reportSource = 'skipped (--skip-slow) and no fresh vitest JSON report';
     return data;
   }
   return runVitest(ctx, data);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { registerInference } from './commands/inference.js';
+import { registerMergePrune } from './commands/merge-prune.js';
 import { registerModelIo } from './commands/model-io.js';
 import { registerPassAtK } from './commands/pass-at-k.js';
 import { createProgram, runProgram } from './program.js';
@@ -10,6 +11,7 @@ Exit codes: 0 ok, 1 a check/evaluation failed, 2 bad usage, 3 bad input file, 4 
 Environment: APR_CONTRACTS=off|pre|full (default pre) controls run-time contract checks.`);
 registerModelIo(program);
 registerInference(program);
+registerMergePrune(program);
 registerPassAtK(program);
 
 process.exitCode = await runProgram('apr', program, process.argv.slice(2));

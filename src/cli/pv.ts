@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { auditContract, auditText, diagnosticsText, diffContracts, diffContractSets, diffText, lintContracts, parseLevel, proofStatus, PvInputError, readBindings, readProofResults, readTestResults, recordProofResults, runProofs, statusText, toSarif, validateContracts, type Level, type ProofResult } from '../contract/pv/index.js';
@@ -73,7 +73,7 @@ function registerProve(program: Command): void {
       if (opts.bound !== undefined && opts.bound < 1) throw new CliError('--bound must be at least 1');
       if (opts.timeout < 1) throw new CliError('--timeout must be at least 1 second');
       const root = rootOf(program);
-      const { contracts } = loadContracts(join(root, 'contracts'), root);
+      const contracts = projectContracts(root);
       let run;
       try {
         run = await runProofs({ root, target, bound: opts.bound, timeoutS: opts.timeout, plant: opts.plant, contracts, onResult: opts.json ? undefined : (r) => process.stdout.write(`${proofLine(r)}\n`) });
@@ -108,8 +108,14 @@ function facts<T>(read: () => T): T {
   }
 }
 
+/** The project's contracts, or none when it has no contracts/ folder (prove and proof-status still run). */
+function projectContracts(root: string) {
+  const dir = join(root, 'contracts');
+  return existsSync(dir) ? loadContracts(dir, root).contracts : [];
+}
+
 function statusReport(root: string) {
-  const { contracts } = loadContracts(join(root, 'contracts'), root);
+  const contracts = projectContracts(root);
   const report = facts(() => proofStatus({ root, contracts, bindings: readBindings(root), tests: readTestResults(root), proofs: readProofResults(root) }));
   return { contracts, report };
 }

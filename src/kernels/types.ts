@@ -46,6 +46,8 @@ export interface Backend<B = Float32Array, W = WeightMatrix> {
   release?(buf: B): void;
   /** Turns a host weight into this backend's form (upload, repack). */
   prepareWeight(w: WeightMatrix): W;
+  /** Frees a prepared weight now (optional). */
+  releaseWeight?(w: W): void;
 
   /** out[t, r] = Σ_c W[r, c] · x[t, c] for t < n (x is [n, cols], out is [n, rows]). */
   matmul(w: W, x: B, n: number, out: B): void;

@@ -26,6 +26,8 @@ export interface Model {
   forward(tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts?: ForwardOptions): Float32Array;
   /** Logits of every position of `ids` from an empty cache: [ids.length, vocab]. */
   logitsAll(ids: ArrayLike<number>): Float32Array;
+  /** Frees weights and buffers now (otherwise at garbage collection); the model is unusable after. */
+  dispose(): void;
 }
 
 interface Scratch<B> {
@@ -52,6 +54,7 @@ class Decoder<B, W> implements Model {
   private scratch: Scratch<B> | undefined;
   /** Reused by logitsAll, so repeated calls (perplexity) do not churn cache memory. */
   private spare: KVCache | undefined;
+  private disposed = false;
   private readonly maxBatch: number;
   private readonly observer: ActivationObserver | undefined;
 
@@ -88,9 +91,34 @@ class Decoder<B, W> implements Model {
     return this.forward(ids, 0, this.spare, { allLogits: true });
   }
 
+  dispose(): void {
+    const be = this.be;
+    const w = this.weights;
+    const mats = new Set<W>([w.embed, w.lmHead]);
+    const vecs: B[] = [w.norm];
+    for (const l of w.layers) {
+      for (const lin of [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]) {
+        mats.add(lin.w);
+        if (lin.bias !== undefined) vecs.push(lin.bias);
+      }
+      vecs.push(l.inputNorm, l.postNorm);
+    }
+    for (const m of mats) be.releaseWeight?.(m);
+    for (const v of vecs) be.release?.(v);
+    this.releaseScratch();
+    this.spare?.dispose();
+    this.spare = undefined;
+    this.disposed = true;
+  }
+
+  private releaseScratch(): void {
+    if (this.scratch) for (const [k, buf] of Object.entries(this.scratch)) if (k !== 'rows') this.be.release?.(buf as B);
+    this.scratch = undefined;
+  }
+
   private ensureScratch(rows: number): Scratch<B> {
     if (this.scratch && this.scratch.rows >= rows) return this.scratch;
-    if (this.scratch) for (const [k, buf] of Object.entries(this.scratch)) if (k !== 'rows') this.be.release?.(buf as B);
+    this.releaseScratch();
     const c = this.config;
     const a = (n: number): B => this.be.alloc(rows * n);
     const qDim = c.num_heads * c.head_dim;
@@ -105,6 +133,7 @@ class Decoder<B, W> implements Model {
 
   /** The forward pass proper; `decoderForward` checks its contract. */
   run(tokens: ArrayLike<number>, startPos: number, cacheIn: KVCache, allLogits: boolean): Float32Array {
+    if (this.disposed) throw new Error('model was disposed');
     const cache = this.ownCache(cacheIn);
     const n = tokens.length;
     const V = this.config.vocab_size;

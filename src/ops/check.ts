@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { defineContract } from '../contract/index.js';
+import { FormatError } from '../formats/errors.js';
 import { STAGES, runCheck, summarize } from '../eval/integrity/index.js';
 import type { CheckReport } from '../eval/integrity/index.js';
 
@@ -42,7 +44,11 @@ export const checkContract = defineContract<CheckInput, CheckReport>({
   ],
 });
 
-/** `apr check`: the ten-stage integrity pipeline over any supported model (a failed stage is a result, not an error). */
+/**
+ * `apr check`: the ten-stage integrity pipeline over any supported model. A fault in the model is a failed
+ * stage in the report, not an error; only a path that does not exist throws (FormatError).
+ */
 export function checkModel(path: string, opts: CheckOptions = {}): CheckReport {
+  if (!existsSync(path)) throw new FormatError(path, 'path', 'no such file or directory');
   return checkContract.run({ path, opts }, () => runCheck(path, { ...(opts.stage !== undefined ? { stages: [opts.stage] } : {}), forward: opts.forward ?? true }));
 }

@@ -16,9 +16,12 @@ export const DTYPES = {
   I16: { id: 25, blockSize: 1, blockBytes: 2 },
   I32: { id: 26, blockSize: 1, blockBytes: 4 },
   BF16: { id: 30, blockSize: 1, blockBytes: 2 },
-  // aprender's APR_Q4 / APR_Q8 (ids 128/129); NF4 is ours (QLoRA NormalFloat4, 64-value blocks, f16 absmax).
+  // aprender's APR_Q4 / APR_Q8 (ids 128/129), as aprender's AprV2Writer writes them: APR_Q4 is 32-value
+  // blocks { f16 scale = amax/7; 16 bytes, element 2i in the low nibble of byte i, 2i+1 in the high one };
+  // APR_Q8 is one f32 scale (amax/127) for the whole tensor, then one i8 per value (see TENSOR_HEADER_BYTES).
+  // NF4 is ours (QLoRA NormalFloat4, 64-value blocks, f16 absmax).
   APR_Q4: { id: 128, blockSize: 32, blockBytes: 18 },
-  APR_Q8: { id: 129, blockSize: 32, blockBytes: 34 },
+  APR_Q8: { id: 129, blockSize: 1, blockBytes: 1 },
   NF4: { id: 130, blockSize: 64, blockBytes: 34 },
 } as const;
 
@@ -34,8 +37,15 @@ export function isDType(name: string): name is DType {
   return Object.hasOwn(DTYPES, name);
 }
 
+/** Bytes before the first value that a tensor of this dtype carries once (APR_Q8's f32 scale). */
+export const TENSOR_HEADER_BYTES: Readonly<Partial<Record<DType, number>>> = { APR_Q8: 4 };
+
+export function tensorHeaderBytes(dtype: DType): number {
+  return TENSOR_HEADER_BYTES[dtype] ?? 0;
+}
+
 export function isQuantized(dtype: DType): boolean {
-  return DTYPES[dtype].blockSize > 1;
+  return DTYPES[dtype].blockSize > 1 || tensorHeaderBytes(dtype) > 0;
 }
 
 export function elementCount(shape: readonly number[]): number {
@@ -46,7 +56,7 @@ export function elementCount(shape: readonly number[]): number {
 
 /**
  * Bytes occupied by a tensor of `shape` in `dtype`. Blocks run along the innermost (last) dimension,
- * so that dimension must be a multiple of the block size; throws otherwise.
+ * so that dimension must be a multiple of the block size; throws otherwise. Includes a per-tensor header.
  */
 export function byteSize(dtype: DType, shape: readonly number[]): number {
   const { blockSize, blockBytes } = DTYPES[dtype];
@@ -54,5 +64,5 @@ export function byteSize(dtype: DType, shape: readonly number[]): number {
   if (inner % blockSize !== 0) {
     throw new RangeError(`${dtype}: innermost dimension ${inner} is not a multiple of the block size ${blockSize}`);
   }
-  return (elementCount(shape) / blockSize) * blockBytes;
+  return tensorHeaderBytes(dtype) + (elementCount(shape) / blockSize) * blockBytes;
 }

@@ -2,7 +2,7 @@
  * GGUF bundles against outside references: the HF folders written by transformers and the GGUF files
  * written by llama.cpp (convert_hf_to_gguf.py, llama-quantize) in ../shared/fixtures.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,33 @@ describe('GGUF → bundle → GGUF reproduces every tensor and every KV pair lla
       }
     });
   }
+});
+
+describe('HF folder → GGUF equals what llama.cpp\'s convert_hf_to_gguf.py wrote', () => {
+  for (const model of ['tiny-coder-llama', 'tiny-draft-llama']) {
+    it(`${model}: the same KV pairs (no more, no fewer) and the same tensors`, () => {
+      const h = readHfDir(join(FIX, 'models', model));
+      const path = join(dir, `${model}-from-hf.gguf`);
+      writeGgufBundle(h, path);
+      h.tensors.close();
+      const orig = readGguf(gguf(`${model}-f32`)), out = readGguf(path);
+      try {
+        expectFileReproduced(orig, out);
+        expect([...out.kv.keys()].sort()).toEqual([...orig.kv.keys()].sort());
+      } finally {
+        orig.close();
+        out.close();
+      }
+    });
+  }
+
+  it('tiny-draft-llama (single shard, so the same tensor order): byte-identical file', () => {
+    const h = readHfDir(join(FIX, 'models', 'tiny-draft-llama'));
+    const path = join(dir, 'draft-identical.gguf');
+    writeGgufBundle(h, path);
+    h.tensors.close();
+    expect(readFileSync(path).equals(readFileSync(gguf('tiny-draft-llama-f32')))).toBe(true);
+  });
 });
 
 describe('quantized fixtures dequantize close to the f32 model (sanity; bit-exactness is gguf-llama-cpp.test.ts)', () => {

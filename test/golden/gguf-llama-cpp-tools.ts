@@ -14,3 +14,9 @@ export function llamaQuantize(input: string, output: string, type: string, pure 
   const args = ['--allow-requantize', ...(pure ? ['--pure'] : []), input, output, type, '2'];
   execFileSync(join(bin ?? '', 'llama-quantize'), args, { stdio: 'pipe' });
 }
+
+/** Greedy continuation of `prompt` by llama-completion (n tokens, EOS ignored), as printed on stdout. */
+export function llamaGreedy(model: string, prompt: string, n: number): string {
+  const args = ['-m', model, '-p', prompt, '-n', String(n), '--temp', '0', '--top-k', '1', '-no-cnv', '--no-display-prompt', '--ignore-eos', '-t', '2'];
+  return execFileSync(join(bin ?? '', 'llama-completion'), args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+}

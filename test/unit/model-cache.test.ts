@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { wasmKernels } from '../../src/kernels/cpu/wasm/runtime.js';
 import { type Model, loadModel } from '../../src/model/index.js';
 import { QWEN2_SMALL, randomModel } from './model-random.js';
 
@@ -67,6 +68,16 @@ describe('KV cache', () => {
     const a = model.logitsAll([4, 5, 6]);
     model.logitsAll([7, 8, 9, 10, 11, 12, 13]);
     expect(Array.from(model.logitsAll([4, 5, 6]))).toEqual(Array.from(a));
+  });
+
+  test('dispose frees the weights and buffers at once and makes the model unusable', () => {
+    const m = loadModel(randomModel(QWEN2_SMALL, 8).bundle);
+    m.logitsAll([1, 2, 3]);
+    const before = wasmKernels?.allocatedBytes() ?? 0;
+    m.dispose();
+    // weights alone: 2·97·64 + 2·(24·4·64 + 2·24·2·64 + 64·96 + 3·96·64) floats ≈ 0.3 MB
+    expect(before - (wasmKernels?.allocatedBytes() ?? 0)).toBeGreaterThan(250_000);
+    expect(() => m.logitsAll([1])).toThrow(/disposed/);
   });
 
   test('contract: startPos beyond the cache, foreign caches and out-of-range ids are refused', () => {

@@ -18,8 +18,9 @@ function aprOwner(field: string): number {
 
 const GGUF_CONTAINER_FIELDS = new Set(['magic', 'version', 'tensor_count', 'kv_count', 'file']);
 
-function ggufOwner(field: string): number {
-  if (GGUF_CONTAINER_FIELDS.has(field) || field.endsWith('.data')) return STAGE.container;
+function ggufOwner(field: string, message: string): number {
+  // A tensor that starts or ends past the end of the file: bytes are missing (a truncated file).
+  if (GGUF_CONTAINER_FIELDS.has(field) || field.endsWith('.data') || message.includes('past the end of the file')) return STAGE.container;
   if (field.startsWith("tensor '") || field.startsWith('tensor[')) return STAGE.index;
   if (field.startsWith('tokenizer.')) return STAGE.tokenizer;
   return STAGE.metadata;
@@ -47,7 +48,7 @@ export function ownerStage(format: ModelFileFormat | undefined, err: unknown): n
     case 'apr':
       return aprOwner(err.field);
     case 'gguf':
-      return ggufOwner(err.field);
+      return ggufOwner(err.field, err.message);
     case 'hf-dir':
     case 'safetensors':
       return hfOwner(err.file, err.field);

@@ -68,7 +68,8 @@ function ggufContainer(ctx: CheckContext, f: Findings): void {
     f.note('GGUF has no checksums: changed tensor bytes can only show in stages 8-10');
   } catch (err) {
     const owner = ownerStage('gguf', err);
-    if (owner === STAGE.container) f.fail(errorMessage(err));
+    const truncated = errorMessage(err).includes('past the end of the');
+    if (owner === STAGE.container) f.fail(truncated ? `file: truncated: ${errorMessage(err)}` : errorMessage(err));
     else f.note(`header readable up to a stage-${owner} fault`);
   }
 }

@@ -1,7 +1,8 @@
 import { dirname, join } from 'node:path';
 import { FormatError } from '../../formats/errors.js';
 import { KvReader, archConfigFromGguf } from '../../formats/gguf/arch-config.js';
-import { readGguf } from '../../formats/gguf/index.js';
+import { type GgufTensorInfo, type GgufValue, readGguf } from '../../formats/gguf/index.js';
+import { readGgufKv } from './gguf-kv.js';
 import { archConfigFromHf } from '../../formats/hf-dir/config-map.js';
 import { readJsonFile } from '../../formats/hf-dir/read.js';
 import type { AprIndexEntry } from '../../formats/apr/layout.js';
@@ -10,7 +11,7 @@ import { parseHeader, parseIndex, parseMetadata } from '../../formats/apr/parse.
 import type { ArchConfig } from '../../tensor/bundle.js';
 import { elementCount } from '../../tensor/dtype.js';
 import { type CheckContext, headerRepairedSource } from './context.js';
-import { ownerStage } from './ownership.js';
+import { STAGE, ownerStage } from './ownership.js';
 import { Findings, type Stage, type StageOutcome, errorMessage } from './types.js';
 
 const ids = (v: number | number[] | null | undefined): number[] => (v === null || v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -72,11 +73,21 @@ function aprConfig(ctx: CheckContext, f: Findings): ArchConfig | undefined {
 }
 
 /** GGUF: the `<arch>.*` keys as the reader maps them (without opening the tensors, which may be at fault). */
-function ggufConfig(ctx: CheckContext): ArchConfig {
-  const g = readGguf(ctx.path);
-  g.close();
-  const tokens = g.kv.get('tokenizer.ggml.tokens');
-  return archConfigFromGguf(new KvReader(ctx.path, g.kv), g.tensors, tokens?.type === 'array' ? tokens.value.length : undefined);
+function ggufConfig(ctx: CheckContext, f: Findings): ArchConfig {
+  let kv: Map<string, GgufValue>;
+  let tensors: GgufTensorInfo[] = [];
+  try {
+    const g = readGguf(ctx.path);
+    g.close();
+    kv = g.kv;
+    tensors = g.tensors;
+  } catch (err) {
+    if (ownerStage('gguf', err) === STAGE.metadata) throw err;
+    kv = readGgufKv(ctx.path);
+    f.note(`tensor directory unreadable (stage ${ownerStage('gguf', err)}): tied head and biases not derived`);
+  }
+  const tokens = kv.get('tokenizer.ggml.tokens');
+  return archConfigFromGguf(new KvReader(ctx.path, kv), tensors, tokens?.type === 'array' ? tokens.value.length : undefined);
 }
 
 /** HF folder or safetensors file: config.json beside the weights. */
@@ -88,10 +99,10 @@ function hfConfig(ctx: CheckContext): ArchConfig {
 function configOf(ctx: CheckContext, f: Findings): ArchConfig | undefined {
   if (ctx.format === 'apr') return aprConfig(ctx, f);
   try {
-    return ctx.format === 'gguf' ? ggufConfig(ctx) : hfConfig(ctx);
+    return ctx.format === 'gguf' ? ggufConfig(ctx, f) : hfConfig(ctx);
   } catch (err) {
     const owner = ownerStage(ctx.format, err);
-    f.fail(owner === 2 ? errorMessage(err) : `not checked: ${errorMessage(err)} (stage ${owner})`);
+    f.fail(owner === STAGE.metadata ? errorMessage(err) : `not checked: ${errorMessage(err)} (stage ${owner})`);
     return undefined;
   }
 }

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { ModelBundle } from '../../tensor/bundle.js';
-import { type DType, DTYPES } from '../../tensor/dtype.js';
+import { type DType, DTYPES, elementCount } from '../../tensor/dtype.js';
 import { ggufVocabFromTokenizer } from '../../tokenizer/gguf-vocab.js';
 import { FormatError } from '../errors.js';
 import { archKeys, archTailKeys } from './arch-config.js';
@@ -68,18 +68,30 @@ function defaultName(bundle: ModelBundle): string {
   return base.split(/[-_\s]+/).filter(Boolean).map((w) => w[0]?.toUpperCase() + w.slice(1)).join(' ');
 }
 
-function generalKeys(bundle: ModelBundle, meta: Map<string, GgufValue>, opts: WriteGgufOptions): Map<string, GgufValue> {
+/** gguf-py's size label: the parameter count with at least two significant digits ("5.6M", "820K"). */
+export function sizeLabel(params: number): string {
+  const [scale, suffix] = params > 1e12 ? [1e-12, 'T'] : params > 1e9 ? [1e-9, 'B'] : params > 1e6 ? [1e-6, 'M'] : [1e-3, 'K'];
+  const scaled = params * scale;
+  const digits = String(Math.round(scaled)).replace(/^0+/, '').length;
+  return `${scaled.toFixed(Math.max(2 - digits, 0))}${suffix}`;
+}
+
+function generalKeys(bundle: ModelBundle, meta: Map<string, GgufValue>, tensors: readonly GgufTensorInput[], opts: WriteGgufOptions): Map<string, GgufValue> {
   const kv = new Map<string, GgufValue>([['general.architecture', { type: 'string', value: bundle.config.architecture }]]);
   if (!meta.has('general.type')) kv.set('general.type', { type: 'string', value: 'model' });
   for (const [k, v] of meta) if (k.startsWith('general.') && !COMPUTED.has(k)) kv.set(k, v);
   if (opts.name !== undefined || !kv.has('general.name')) kv.set('general.name', { type: 'string', value: opts.name ?? defaultName(bundle) });
+  if (!kv.has('general.size_label')) {
+    const params = tensors.reduce((n, t) => n + elementCount(t.dims), 0);
+    kv.set('general.size_label', { type: 'string', value: sizeLabel(params) });
+  }
   return kv;
 }
 
 /** Every KV pair of the output, in convert_hf_to_gguf.py's order. */
 export function bundleKv(bundle: ModelBundle, tensors: readonly GgufTensorInput[], opts: WriteGgufOptions = {}): Map<string, GgufValue> {
   const meta = metadataKv(bundle);
-  const kv = generalKeys(bundle, meta, opts);
+  const kv = generalKeys(bundle, meta, tensors, opts);
   for (const [k, v] of archKeys(bundle.config)) kv.set(k, v);
   kv.set('general.file_type', fileType(tensors, meta.get('general.file_type')));
   for (const [k, v] of archTailKeys(bundle.config)) kv.set(k, v);

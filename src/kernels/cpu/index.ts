@@ -62,6 +62,7 @@ export const cpuBackend: Backend<Float32Array, WeightMatrix> = {
     return buf;
   },
   release: (buf) => wasmKernels?.release(buf),
+  releaseWeight: (w) => wasmKernels?.release(w.data),
   read: (buf, offset, length) => buf.subarray(offset, offset + length),
   readAsync: (buf, offset, length) => Promise.resolve(buf.slice(offset, offset + length)),
   copy: (src, srcOffset, dst, dstOffset, length) => dst.set(src.subarray(srcOffset, srcOffset + length), dstOffset),

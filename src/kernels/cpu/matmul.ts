@@ -2,7 +2,7 @@ import { defineContract } from '../../contract/index.js';
 import { DTYPES } from '../../tensor/dtype.js';
 import type { WeightMatrix } from '../types.js';
 import { ROW_DECODERS } from './blocks.js';
-import { ROWS } from './wasm/matmul-src.js';
+import { ACC, ROWS } from './wasm/matmul-src.js';
 import { wasmKernels } from './wasm/runtime.js';
 
 /**
@@ -145,13 +145,13 @@ function finite(a: Float32Array, len: number): boolean {
 }
 
 /**
- * The SIMD form, taken when the weight, x and out all live in the kernel memory and cols is a multiple of 8.
+ * The SIMD form, taken when the weight, x and out all live in the kernel memory and cols is a multiple of 4·ACC.
  * Which form a product takes depends only on where its buffers live, never on n, so batch invariance holds
  * within each form.
  */
 function matmulWasm(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): boolean {
   const k = wasmKernels;
-  if (k === undefined || w.cols % 8 !== 0 || !k.owns(w.data) || !k.owns(x) || !k.owns(out)) return false;
+  if (k === undefined || w.cols % (4 * ACC) !== 0 || !k.owns(w.data) || !k.owns(x) || !k.owns(out)) return false;
   const args = [w.data.byteOffset, x.byteOffset, out.byteOffset, w.rows, w.cols, n] as const;
   const quant = (): readonly [number, number] => [k.scratch(ROWS * w.cols * 4), k.f16Table];
   switch (w.dtype) {

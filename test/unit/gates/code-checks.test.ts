@@ -53,7 +53,7 @@ interface Variant {
 
 const variants: Variant[] = [
   { id: 'CB-005', what: 'a v8 ignore hint', changes: { 'src/approx.ts': `/* v8 ignore next */\nexport const approxEqual = (a: number, b: number, t: number): boolean => Math.abs(a - b) <= t;\n` }, expect: 'coverage ignore hint' },
-  { id: 'CB-005', what: 'a coverage exclude hiding source', changes: { 'vitest.config.ts': `import { defineConfig } from 'vitest/config';\nexport default defineConfig({ test: { coverage: { exclude: ['src/ops/**'] } } });\n` }, expect: "exclude 'src/ops/**' hides 1 source file" },
+  { id: 'CB-005', what: 'a coverage exclude hiding source', changes: { 'vitest.config.ts': `import { defineConfig } from 'vitest/config';\nexport default defineConfig({ test: { coverage: { exclude: ['src/ops/**'] } } });\n` }, expect: "exclude 'src/ops/**' hides 1 library file" },
   { id: 'CB-006', what: 'an unbound entry in binding.json', changes: { 'contracts/binding.json': JSON.stringify({ contracts: [{ contract: 'stats-mean-v1', equation: 'mean', file: 'src/ops/mean.ts', symbol: 'meanOp' }], unbound: ["src/ops/median.ts: exported function 'medianOp' has no contract"] }) }, expect: 'unbound: src/ops/median.ts' },
   { id: 'CB-006', what: 'an exported op missing from the registry', changes: { 'src/ops/median.ts': `export function medianOp(xs: readonly number[]): number {\n  return xs[0] ?? 0;\n}\n` }, expect: "exported 'medianOp' is not bound" },
   { id: 'CB-008', what: 'a contract YAML nothing binds', changes: { 'contracts/orphan-v1.yaml': 'metadata: { id: orphan-v1, version: 1 }\nequations:\n  e: { formula: "x" }\n' }, expect: "contract 'orphan-v1' is bound by no code" },

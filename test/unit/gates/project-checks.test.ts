@@ -89,4 +89,15 @@ describe('pmat project checks: each fails on its planted fault', () => {
     expect(supp?.status).toBe('warn');
     expect(supp?.findings.map((f) => f.message)).toEqual(['suppression CB-017 src/none.ts matches nothing: remove it']);
   });
+
+  it('config: severity "warning" turns a failure into a warning; enabled: false skips the check', async () => {
+    const config = { checks: { 'CB-028': { severity: 'warning' }, 'CB-029': { enabled: false } } };
+    const dir = plant({ 'pmat.config.json': JSON.stringify(config), LICENSE: null, 'package.json': pkg({ engines: undefined }) });
+    const r = await runCompliance(dir, { only: ['CB-028', 'CB-029'], cache: false, strict: true });
+    const [lic, eng] = r.checks;
+    expect(lic).toMatchObject({ status: 'warn', severity: 'warning' });
+    expect(eng).toMatchObject({ status: 'skip', message: 'disabled in pmat.config.json' });
+    expect(exitCode(r, true)).toBe(2);
+    expect(exitCode(r, false)).toBe(0);
+  });
 });

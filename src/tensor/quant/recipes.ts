@@ -1,0 +1,155 @@
+/**
+ * Which dtype each tensor gets under a scheme: a port of llama-quantize's tensor selection
+ * (llama.cpp src/llama-quant.cpp at commit 80fb11a: tensor_allows_quantization, llama_tensor_get_type_impl,
+ * tensor_type_fallback), so that our files compare with llama.cpp's tensor by tensor.
+ *
+ * - Only tensors with ≥ 2 dims whose (GGUF) name ends in "weight" are quantized; 1-D tensors (norms, biases)
+ *   are stored as F32, other excluded tensors keep their dtype. Names are mapped HF → GGUF first.
+ * - output.weight (and token_embd.weight when the embeddings are tied, i.e. there is no output.weight) gets
+ *   Q6_K under every k-quant and legacy scheme except q8_0, where it stays Q8_0; Q8_0 when its rows are not
+ *   a multiple of the scheme's block size. token_embd.weight (untied) gets the scheme's type.
+ * - attn_v (and fused attn_qkv / attn_kv_b): Q6_K in q4_k_m / q5_k_m where use_more_bits(i, n) holds, with i
+ *   the index of the attn_v tensor and n their count; Q5_K for the first four in q4_k_s.
+ * - ffn_down of layer i of n: Q6_K in q4_k_m / q5_k_m where use_more_bits(i, n); Q5_K in q4_k_s for
+ *   i < n/8; with an importance matrix, q4_0 / q5_0 use Q4_1 / Q5_1 for i < n/8.
+ *   use_more_bits(i, n) = i < n/8 ∨ i ≥ 7n/8 ∨ (i − n/8) mod 3 = 2 (integer division).
+ * - A row length that the chosen type's block does not divide falls back: Q4_K → Q5_0, Q5_K → Q5_1,
+ *   Q6_K → Q8_0, a 32-value type stays; F16 when even that does not divide it.
+ * - `pure` (llama-quantize --pure) skips the mixture rules: every quantizable tensor gets the scheme's type.
+ * llama.cpp counts attn_v and ffn_down tensors in file order; we take the layer number from the name, which
+ * is the same thing for files whose layers are stored in order (every convert_hf_to_gguf.py output). The
+ * Falcon, 70B and mixture-of-experts special cases and the IQ/Q2/Q3 mixtures are not ported.
+ * Our own schemes (f16, bf16, nf4, int8, int4) quantize the same tensors, with no mixture, F16 fallback.
+ */
+import { ggufNameFromHf } from '../../formats/gguf/names.js';
+import { type DType, DTYPES } from '../dtype.js';
+
+export interface Scheme {
+  /** The dtype most tensors get. */
+  readonly base: DType;
+  /** llama_ftype (general.file_type), for schemes llama.cpp has. */
+  readonly ftype?: number;
+  /** Which llama.cpp mixture rules apply. */
+  readonly mix?: 'q4_k_s' | 'q4_k_m' | 'q5_k_s' | 'q5_k_m';
+  readonly description: string;
+}
+
+export const SCHEMES = {
+  q8_0: { base: 'Q8_0', ftype: 7, description: 'llama.cpp Q8_0: 8.5 bits per weight' },
+  q4_0: { base: 'Q4_0', ftype: 2, description: 'llama.cpp Q4_0 (output.weight Q6_K)' },
+  q4_1: { base: 'Q4_1', ftype: 3, description: 'llama.cpp Q4_1 (output.weight Q6_K)' },
+  q5_0: { base: 'Q5_0', ftype: 8, description: 'llama.cpp Q5_0 (output.weight Q6_K)' },
+  q5_1: { base: 'Q5_1', ftype: 9, description: 'llama.cpp Q5_1 (output.weight Q6_K)' },
+  q4_k_s: { base: 'Q4_K', ftype: 14, mix: 'q4_k_s', description: 'llama.cpp Q4_K_S' },
+  q4_k_m: { base: 'Q4_K', ftype: 15, mix: 'q4_k_m', description: 'llama.cpp Q4_K_M (some attn_v / ffn_down Q6_K)' },
+  q4_k: { base: 'Q4_K', ftype: 15, mix: 'q4_k_m', description: 'llama-quantize\'s Q4_K: the same as q4_k_m' },
+  q5_k_s: { base: 'Q5_K', ftype: 16, mix: 'q5_k_s', description: 'llama.cpp Q5_K_S' },
+  q5_k_m: { base: 'Q5_K', ftype: 17, mix: 'q5_k_m', description: 'llama.cpp Q5_K_M' },
+  q5_k: { base: 'Q5_K', ftype: 17, mix: 'q5_k_m', description: 'llama-quantize\'s Q5_K: the same as q5_k_m' },
+  q6_k: { base: 'Q6_K', ftype: 18, description: 'llama.cpp Q6_K: 6.56 bits per weight' },
+  f16: { base: 'F16', ftype: 1, description: 'IEEE half precision' },
+  bf16: { base: 'BF16', ftype: 32, description: 'bfloat16' },
+  nf4: { base: 'NF4', description: 'QLoRA NormalFloat4, 64-value blocks with an f16 absmax (APR only)' },
+  int8: { base: 'APR_Q8', description: 'aprender APR_Q8: one f32 scale per tensor (APR only)' },
+  int4: { base: 'APR_Q4', description: 'aprender APR_Q4: 32-value blocks, f16 scale (APR only)' },
+} as const satisfies Record<string, Scheme>;
+
+export type SchemeName = keyof typeof SCHEMES;
+
+export function isSchemeName(s: string): s is SchemeName {
+  return Object.hasOwn(SCHEMES, s);
+}
+
+/** A tensor as the selection sees it. */
+export interface TensorInfo {
+  /** Hugging Face (canonical) name; the GGUF name is derived from it. */
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
+export interface SelectionContext {
+  readonly numLayers: number;
+  /** Number of attn_v-like tensors (llama.cpp's n_attention_wv). */
+  readonly attnV: number;
+  /** No output.weight: token_embd doubles as the output (llama.cpp's has_tied_embeddings). */
+  readonly tied: boolean;
+  readonly pure: boolean;
+  readonly imatrix: boolean;
+}
+
+/** The counts llama.cpp derives from the whole model before choosing types. */
+export function selectionContext(tensors: readonly TensorInfo[], numLayers: number, opts: { tied: boolean; pure?: boolean; imatrix?: boolean }): SelectionContext {
+  const attnV = tensors.filter((t) => isAttnV(ggufName(t.name))).length;
+  const hasOutput = !opts.tied && tensors.some((t) => ggufName(t.name) === 'output.weight');
+  return { numLayers, attnV, tied: !hasOutput, pure: opts.pure ?? false, imatrix: opts.imatrix ?? false };
+}
+
+export function ggufName(hf: string): string {
+  return ggufNameFromHf(hf) ?? hf;
+}
+
+const NEVER_QUANTIZED = ['_norm.weight', 'ffn_gate_inp.weight', 'altup', 'laurel', 'per_layer_model_proj', 'ssm_conv1d', 'attn_rel_b.weight', 'position_embd', 'token_types'];
+
+/** llama.cpp's tensor_allows_quantization, on GGUF names. */
+export function allowsQuantization(name: string, shape: readonly number[]): boolean {
+  return shape.length >= 2 && name.endsWith('weight') && !NEVER_QUANTIZED.some((s) => name.includes(s));
+}
+
+function isAttnV(g: string): boolean {
+  return g.includes('attn_v.weight') || g.includes('attn_qkv.weight') || g.includes('attn_kv_b.weight');
+}
+
+function layerOf(g: string): number {
+  const m = /^blk\.(\d+)\./.exec(g);
+  return m ? Number(m[1]) : 0;
+}
+
+export function useMoreBits(i: number, n: number): boolean {
+  const n8 = Math.floor(n / 8);
+  return i < n8 || i >= Math.floor((7 * n) / 8) || (i - n8) % 3 === 2;
+}
+
+function blockOf(t: DType): number {
+  return DTYPES[t].blockSize;
+}
+
+/** llama_tensor_get_type_impl for the mixtures we support (ggml block types only). */
+function mixtureType(base: DType, scheme: Scheme, g: string, cols: number, ctx: SelectionContext): DType {
+  const isOutput = g === 'output.weight' || (ctx.tied && g === 'token_embd.weight');
+  if (isOutput) return cols % blockOf(base) !== 0 ? 'Q8_0' : base !== 'Q8_0' ? 'Q6_K' : base;
+  const i = layerOf(g);
+  if (isAttnV(g)) {
+    if ((scheme.mix === 'q4_k_m' || scheme.mix === 'q5_k_m') && useMoreBits(i, ctx.attnV)) return 'Q6_K';
+    if (scheme.mix === 'q4_k_s' && i < 4) return 'Q5_K';
+    return base;
+  }
+  if (g.includes('ffn_down')) {
+    const n8 = Math.floor(ctx.numLayers / 8);
+    if ((scheme.mix === 'q4_k_m' || scheme.mix === 'q5_k_m') && useMoreBits(i, ctx.numLayers)) return 'Q6_K';
+    if (scheme.mix === 'q4_k_s' && i < n8) return 'Q5_K';
+    if (ctx.imatrix && i < n8 && (base === 'Q4_0' || base === 'Q5_0')) return base === 'Q4_0' ? 'Q4_1' : 'Q5_1';
+  }
+  return base;
+}
+
+const FALLBACK: Partial<Record<DType, DType>> = { Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
+
+/** llama.cpp's tensor_type_fallback: a type whose block divides the row length, else F16. */
+export function fallbackType(t: DType, cols: number): DType {
+  if (cols % blockOf(t) === 0) return t;
+  const next = FALLBACK[t] ?? t;
+  return cols % blockOf(next) === 0 ? next : 'F16';
+}
+
+const GGML_QUANTIZED: readonly DType[] = ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q4_K', 'Q5_K', 'Q6_K'];
+
+/** The dtype `t` gets under `scheme`. */
+export function targetType(t: TensorInfo, scheme: Scheme, ctx: SelectionContext): DType {
+  const g = ggufName(t.name);
+  if (!allowsQuantization(g, t.shape)) return t.shape.length <= 1 ? 'F32' : t.dtype;
+  const cols = t.shape[t.shape.length - 1] ?? 1;
+  if (!GGML_QUANTIZED.includes(scheme.base)) return fallbackType(scheme.base, cols);
+  const chosen = ctx.pure ? scheme.base : mixtureType(scheme.base, scheme, g, cols, ctx);
+  return fallbackType(chosen, cols);
+}

@@ -1,0 +1,114 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { GoldenSchema, compareFingerprint, fingerprintForImport, goldenFingerprint, probeSequence } from '../../src/eval/integrity/golden.js';
+import { summarize } from '../../src/eval/integrity/pipeline.js';
+import { provenanceChecks } from '../../src/eval/integrity/provenance.js';
+import { Findings, type StageResult, type StageStatus } from '../../src/eval/integrity/types.js';
+import { readGgufBundle } from '../../src/formats/gguf/index.js';
+import { readHfDir } from '../../src/formats/hf-dir/read.js';
+import { cpuPortableBackend } from '../../src/kernels/index.js';
+import { loadModel } from '../../src/model/index.js';
+import type { ModelBundle, ProvenanceEntry } from '../../src/tensor/bundle.js';
+import { fixture } from '../helpers.js';
+import { GGUF_F32, GGUF_Q4KM, HF, IMPORT_ENTRY } from './check-helpers.js';
+
+const stage = (id: number, status: StageStatus): StageResult => ({ id, name: `s${id}`, status, details: '', ms: 0 });
+
+describe('report summary', () => {
+  it('passed, total, score and all_passed follow from the statuses [ob:check-summary]', () => {
+    expect(summarize(['PASS', 'PASS', 'WARN', 'FAIL'].map((s, i) => stage(i + 1, s as StageStatus)))).toEqual({ passed: 3, total: 4, score: 63, all_passed: false });
+    expect(summarize([stage(1, 'PASS'), stage(9, 'SKIP'), stage(10, 'WARN')])).toEqual({ passed: 2, total: 2, score: 75, all_passed: true });
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom<StageStatus>('PASS', 'WARN', 'FAIL', 'SKIP'), { minLength: 1, maxLength: 10 }), (statuses) => {
+        const s = summarize(statuses.map((st, i) => stage(i + 1, st)));
+        const n = (x: StageStatus): number => statuses.filter((y) => y === x).length;
+        const total = statuses.length - n('SKIP');
+        expect(s.total).toBe(total);
+        expect(s.passed).toBe(n('PASS') + n('WARN'));
+        expect(s.all_passed).toBe(n('FAIL') === 0);
+        expect(s.score).toBe(total === 0 ? 0 : Math.round((100 * (n('PASS') + n('WARN') / 2)) / total));
+        expect(s.score).toBeGreaterThanOrEqual(0);
+        expect(s.score).toBeLessThanOrEqual(100);
+      }),
+    );
+  });
+});
+
+function withModel<T>(bundle: ModelBundle, fn: (b: ModelBundle) => T): T {
+  try {
+    return fn(bundle);
+  } finally {
+    bundle.tensors.close();
+  }
+}
+
+describe('golden fingerprint', () => {
+  const golden = GoldenSchema.parse(JSON.parse(JSON.stringify(withModel(readHfDir(HF), fingerprintForImport))));
+
+  it('has three probes, the text probe first, and binds the weights by digest', () => {
+    expect(golden.probes.map((p) => p.ids.length)).toEqual([16, 12, 8]);
+    expect(golden.probes[0]?.text).toContain('def read_lines');
+    expect(golden.probes[1]?.ids).toEqual(probeSequence(4096, 12, 2));
+    expect(golden.weights_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(golden.probes.every((p) => p.top5_ids.length === 5 && p.lse.length === p.ids.length)).toBe(true);
+  });
+
+  it("is reproduced exactly by llama.cpp's f32 GGUF of the same weights (an independent file), and by the portable backend within tolerance [ob:check-golden-reproduced]", () => {
+    const dev = withModel(readGgufBundle(GGUF_F32), (b) => compareFingerprint(golden, loadModel(b)));
+    const portable = withModel(readHfDir(HF), (b) => compareFingerprint(golden, loadModel(b, { backend: cpuPortableBackend })));
+    expect(portable.ratio).toBeLessThan(0.05);
+    expect(dev.ratio).toBe(0);
+  });
+
+  it('rope_theta 10 % off, rms_norm_eps 10× off and Q4_K_M / Q8_0 weights exceed the tolerance [ob:check-golden-reproduced]', () => {
+    const hf = readHfDir(HF);
+    try {
+      const rope = compareFingerprint(golden, loadModel({ ...hf, config: { ...hf.config, rope_theta: 11000 } }));
+      expect(rope.ratio).toBeGreaterThan(10);
+      const eps = compareFingerprint(golden, loadModel({ ...hf, config: { ...hf.config, rms_norm_eps: 1e-6 } }));
+      expect(eps.ratio).toBeGreaterThan(3);
+    } finally {
+      hf.tensors.close();
+    }
+    for (const path of [GGUF_Q4KM, fixture('gguf/tiny-coder-llama-Q8_0.gguf')]) {
+      const q = withModel(readGgufBundle(path), (b) => compareFingerprint(golden, loadModel(b)));
+      expect(q.ratio, path).toBeGreaterThan(10);
+    }
+  });
+
+  it('goldenFingerprint without a tokenizer uses pseudo-random probes only', () => {
+    const g = withModel(readHfDir(HF), (b) => goldenFingerprint(loadModel(b)));
+    expect(g.probes[0]?.text).toBeUndefined();
+    expect(g.probes[0]?.ids).toEqual(probeSequence(4096, 16, 1));
+    expect(g.weights_digest).toBeUndefined();
+  });
+});
+
+describe('provenance chain', () => {
+  const run = (entries: ProvenanceEntry[], now = Date.parse('2025-06-01T00:00:00Z')): Findings => {
+    const f = new Findings();
+    provenanceChecks(entries, f, now);
+    return f;
+  };
+
+  it('accepts a well-formed non-decreasing chain', () => {
+    const f = run([IMPORT_ENTRY, { ...IMPORT_ENTRY, op: 'quantize', time: '2025-01-02T03:04:05.000Z' }, { ...IMPORT_ENTRY, op: 'merge', time: '2025-03-01T00:00:00+02:00' }]);
+    expect([f.fails, f.warns]).toEqual([[], []]);
+  });
+
+  it('names each malformed field', () => {
+    const f = run([{ op: '', options: {}, inputDigests: [], toolVersion: ' ', time: 'yesterday' }]);
+    expect(f.fails).toEqual([
+      'provenance[0].op: empty',
+      'provenance[0].toolVersion: empty',
+      'provenance[0].inputDigests: empty (an operation has at least one input)',
+      'provenance[0].time: "yesterday" is not an ISO-8601 time',
+    ]);
+  });
+
+  it('flags a time in the future as a warning and an out-of-order time as a failure', () => {
+    const f = run([{ ...IMPORT_ENTRY, time: '2026-01-01T00:00:00Z' }, IMPORT_ENTRY]);
+    expect(f.warns).toEqual(['provenance[0].time: 2026-01-01T00:00:00Z is in the future']);
+    expect(f.fails[0]).toMatch(/^provenance\[1\]\.time: 2025-01-02T03:04:05\.000Z precedes provenance\[0\]\.time/);
+  });
+});
