@@ -19,7 +19,7 @@ export function kvHeadOf(h: Z3Arith, rep: Z3Arith, kvHeads: Z3Arith, plant?: str
 
 async function gqa(z: ProofSession, plant?: string) {
   const { ctx } = z;
-  const [K, rep, h, t, n, j, i, d, cap, sp] = ints(ctx, ['kvHeads', 'rep', 'h', 't', 'n', 'j', 'i', 'headDim', 'capacity', 'startPos']) as Z3Arith[] as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
+  const [K, rep, h, t, n, j, i, d, cap, sp] = ints(ctx, ['kvHeads', 'rep', 'h', 't', 'n', 'j', 'i', 'headDim', 'capacity', 'startPos']) as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
   const H = K.mul(rep);
   const g = kvHeadOf(h, rep, K, plant);
   const base = g.mul(cap).mul(d);

@@ -3,6 +3,7 @@ import { registerInference } from './commands/inference.js';
 import { registerMergePrune } from './commands/merge-prune.js';
 import { registerModelIo } from './commands/model-io.js';
 import { registerPassAtK } from './commands/pass-at-k.js';
+import { registerQuantize } from './commands/quantize.js';
 import { createProgram, runProgram } from './program.js';
 
 const program = createProgram('apr', 'apr — LLM weights toolkit with mathematical contracts (import, inspect, check, run, eval, quantize, merge, finetune)');
@@ -13,5 +14,6 @@ registerModelIo(program);
 registerInference(program);
 registerMergePrune(program);
 registerPassAtK(program);
+registerQuantize(program);
 
 process.exitCode = await runProgram('apr', program, process.argv.slice(2));

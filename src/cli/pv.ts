@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { auditContract, auditText, diagnosticsText, diffContracts, diffContractSets, diffText, lintContracts, parseLevel, proofStatus, PvInputError, readBindings, readProofResults, readTestResults, recordProofResults, runProofs, statusText, toSarif, validateContracts, type Level, type ProofResult } from '../contract/pv/index.js';
+import { auditContract, auditText, diagnosticsText, diffContracts, diffContractSets, diffText, lintContracts, parseLevel, proofStatus, PvInputError, readBindings, readProofResults, readTestResults, recordProofResults, runProofs, statusText, toSarif, UnknownProofError, validateContracts, type Level, type ProofResult } from '../contract/pv/index.js';
 import type { Diagnostic } from '../contract/yaml/diagnostic.js';
 import { loadContractFile, loadContracts } from '../contract/yaml/load.js';
 import type { ContractYaml } from '../contract/yaml/schema.js';
@@ -13,7 +13,7 @@ import { createProgram, intOption, packageVersion, runProgram } from './program.
 type Format = 'text' | 'json' | 'sarif';
 
 function rootOf(program: Command): string {
-  return resolve((program.opts() as { root?: string }).root ?? '.');
+  return resolve(program.opts<{ root?: string }>().root ?? '.');
 }
 
 function formatOption(choices: Format[]): Option {
@@ -78,7 +78,8 @@ function registerProve(program: Command): void {
       try {
         run = await runProofs({ root, target, bound: opts.bound, timeoutS: opts.timeout, plant: opts.plant, contracts, onResult: opts.json ? undefined : (r) => process.stdout.write(`${proofLine(r)}\n`) });
       } catch (err) {
-        throw new CliError(err instanceof Error ? err.message : String(err));
+        if (err instanceof UnknownProofError) throw new CliError(err.message);
+        throw new CliError(`proofs/: ${err instanceof Error ? err.message : String(err)}`, EXIT.failed);
       }
       if (opts.plant === undefined && opts.record) facts(() => recordProofResults(root, run.results, run.z3Version));
       if (opts.json) printJson({ z3: run.z3Version, plant: opts.plant ?? null, results: run.results });

@@ -1,8 +1,9 @@
-export { createDecoder, decoderForward, type DecoderOptions, type ForwardOptions, type Model } from './decoder.js';
+export { type ActivationObserver, type ActivationSite, createDecoder, decoderForward, type DecoderOptions, type ForwardOptions, type Model } from './decoder.js';
 export { generate, type GenerateOptions, type GenerateResult, type GenerateTiming, type OnToken } from './generate.js';
 export type { KVCache } from './kv-cache.js';
 export { loadModel, type LoadModelOptions } from './load.js';
 export { Rng } from './rng.js';
+export { createSession, type Session } from './session.js';
 export {
   applyRepetitionPenalty,
   argmax,

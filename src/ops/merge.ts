@@ -157,7 +157,8 @@ function runMerge(opts: MergeOptions): MergeResult {
   const seed = opts.seed ?? 0;
   try {
     if (inputs.length < method.minInputs || inputs.length > method.maxInputs) {
-      throw optionError('models', `${method.name} merges ${method.maxInputs === method.minInputs ? method.minInputs : `${method.minInputs}..${method.maxInputs}`} model(s) ${method.inputs === 'task' ? 'besides the base' : ''}, got ${inputs.length}`.trim());
+      const range = method.maxInputs === Infinity ? `at least ${method.minInputs}` : method.minInputs === 0 ? `at most ${method.maxInputs}` : `${method.minInputs} to ${method.maxInputs}`;
+      throw optionError('models', `${method.name} merges ${range} model(s)${method.inputs === 'task' ? ' besides the base' : ''}, got ${inputs.length}`);
     }
     checkMergeable(base, all.filter((m) => m !== base));
     const format = outputFormatFor(opts.output, opts.format);
@@ -174,7 +175,9 @@ function runMerge(opts: MergeOptions): MergeResult {
       },
     });
     const inputDigests = all.map((m) => sourceDigest(m.path));
-    const bundle: ModelBundle = { ...base.bundle, tensors, source: { path: opts.output, format: 'memory' } };
+    // The base's logits fingerprint describes other weights; `apr import` records one for the new model.
+    const { golden: _stale, ...metadata } = base.bundle.metadata;
+    const bundle: ModelBundle = { ...base.bundle, metadata, tensors, source: { path: opts.output, format: 'memory' } };
     const provenance: ProvenanceEntry = {
       op: 'merge',
       options: { strategy, base: base.path, models: inputs.map((m) => m.path), seed, ...(dtype ? { dtype } : {}), parameters: globalParameters(opts, config) },

@@ -192,7 +192,8 @@ function runPrune(o: PruneOptions): PruneResult {
     const cal = needs ? calibrate(o, bundle, needs) : undefined;
     peak = Math.max(peak, process.memoryUsage.rss());
     const built = build(o, bundle, ratio, pattern, cal?.stats);
-    const out: ModelBundle = { ...bundle, config: built.config, tensors: built.store, source: { path: o.output ?? o.input, format: 'memory' } };
+    const { golden: _stale, ...metadata } = bundle.metadata; // a fingerprint of the unpruned weights
+    const out: ModelBundle = { ...bundle, metadata, config: built.config, tensors: built.store, source: { path: o.output ?? o.input, format: 'memory' } };
     const pruned = built.store.names();
     let bytes: number | undefined;
     let format: OutputFormat | undefined;

@@ -27,7 +27,7 @@ const CLEAN = [
 
 describe('apr check passes every fixture model', () => {
   for (const path of CLEAN) {
-    it(`${basename(path)}: all ten stages pass [ob:check-clean-pass]`, () => {
+    it(`${basename(path)}: all ten stages pass [ob:check-clean-pass] [ob:check-cache-equivalence]`, () => {
       const r = runCheck(path);
       expect(r.stages.map((s) => `${s.id} ${s.status}: ${s.details}`).filter((s) => !/^\d+ PASS/.test(s))).toEqual([]);
       expect(r.stages.map((s) => s.id)).toEqual(stageRange(10));

@@ -7,7 +7,8 @@ import { Findings, type StageResult, type StageStatus } from '../../src/eval/int
 import { readGgufBundle } from '../../src/formats/gguf/index.js';
 import { readHfDir } from '../../src/formats/hf-dir/read.js';
 import { cpuPortableBackend } from '../../src/kernels/index.js';
-import { loadModel } from '../../src/model/index.js';
+import { type Model, loadModel } from '../../src/model/index.js';
+import { CACHE_TOLERANCE, cachedAgainstFull } from '../../src/eval/integrity/stage-forward.js';
 import type { ModelBundle, ProvenanceEntry } from '../../src/tensor/bundle.js';
 import { fixture } from '../helpers.js';
 import { GGUF_F32, GGUF_Q4KM, HF, IMPORT_ENTRY } from './check-helpers.js';
@@ -81,6 +82,35 @@ describe('golden fingerprint', () => {
     expect(g.probes[0]?.text).toBeUndefined();
     expect(g.probes[0]?.ids).toEqual(probeSequence(4096, 16, 1));
     expect(g.weights_digest).toBeUndefined();
+  });
+});
+
+describe('forward self-test: cached incremental decode against full recomputation', () => {
+  /** The real model, with `bias` added to every logit of a one-token (cached) step: a KV-cache bug in miniature. */
+  function skewed(model: Model, bias: number): Model {
+    const forward: Model['forward'] = (tokens, start, cache, opts) => {
+      const out = model.forward(tokens, start, cache, opts);
+      return tokens.length === 1 ? out.map((x) => x + bias) : out;
+    };
+    return new Proxy(model, {
+      get: (target, key) => {
+        if (key === 'forward') return forward;
+        const v: unknown = Reflect.get(target, key, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+
+  it('is exact on the fixture and fails a cache path off by 2e-4 [ob:check-cache-equivalence]', () => {
+    const model = withModel(readHfDir(HF), (b) => loadModel(b));
+    const ids = probeSequence(4096, 12, 5);
+    const full = model.logitsAll(ids);
+    const ok = new Findings();
+    expect(cachedAgainstFull(model, full, ids, ok)).toBe(0);
+    expect(ok.fails).toEqual([]);
+    const bad = new Findings();
+    expect(cachedAgainstFull(skewed(model, 2e-4), full, ids, bad)).toBeGreaterThan(CACHE_TOLERANCE);
+    expect(bad.fails[0]).toMatch(/^KV cache: incremental decode differs from full recomputation by 2\.\d+e-4 at position 4 \(tolerance 0\.0001\)$/);
   });
 });
 

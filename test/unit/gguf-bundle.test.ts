@@ -106,6 +106,19 @@ describe('bundle ↔ GGUF tensor conventions', () => {
     });
   }
 
+  it('a non-default alignment is written and kept through a re-export', () => {
+    const first = join(dir, 'align64.gguf'), second = join(dir, 'align64-again.gguf');
+    writeGgufBundle(bundle('llama'), first, { alignment: 64 });
+    const r = readGgufBundle(first);
+    writeGgufBundle(r, second);
+    r.tensors.close();
+    for (const path of [first, second]) {
+      const f = readGguf(path);
+      expect([f.alignment, f.dataOffset % 64, f.tensors.every((t) => t.offset % 64 === 0)]).toEqual([64, 0, true]);
+      f.close();
+    }
+  });
+
   it('name mapping is a bijection on the llama/qwen2 names', () => {
     const hf = ['model.embed_tokens.weight', 'model.norm.weight', 'lm_head.weight'];
     for (const p of ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj', 'input_layernorm', 'post_attention_layernorm']) hf.push(`model.layers.12.${p}.weight`);

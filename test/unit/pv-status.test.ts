@@ -46,6 +46,16 @@ describe('pv proof-status levels (DESIGN.md L1..L5) from facts', () => {
     expect(t.opsAndKernelsAtLeast).toEqual({ L1: 4, L2: 3, L3: 2, L4: 1, L5: 1 });
   });
 
+  it('lists proof results for obligations that no contract defines instead of counting them', () => {
+    const { contracts } = loadContracts(join(root, 'contracts'), root);
+    const proofs = readProofResults(root);
+    if (!proofs) throw new Error('fixture missing');
+    const stray = { ...proofs.results[0], id: 'PF-stray', contract: 'alpha-v1', obligation: 'alpha-z' } as (typeof proofs.results)[number];
+    const r = proofStatus({ root, contracts, bindings: readBindings(root), tests: readTestResults(root), proofs: { ...proofs, results: [...proofs.results, stray] } });
+    expect(r.undeclaredProofs).toEqual([{ id: 'PF-stray', contract: 'alpha-v1', obligation: 'alpha-z', status: 'proved' }]);
+    expect(r.totals.proofs.proved).toBe(1);
+  });
+
   it('prints a table with the totals', () => {
     const text = statusText(report);
     expect(text).toMatch(/^alpha-v1\s+L5\s/m);

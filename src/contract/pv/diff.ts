@@ -42,7 +42,7 @@ function diffById<T extends { id: string }>(section: Change['section'], olds: re
     const n = byId.get(o.id);
     if (!n) out.push({ kind: 'removed', section, id: o.id, impact: removed });
     else {
-      const fields = changedFields(o as Record<string, unknown>, n as Record<string, unknown>);
+      const fields = changedFields(o, n);
       if (fields.length) out.push({ kind: 'changed', section, id: o.id, fields, impact: impactOf(o, n, fields) });
     }
   }

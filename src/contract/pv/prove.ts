@@ -9,6 +9,14 @@ import { openZ3, type Z3Handle } from './z3-session.js';
 
 export const DEFAULT_TIMEOUT_S = 20;
 
+/** The target or planted bug names nothing that exists (a usage error, not a failed proof). */
+export class UnknownProofError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownProofError';
+  }
+}
+
 export interface DiscoveredProof {
   harness: ProofHarness;
   /** Harness file relative to the project root, as contract YAMLs name it (`proofs/x.ts`). */
@@ -118,13 +126,13 @@ export interface ProveRun {
 export async function runProofs(opts: ProveOptions): Promise<ProveRun> {
   const all = await discoverProofs(opts.root, opts.contracts ?? []);
   const chosen = selectProofs(all, opts.target);
-  if (chosen.length === 0) throw new Error(opts.target === undefined ? `no proofs found under ${relative(process.cwd(), join(opts.root, 'proofs')) || 'proofs'}/` : `no proof, contract or obligation named '${opts.target}'`);
+  if (chosen.length === 0) throw new UnknownProofError(opts.target === undefined ? `no proofs found under ${relative(process.cwd(), join(opts.root, 'proofs')) || 'proofs'}/` : `no proof, contract or obligation named '${opts.target}'`);
   if (opts.plant !== undefined) {
     const plant = opts.plant;
     const knowing = chosen.filter((p) => Object.hasOwn(p.harness.plants, plant));
     if (knowing.length === 0) {
       const known = [...new Set(chosen.flatMap((p) => Object.keys(p.harness.plants)))];
-      throw new Error(`no selected proof knows the planted bug '${plant}' (known: ${known.join(', ') || 'none'})`);
+      throw new UnknownProofError(`no selected proof knows the planted bug '${plant}' (known: ${known.join(', ') || 'none'})`);
     }
     chosen.splice(0, chosen.length, ...knowing);
   }

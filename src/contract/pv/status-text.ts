@@ -39,6 +39,7 @@ export function statusText(r: StatusReport): string {
     `exported ops and kernels: ${n}; bound to a contract ${t.boundOpsAndKernels} (${pct(t.boundOpsAndKernels, n)}); at ≥L1 ${t.opsAndKernelsAtLeast.L1}, ≥L2 ${t.opsAndKernelsAtLeast.L2}, ≥L3 ${t.opsAndKernelsAtLeast.L3}, ≥L4 ${t.opsAndKernelsAtLeast.L4}, L5 ${t.opsAndKernelsAtLeast.L5} (of ${n})`,
     `facts: binding ${r.sources.binding ? 'contracts/binding.json' : 'MISSING (run npm run bind)'}; tests ${r.sources.tests ?? 'none recorded (.pv/test-results.json)'}; proofs ${r.sources.proofs ?? 'none recorded (.pv/proof-results.json)'}`,
   ];
+  if (r.undeclaredProofs.length) lines.push(`proof results for obligations no contract defines (counted nowhere): ${r.undeclaredProofs.map((u) => `${u.contract}/${u.obligation} ${u.status}`).join(', ')}`);
   if (r.contracts.some((c) => c.vacuous.length)) lines.push('* level reached with no z3-decidable obligation declared (L3 holds vacuously)');
   return `${lines.join('\n')}\n`;
 }

@@ -31,6 +31,8 @@ export interface ContractStatus {
 export interface StatusReport {
   sources: { binding: boolean; exportedOpsAndKernels: number; tests: string | null; proofs: string | null };
   contracts: ContractStatus[];
+  /** Proof results whose contract/obligation pair no YAML defines: facts that count toward no level. */
+  undeclaredProofs: { id: string; contract: string; obligation: string; status: string }[];
   totals: {
     contracts: number;
     byLevel: Record<`L${Level}`, number>;
@@ -145,7 +147,9 @@ export function proofStatus(input: StatusInput): StatusReport {
     return digests.get(r.harness) === r.harness_sha256;
   };
   const contracts = input.contracts.map((c) => contractStatus(c, input, fresh)).sort((a, b) => a.id.localeCompare(b.id));
-  return { sources: sourcesOf(input), contracts, totals: totalsOf(input, contracts) };
+  const defined = new Set(input.contracts.flatMap((c) => c.doc.proof_obligations.map((o) => `${c.id}#${o.id}`)));
+  const undeclaredProofs = (input.proofs?.results ?? []).filter((r) => !defined.has(`${r.contract}#${r.obligation}`)).map((r) => ({ id: r.id, contract: r.contract, obligation: r.obligation, status: r.status }));
+  return { sources: sourcesOf(input), contracts, undeclaredProofs, totals: totalsOf(input, contracts) };
 }
 
 function sourcesOf(input: StatusInput): StatusReport['sources'] {

@@ -22,7 +22,11 @@ export async function openZ3(): Promise<Z3Handle> {
   shared ??= (async () => {
     // Loaded on first use: the WASM glue is large and most pv commands never need it.
     const { init } = await import('z3-solver');
-    const api = await init();
+    // Emscripten reports late messages from workers killed by close(); they are noise, everything else passes.
+    const printErr = (text: string): void => {
+      if (!text.includes('from terminated worker')) process.stderr.write(`${text}\n`);
+    };
+    const api = await init({ printErr });
     const ctx = api.Context('main');
     const s = new ctx.Solver();
     s.add(ctx.Int.const('warm').gt(0));
@@ -73,5 +77,5 @@ export function formatValue(ctx: Z3Ctx, v: Z3Expr): string {
   }
   if (ctx.isIntVal(v)) return v.value().toString();
   if (ctx.isRealVal(v)) return v.asString();
-  return v.toString();
+  return v.sexpr();
 }

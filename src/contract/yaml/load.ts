@@ -14,7 +14,7 @@ export interface LoadedContract {
   /** The parsed value before validation (for unknown-key checks). */
   raw: unknown;
   /** 1-based line of the node at `path` (or of its nearest ancestor). */
-  lineOf(path: YamlPath): number | undefined;
+  lineOf: (path: YamlPath) => number | undefined;
 }
 
 export interface LoadResult {
@@ -25,7 +25,7 @@ export interface LoadResult {
 
 interface ParsedFile {
   raw: unknown;
-  lineOf(path: YamlPath): number | undefined;
+  lineOf: (path: YamlPath) => number | undefined;
   errors: { message: string; line?: number }[];
 }
 

@@ -140,6 +140,7 @@ export class CheckContext {
   }
 
   close(): void {
+    if (this.modelSlot.v?.ok) this.modelSlot.v.value.dispose();
     if (this.bundleSlot.v?.ok) this.bundleSlot.v.value.tensors.close();
   }
 }

@@ -142,7 +142,12 @@ export function fingerprintForImport(bundle: ModelBundle): Record<string, unknow
     tokenizer = undefined;
   }
   const digest = weightsDigest(bundle, bundleDigests(bundle));
-  return { ...goldenFingerprint(loadModel(bundle), tokenizer, digest) };
+  const model = loadModel(bundle);
+  try {
+    return { ...goldenFingerprint(model, tokenizer, digest) };
+  } finally {
+    model.dispose();
+  }
 }
 
 export interface GoldenDeviation {

@@ -44,7 +44,7 @@ function finiteAndNormalised(full: Float32Array, ids: readonly number[], V: numb
 }
 
 /** Prefill a few tokens, then one token at a time through the KV cache; compare with the full pass. */
-function cachedAgainstFull(model: Model, full: Float32Array, ids: readonly number[], f: Findings): number {
+export function cachedAgainstFull(model: Model, full: Float32Array, ids: readonly number[], f: Findings): number {
   const V = model.config.vocab_size;
   const cache = model.createCache(ids.length);
   let worst = 0;

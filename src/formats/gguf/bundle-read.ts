@@ -64,7 +64,6 @@ export function readGgufBundle(path: string): ModelBundle {
     const r = new KvReader(path, file.kv);
     const { spec, vocabLength } = tokenizerSpec(r);
     const config = archConfigFromGguf(r, file.tensors, vocabLength);
-    r.get('general.alignment');
     const gguf: Record<string, unknown> = {};
     const types: Record<string, string> = {};
     for (const [k, v] of file.kv) {

@@ -13,7 +13,7 @@ import { type GgufTensorInput, writeGguf } from './write.js';
 export interface WriteGgufOptions {
   /** general.name (default: the source's, else derived from the source path as convert_hf_to_gguf.py does). */
   name?: string;
-  /** general.alignment (default 32, then not written, as gguf-py does). */
+  /** general.alignment (default: the source's, else 32, which is then not written, as gguf-py does). */
   alignment?: number;
 }
 
@@ -96,8 +96,9 @@ export function bundleKv(bundle: ModelBundle, tensors: readonly GgufTensorInput[
   kv.set('general.file_type', fileType(tensors, meta.get('general.file_type')));
   for (const [k, v] of archTailKeys(bundle.config)) kv.set(k, v);
   kv.set('general.quantization_version', meta.get('general.quantization_version') ?? { type: 'u32', value: 2 });
-  const alignment = opts.alignment ?? GGUF_DEFAULT_ALIGNMENT;
-  if (alignment !== GGUF_DEFAULT_ALIGNMENT) kv.set('general.alignment', { type: 'u32', value: alignment });
+  const previous = meta.get('general.alignment');
+  if (opts.alignment !== undefined && opts.alignment !== GGUF_DEFAULT_ALIGNMENT) kv.set('general.alignment', { type: 'u32', value: opts.alignment });
+  else if (opts.alignment === undefined && previous !== undefined) kv.set('general.alignment', previous);
   const rest = [...meta].filter(([k]) => !kv.has(k) && !COMPUTED.has(k));
   for (const [k, v] of rest) if (!k.startsWith('tokenizer.')) kv.set(k, v);
   if (bundle.tokenizer) {
