@@ -18,8 +18,9 @@ export function formatText(report: ComplianceReport, opts: FormatOptions = {}): 
   const max = opts.maxFindings ?? 10;
   const lines = [`pmat comply check: ${report.root}${report.strict ? ' (strict)' : ''}`, ''];
   for (const c of shown(report, opts)) {
-    lines.push(`${SYMBOL[c.status]} ${c.id} ${c.name}: ${c.message.split('\n')[0] ?? ''}`);
-    if (c.status !== 'warn' && c.status !== 'fail') continue;
+    const listed = (c.status === 'warn' || c.status === 'fail') && c.findings.length > 0;
+    lines.push(`${SYMBOL[c.status]} ${c.id} ${c.name}: ${listed ? c.summary : c.message}`);
+    if (!listed) continue;
     for (const f of c.findings.slice(0, max)) lines.push(`    ${f.level === 'fail' ? '✗' : '⚠'} ${formatFinding(f)}`);
     if (c.findings.length > max) lines.push(`    … ${c.findings.length - max} more`);
   }

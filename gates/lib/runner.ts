@@ -9,6 +9,9 @@ export interface CheckResult {
   description: string;
   status: Status;
   severity: Severity;
+  /** What the check measured, one line. */
+  summary: string;
+  /** The summary followed by the first findings, one line. */
   message: string;
   findings: Finding[];
   suppressed: number;
@@ -94,7 +97,7 @@ export async function runCheck(ctx: ProjectContext, check: Check): Promise<Check
   const severity = checkSeverity(ctx.config, check);
   const base = { id: check.id, name: check.name, description: check.description, severity };
   const reason = preempted(ctx, check);
-  if (reason) return { ...base, status: 'skip', message: reason, findings: [], suppressed: 0, durationMs: 0 };
+  if (reason) return { ...base, status: 'skip', summary: reason, message: reason, findings: [], suppressed: 0, durationMs: 0 };
   suppressionUsage(ctx).ran.add(check.id);
   let o: Outcome;
   try {
@@ -106,7 +109,8 @@ export async function runCheck(ctx: ProjectContext, check: Check): Promise<Check
   const downgraded = o.findings.map((f) => (severity === 'warning' && f.level === 'fail' ? { ...f, level: 'warn' as const } : f));
   const { kept, suppressed } = applySuppressions(ctx, check, downgraded);
   const status = statusOf(o, kept);
-  return { ...base, status, message: messageOf(o, status, kept, suppressed), findings: kept, suppressed, durationMs: Date.now() - started };
+  const summary = `${o.summary}${suppressed > 0 ? ` (${suppressed} suppressed)` : ''}`;
+  return { ...base, status, summary, message: messageOf(o, status, kept, suppressed), findings: kept, suppressed, durationMs: Date.now() - started };
 }
 
 /**

@@ -57,7 +57,7 @@ function registerChecks(program: Command): void {
 function proofLine(r: ProofResult): string {
   const cx = r.counterexample ? `  counterexample: ${Object.entries(r.counterexample).map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
   const why = r.status !== 'proved' && r.reason ? `  (${r.reason})` : '';
-  return `${r.status.padEnd(8)} ${r.id}  ${r.contract}/${r.obligation}  bound ${r.bound ?? '-'}  ${(r.wall_ms / 1000).toFixed(1)} s${why}${cx}`;
+  return `${r.status.padEnd(8)} ${r.id}  ${r.contract}/${r.obligation}  bound ${r.bound ?? '-'}  ${(r.wall_ms / 1000).toFixed(1)} s (cpu ${(r.cpu_ms / 1000).toFixed(1)} s)${why}${cx}`;
 }
 
 function registerProve(program: Command): void {

@@ -14,7 +14,7 @@ import { type NmPattern, parsePattern } from '../train/prune/select.js';
 import { type ActivationStats, type StatsNeeds, collectStats } from '../train/prune/stats.js';
 import { type StructuredUnit, planStructured, structuredStore } from '../train/prune/structured.js';
 import { type TensorPruneReport, type UnstructuredMethod, prunableNames, prunedStore } from '../train/prune/unstructured.js';
-import { SPARSITY_TOLERANCE } from '../train/prune/unstructured-types.js';
+import { sparsityTolerance } from '../train/prune/unstructured-types.js';
 import { TOOL_VERSION } from './version.js';
 
 export const PRUNE_METHODS = ['magnitude', 'wanda', 'sparsegpt', 'structured', 'depth'] as const;
@@ -74,8 +74,8 @@ const UNSTRUCTURED = new Set<PruneMethod>(['magnitude', 'wanda', 'sparsegpt']);
 
 function sparsityOk(o: PruneOptions, r: PruneResult): boolean {
   if (!UNSTRUCTURED.has(o.method)) return true;
-  if (o.pattern) return r.tensors.every((t) => t.sparsity >= r.target_ratio - SPARSITY_TOLERANCE);
-  return r.tensors.every((t) => Math.abs(t.sparsity - r.target_ratio) <= SPARSITY_TOLERANCE);
+  if (o.pattern) return r.tensors.every((t) => t.sparsity >= r.target_ratio - sparsityTolerance(t.elements));
+  return r.tensors.every((t) => Math.abs(t.sparsity - r.target_ratio) <= sparsityTolerance(t.elements));
 }
 
 export const pruneContract = defineContract<PruneOptions, PruneResult>({

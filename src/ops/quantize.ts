@@ -114,15 +114,19 @@ export function planQuantization(opts: QuantizePlanOptions): QuantizePlanResult 
   });
 }
 
-/** GGUF's general.file_type for the scheme (writeGgufBundle keeps it when it agrees with the main dtype). */
-function withFileType(bundle: ModelBundle, ftype: number | undefined, format: OutputFormat): ModelBundle {
-  const gguf = bundle.metadata['gguf'];
-  if (ftype === undefined || (format !== 'gguf' && (typeof gguf !== 'object' || gguf === null))) return bundle;
-  const types = bundle.metadata['gguf_types'];
+/**
+ * The output's metadata: the source's, without its logits fingerprint (recorded for other weights), with
+ * GGUF's general.file_type set to the scheme's (writeGgufBundle keeps it when it agrees with the main dtype).
+ */
+function outputMetadata(bundle: ModelBundle, ftype: number | undefined, format: OutputFormat): ModelBundle {
+  const { golden: _stale, ...metadata } = bundle.metadata;
+  const gguf = metadata['gguf'];
+  if (ftype === undefined || (format !== 'gguf' && (typeof gguf !== 'object' || gguf === null))) return { ...bundle, metadata };
+  const types = metadata['gguf_types'];
   return {
     ...bundle,
     metadata: {
-      ...bundle.metadata,
+      ...metadata,
       gguf: { ...(typeof gguf === 'object' && gguf !== null ? gguf : {}), 'general.file_type': ftype },
       gguf_types: { ...(typeof types === 'object' && types !== null ? types : {}), 'general.file_type': 'u32' },
     },
@@ -150,7 +154,7 @@ function run(opts: QuantizeOptions): QuantizeResult {
       time: new Date().toISOString(),
     };
     let done = 0;
-    const out = quantizedBundle(withFileType(source, plan.ftype, format), plan, (name) => opts.onTensor?.(name, ++done, plan.entries.length));
+    const out = quantizedBundle(outputMetadata(source, plan.ftype, format), plan, (name) => opts.onTensor?.(name, ++done, plan.entries.length));
     const t0 = performance.now();
     const fileBytes = writeModel(out, opts.output, format, provenance);
     const seconds = (performance.now() - t0) / 1000;

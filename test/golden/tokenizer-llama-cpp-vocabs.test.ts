@@ -58,4 +58,23 @@ describe.skipIf(root === undefined)('GGUF vocabularies of llama.cpp vs their ref
       }
     });
   }
+
+  /**
+   * `\s` is Unicode White_Space in Oniguruma (Hugging Face) and llama.cpp, but JavaScript's `\s` adds U+FEFF
+   * and lacks U+0085. Ids below were produced by llama.cpp's llama-tokenize (commit 80fb11a) on
+   * ggml-vocab-gpt-2.gguf; with JavaScript's own `\s` the first four encode differently.
+   */
+  it('treats U+0085 as whitespace and U+FEFF as not, like Oniguruma and llama.cpp [ob:tokenizer-gguf-equivalence]', () => {
+    const tok = loadTokenizer(tokenizerFromGgufVocab(vocabFromKv(readGgufKv(path.join(models, 'ggml-vocab-gpt-2.gguf')))));
+    const cases: [string, number[]][] = [
+      [' \u0085x', [220, 126, 227, 87]],
+      [' \ufeff.', [27332, 119, 123, 13]],
+      ["return 1\u0085's", [7783, 352, 126, 227, 338]],
+      [' \u00e91a  \ufeffx', [38251, 16, 64, 220, 27332, 119, 123, 87]],
+      ['x\ufeff=', [87, 171, 119, 123, 28]],
+      ['a\u0085 b', [64, 126, 227, 275]],
+      ['\ufeffdef f():\n\u0085  pass', [171, 119, 123, 4299, 277, 33529, 198, 126, 227, 220, 1208]],
+    ];
+    for (const [text, ids] of cases) expect(tok.encode(text, { addSpecialTokens: false }), JSON.stringify(text)).toEqual(ids);
+  });
 });

@@ -8,6 +8,7 @@ const result = (id: string, status: CheckResult['status'], findings: CheckResult
   description: `describes ${id}`,
   status,
   severity: 'error',
+  summary: `${status} summary`,
   message: `${status} message`,
   findings,
   suppressed: 0,
@@ -40,9 +41,9 @@ describe('report formats', () => {
   it('text: one ✓ ⚠ ✗ - line per check, findings below, summary and status', () => {
     const lines = formatText(mixed).split('\n');
     expect(lines).toContain('✓ CB-001 check-CB-001: pass message');
-    expect(lines).toContain('⚠ CB-002 check-CB-002: warn message');
+    expect(lines).toContain('⚠ CB-002 check-CB-002: warn summary');
     expect(lines).toContain('    ⚠ src/a.ts:3: long');
-    expect(lines).toContain('✗ CB-003 check-CB-003: fail message');
+    expect(lines).toContain('✗ CB-003 check-CB-003: fail summary');
     expect(lines).toContain('    ✗ tests failed');
     expect(lines).toContain('- CB-004 check-CB-004: skip message');
     expect(lines).toContain('Summary: 4 checks: 1 pass, 1 warn, 1 fail, 1 skip (1.2 s)');

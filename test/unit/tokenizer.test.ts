@@ -10,6 +10,7 @@ import {
   TokenizerError,
   type GgufVocab,
 } from '../../src/tokenizer/index.js';
+import { withUnicodeWhitespace } from '../../src/tokenizer/regex-compat.js';
 
 const modelDir = path.resolve(process.cwd(), '../shared/fixtures/models/tiny-coder-llama');
 const tokenizerJson = readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8');
@@ -154,5 +155,29 @@ describe('ggufVocabFromTokenizer', () => {
     expect(v.add_bos_token).toBe(true);
     expect(v.bos_token_id).toBe(1);
     expect(v.eos_token_id).toBe(2);
+  });
+});
+
+describe('regex \\s as Unicode White_Space', () => {
+  // Unicode White_Space (PropList.txt; the same set as llama.cpp's unicode_set_whitespace).
+  const whiteSpace = [0x9, 0xa, 0xb, 0xc, 0xd, 0x20, 0x85, 0xa0, 0x1680, ...Array.from({ length: 11 }, (_, i) => 0x2000 + i), 0x2028, 0x2029, 0x202f, 0x205f, 0x3000];
+
+  it('matches exactly the White_Space code points among U+0000..U+FFFF, outside and inside classes', () => {
+    const outside = new RegExp(`^${withUnicodeWhitespace('\\s')}$`, 'u');
+    const negated = new RegExp(`^${withUnicodeWhitespace('\\S')}$`, 'u');
+    const inClass = new RegExp(`^${withUnicodeWhitespace('[^\\s\\p{L}]')}$`, 'u');
+    for (let cp = 0; cp <= 0xffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const ch = String.fromCodePoint(cp);
+      const ws = whiteSpace.includes(cp);
+      if (outside.test(ch) !== ws || negated.test(ch) === ws) throw new Error(`U+${cp.toString(16)}`);
+      if (ws && inClass.test(ch)) throw new Error(`class U+${cp.toString(16)}`);
+    }
+    expect(outside.test('\ufeff')).toBe(false);
+    expect(outside.test('\u0085')).toBe(true);
+  });
+
+  it('leaves other escapes alone', () => {
+    expect(withUnicodeWhitespace("'s|\\p{N}+|\\\\s")).toBe("'s|\\p{N}+|\\\\s");
   });
 });

@@ -2,7 +2,7 @@ export { allOf, defineProofs } from './harness.js';
 export type { CheckOptions, ProofHarness, ProofOutcome, ProofRunOptions, ProofSession, Verdict, Z3Arith, Z3Bool, Z3Ctx, Z3Expr } from './harness.js';
 export { openZ3, formatValue } from './z3-session.js';
 export type { Z3Handle } from './z3-session.js';
-export { DEFAULT_TIMEOUT_S, UnknownProofError, discoverProofs, harnessDigest, harnessFiles, runProofs, selectProofs } from './prove.js';
+export { DEFAULT_TIMEOUT_S, UnknownProofError, discoverProofs, harnessDigest, harnessFiles, proveOne, runProofs, selectProofs } from './prove.js';
 export type { DiscoveredProof, ProveOptions, ProveRun } from './prove.js';
 export { BINDING_FILE, PROOF_RESULTS_FILE, PvInputError, TEST_RESULTS_FILE, readBindings, readProofResults, readTestResults, recordProofResults } from './facts.js';
 export type { BindingRegistry, ProofResult, ProofResults, TestResults } from './facts.js';

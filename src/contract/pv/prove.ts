@@ -98,7 +98,8 @@ function declaredBound(contracts: readonly LoadedContract[], id: string): number
   return undefined;
 }
 
-async function runOne(z3: Z3Handle, p: DiscoveredProof, opts: ProveOptions): Promise<ProofResult> {
+/** Runs one discovered proof on an open z3 and returns its result record (never throws: errors become status 'error'). */
+export async function proveOne(z3: Z3Handle, p: DiscoveredProof, opts: ProveOptions): Promise<ProofResult> {
   const h = p.harness;
   const timeoutS = opts.timeoutS ?? DEFAULT_TIMEOUT_S;
   const bound = h.bound === null ? null : (opts.bound ?? declaredBound(opts.contracts ?? [], h.id) ?? h.bound);
@@ -140,7 +141,7 @@ export async function runProofs(opts: ProveOptions): Promise<ProveRun> {
   try {
     const results: ProofResult[] = [];
     for (const p of chosen) {
-      const r = await runOne(z3, p, opts);
+      const r = await proveOne(z3, p, opts);
       results.push(r);
       opts.onResult?.(r);
     }

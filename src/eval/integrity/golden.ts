@@ -22,7 +22,7 @@ export const GOLDEN_VERSION = 1;
 export const GOLDEN_TOLERANCE = { abs: 2e-4, rel: 1e-4 } as const;
 
 /** The text probe (when the model has a tokenizer); its ids are stored, so replay never re-tokenizes. */
-export const GOLDEN_TEXT = 'import os\n\ndef read_lines(path):\n    with open(path) as f:';
+const GOLDEN_TEXT = 'import os\n\ndef read_lines(path):\n    with open(path) as f:';
 
 const ProbeSchema = z.object({
   text: z.string().optional(),
@@ -56,7 +56,7 @@ export function probeSequence(vocab: number, length: number, seed: number): numb
 }
 
 /** The probe sequences: the text probe's ids (or a pseudo-random stand-in) and two pseudo-random ones. */
-export function goldenProbes(vocab: number, tokenizer?: Tokenizer): { text?: string; ids: number[] }[] {
+function goldenProbes(vocab: number, tokenizer?: Tokenizer): { text?: string; ids: number[] }[] {
   const probes: { text?: string; ids: number[] }[] = [];
   const textIds = tokenizer?.encode(GOLDEN_TEXT, { addSpecialTokens: false }).slice(0, 16);
   if (textIds && textIds.length >= 4 && textIds.every((id) => id < vocab)) probes.push({ text: GOLDEN_TEXT, ids: textIds });
@@ -99,7 +99,7 @@ function measureLogits(logits: Float32Array, n: number, V: number): Omit<GoldenP
 }
 
 /** The fingerprint numbers of one probe under `model`. */
-export function measureProbe(model: Model, ids: readonly number[]): Omit<GoldenProbe, 'text' | 'ids'> {
+function measureProbe(model: Model, ids: readonly number[]): Omit<GoldenProbe, 'text' | 'ids'> {
   return measureLogits(model.logitsAll(ids), ids.length, model.config.vocab_size);
 }
 
@@ -120,7 +120,7 @@ export function weightsDigest(bundle: ModelBundle, digests: ReadonlyMap<string, 
 }
 
 /** Per-tensor digests of a bundle's bytes, one tensor in memory at a time. */
-export function bundleDigests(bundle: ModelBundle): Map<string, string> {
+function bundleDigests(bundle: ModelBundle): Map<string, string> {
   const out = new Map<string, string>();
   for (const name of bundle.tensors.names()) {
     const t = bundle.tensors.get(name);

@@ -9,7 +9,7 @@ function why(c: ArchConfig, name: string): string {
 }
 
 /** RoPE: θ must be finite and > 1 (the frequencies θ^(−2i/d) must decrease); typical models use 1e4..1e7. */
-export function ropeChecks(c: ArchConfig, f: Findings): void {
+function ropeChecks(c: ArchConfig, f: Findings): void {
   if (!Number.isFinite(c.rope_theta) || c.rope_theta <= 1) f.fail(`rope_theta: ${c.rope_theta} (must be finite and > 1)`);
   else if (c.rope_theta < 100 || c.rope_theta > 1e9) f.warn(`rope_theta: ${c.rope_theta} is outside the usual 1e2..1e9`);
   if (c.head_dim % 2 !== 0) f.fail(`head_dim: ${c.head_dim} is odd (RoPE rotates pairs)`);

@@ -32,7 +32,7 @@ function scanRows(ref: TensorRef, rows: number, cols: number): RowScan {
 }
 
 /** "3, 10–73" from sorted row numbers. */
-export function ranges(rows: readonly number[], limit = 4): string {
+function ranges(rows: readonly number[], limit = 4): string {
   const out: string[] = [];
   for (let i = 0; i < rows.length && out.length < limit; ) {
     let j = i;
@@ -47,7 +47,7 @@ export function ranges(rows: readonly number[], limit = 4): string {
  * Untrained reserved tokens may legitimately have zero rows, so special tokens and padding rows past the
  * tokenizer are not counted; beyond max(2, 0.1 % of the rows) the rows have collapsed.
  */
-export function zeroRowThreshold(rows: number): number {
+function zeroRowThreshold(rows: number): number {
   return Math.max(2, Math.ceil(rows * 0.001));
 }
 

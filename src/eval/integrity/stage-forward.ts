@@ -6,7 +6,7 @@ import { PROBE_TEXT } from './stage-tokenizer.js';
 import { Findings, type Stage, type StageOutcome, errorMessage } from './types.js';
 
 /** Softmax rows must sum to 1 within this (float32 probabilities: the rounding error of the sum is ~1e-7). */
-export const SOFTMAX_TOLERANCE = 1e-5;
+const SOFTMAX_TOLERANCE = 1e-5;
 /** Cached incremental decode against full recomputation, max |Δ logit|. */
 export const CACHE_TOLERANCE = 1e-4;
 const PROBE_LENGTH = 16;

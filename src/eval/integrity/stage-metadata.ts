@@ -17,7 +17,7 @@ import { Findings, type Stage, type StageOutcome, errorMessage } from './types.j
 const ids = (v: number | number[] | null | undefined): number[] => (v === null || v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** Relations between the hyper-parameters that every Llama/Qwen2 decoder needs. */
-export function configChecks(c: ArchConfig, f: Findings): void {
+function configChecks(c: ArchConfig, f: Findings): void {
   if (c.hidden_size % c.num_heads !== 0) f.fail(`num_heads: ${c.num_heads} does not divide hidden_size ${c.hidden_size}`);
   if (c.num_heads % c.num_kv_heads !== 0) f.fail(`num_kv_heads: ${c.num_kv_heads} does not divide num_heads ${c.num_heads} (GQA groups must be whole)`);
   if (c.head_dim % 2 !== 0) f.fail(`head_dim: ${c.head_dim} is odd (RoPE rotates pairs of dimensions)`);
@@ -36,12 +36,16 @@ function describe(c: ArchConfig): string {
 
 const NON_CONFIG_KEYS = ['integrity', 'provenance', 'tokenizer.json', 'tokenizer_config', 'chat_template', 'generation_config'];
 
-/** The stored counts an APR writer derives from the index. */
+/**
+ * The stored counts the writer derives from the index. Files from this toolkit (they carry `integrity`)
+ * must agree exactly; for other writers (aprender) whose counting rules may differ, a mismatch is a warning.
+ */
 function aprCounts(meta: Record<string, unknown>, entries: readonly AprIndexEntry[], f: Findings): void {
+  const report = 'integrity' in meta ? (m: string): void => f.fail(m) : (m: string): void => f.warn(m);
   const params = entries.reduce((n, e) => n + elementCount(e.shape), 0);
   const bytes = entries.reduce((n, e) => n + e.size, 0);
-  if ('param_count' in meta && meta['param_count'] !== params) f.fail(`metadata.param_count: ${JSON.stringify(meta['param_count'])}, the index holds ${params} parameters`);
-  if ('total_size' in meta && meta['total_size'] !== bytes) f.fail(`metadata.total_size: ${JSON.stringify(meta['total_size'])}, the index holds ${bytes} bytes`);
+  if ('param_count' in meta && meta['param_count'] !== params) report(`metadata.param_count: ${JSON.stringify(meta['param_count'])}, the index holds ${params} parameters`);
+  if ('total_size' in meta && meta['total_size'] !== bytes) report(`metadata.total_size: ${JSON.stringify(meta['total_size'])}, the index holds ${bytes} bytes`);
 }
 
 /** APR: the metadata JSON itself (read even when the index is broken), decoded as the reader does. */

@@ -39,9 +39,9 @@ export function attentionShapes(c: ArchConfig): [string, number[]][] {
   return out;
 }
 
-export const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
+const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 

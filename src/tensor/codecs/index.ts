@@ -4,6 +4,8 @@ import { f16Table } from './f16-table.js';
 import { dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from './kquants.js';
 import { dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0 } from './legacy.js';
 
+export { canQuantize, quantize } from './quantize.js';
+
 type BlockDecoder = (bytes: Uint8Array, count: number, out: Float32Array) => void;
 
 const BLOCK_DECODERS: Partial<Record<DType, BlockDecoder>> = {
@@ -56,4 +58,3 @@ export function dequantize(dtype: DType, bytes: Uint8Array, count: number, out: 
 export function toFloat32(dtype: DType, shape: readonly number[], bytes: Uint8Array): Float32Array {
   return dequantize(dtype, bytes, elementCount(shape));
 }
-export { canQuantize, quantize } from './quantize.js';
