@@ -1,5 +1,5 @@
 /**
- * Q4_0 block layout (ggml `block_q4_0 { f16 d; u8 qs[16] }`, also aprender's APR_Q4): nibble packing,
+ * Q4_0 block layout (ggml `block_q4_0 { f16 d; u8 qs[16] }`; aprender's APR_Q4 is another layout): nibble packing,
  * element/byte index map, and the quantization error bound.
  */
 import { allOf, defineProofs, type ProofSession, type Z3Arith, type Z3Bool } from '../src/contract/pv/harness.js';

@@ -1,5 +1,5 @@
 /**
- * Q8_0 (ggml `block_q8_0 { f16 d; i8 qs[32] }`, also aprender's APR_Q8), ggml quantize_row_q8_0_ref over the
+ * Q8_0 (ggml `block_q8_0 { f16 d; i8 qs[32] }`), ggml quantize_row_q8_0_ref over the
  * reals: amax = max |x|, d = amax/127, q = roundf(x·(1/d)), stored d16 = f16(d); dequantized x̂ = q·d16
  * (src/tensor/codecs/legacy.ts dequantizeQ8_0). Every element of a block has |x| ≤ amax, so proving the
  * claim for one generic x with |x| ≤ amax proves it for each element of every block.

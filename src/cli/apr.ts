@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { registerCheck } from './commands/check.js';
 import { registerInference } from './commands/inference.js';
 import { registerMergePrune } from './commands/merge-prune.js';
 import { registerModelIo } from './commands/model-io.js';
@@ -11,6 +12,7 @@ program.addHelpText('after', `
 Exit codes: 0 ok, 1 a check/evaluation failed, 2 bad usage, 3 bad input file, 4 contract violation.
 Environment: APR_CONTRACTS=off|pre|full (default pre) controls run-time contract checks.`);
 registerModelIo(program);
+registerCheck(program);
 registerInference(program);
 registerMergePrune(program);
 registerPassAtK(program);

@@ -6,6 +6,7 @@ import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../fo
 import { sourceDigest } from '../formats/source-digest.js';
 import type { ArchConfig, ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
 import { elementCount } from '../tensor/dtype.js';
+import { fingerprintForImport } from '../eval/integrity/golden.js';
 import { TOOL_VERSION } from './version.js';
 
 export interface ConvertOptions {
@@ -72,7 +73,9 @@ function convert(op: 'import' | 'export', opts: ConvertOptions, defaultFormat: O
     const names = bundle.tensors.names();
     let parameters = 0;
     for (const n of names) parameters += elementCount(bundle.tensors.get(n)?.shape ?? []);
-    const bytes = writeModel(bundle, opts.output, format, provenance);
+    // APR files carry a golden logits fingerprint so `apr check` stage 10 can tell later that they still compute the same function.
+    const out = format === 'apr' ? { ...bundle, metadata: { ...bundle.metadata, golden: fingerprintForImport(bundle) } } : bundle;
+    const bytes = writeModel(out, opts.output, format, provenance);
     return { input: opts.input, output: opts.output, format, architecture: bundle.config.architecture, tensors: names.length, parameters, bytes, inputDigest };
   } finally {
     bundle.tensors.close();

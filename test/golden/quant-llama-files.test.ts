@@ -42,17 +42,20 @@ function compareFiles(ours: string, theirs: string): Comparison {
 }
 
 describe('apr quantize = llama-quantize, tensor by tensor (tiny-coder-llama)', () => {
-  for (const [scheme, file] of [['q8_0', 'Q8_0'], ['q4_0', 'Q4_0'], ['q6_k', 'Q6_K'], ['q4_k_m', 'Q4_K_M'], ['f16', 'F16']] as const) {
-    it(`${scheme}: every tensor byte-identical to llama.cpp's ${file} file [ob:quantize-llama-identical]`, () => {
-      const out = join(tmp.dir, `${scheme}.gguf`);
-      const r = quantizeModel({ input: F32, output: out, scheme });
-      const c = compareFiles(out, join(FIX, `tiny-coder-llama-${file}.gguf`));
-      console.log(`${scheme}: ${c.identical}/${c.tensors} tensors identical to llama.cpp's, ${r.seconds.toFixed(2)} s, general.file_type ${String(c.fileType[0])}`);
-      expect(c.differing).toEqual([]);
-      expect(c.identical).toBe(57);
-      expect(c.fileType[0]).toBe(c.fileType[1]);
-    });
-  }
+  const same = (scheme: string, file: string): void => {
+    const out = join(tmp.dir, `${scheme}.gguf`);
+    const r = quantizeModel({ input: F32, output: out, scheme });
+    const c = compareFiles(out, join(FIX, `tiny-coder-llama-${file}.gguf`));
+    console.log(`${scheme}: ${c.identical}/${c.tensors} tensors identical to llama.cpp's, ${r.seconds.toFixed(2)} s, general.file_type ${String(c.fileType[0])}`);
+    expect(c.differing).toEqual([]);
+    expect(c.identical).toBe(57);
+    expect(c.fileType[0]).toBe(c.fileType[1]);
+  };
+  it('q8_0: every tensor byte-identical to llama.cpp\'s Q8_0 file [ob:quantize-llama-identical]', () => same('q8_0', 'Q8_0'));
+  it('q4_0: every tensor byte-identical to llama.cpp\'s Q4_0 file [ob:quantize-llama-identical]', () => same('q4_0', 'Q4_0'));
+  it('q6_k: every tensor byte-identical to llama.cpp\'s Q6_K file [ob:quantize-llama-identical]', () => same('q6_k', 'Q6_K'));
+  it('q4_k_m: every tensor byte-identical to llama.cpp\'s Q4_K_M file [ob:quantize-llama-identical]', () => same('q4_k_m', 'Q4_K_M'));
+  it('f16: every tensor byte-identical to convert_hf_to_gguf.py\'s F16 file [ob:quantize-llama-identical] [ob:f16-numpy-bytes]', () => same('f16', 'F16'));
 
   it.skipIf(bin === undefined)('llama-completion loads our Q4_K_M file and continues a prompt exactly as with llama.cpp\'s own', () => {
     const run = (model: string): string => execFileSync(join(bin ?? '', 'llama-completion'), ['-m', model, '-p', 'def fibonacci(n):', '-n', '16', '--temp', '0', '-t', '2', '-no-cnv', '--no-warmup'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });

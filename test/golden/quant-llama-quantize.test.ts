@@ -71,12 +71,15 @@ function eightLayers(): string {
 
 describe.skipIf(bin === undefined)('apr quantize = llama-quantize (run live)', () => {
   const coder = join(FIX, 'tiny-coder-llama-f32.gguf');
-  for (const [scheme, type] of [['q4_k_s', 'Q4_K_S'], ['q5_k_m', 'Q5_K_M'], ['q4_1', 'Q4_1'], ['q5_0', 'Q5_0'], ['q5_1', 'Q5_1']] as const) {
-    it(`tiny-coder-llama ${scheme}: every tensor identical to llama-quantize ${type} [ob:quantize-llama-identical]`, () => {
-      const r = check(coder, scheme, type);
-      expect(r.fileType[0]).toBe(r.fileType[1]);
-    });
-  }
+  const same = (scheme: string, type: string): void => {
+    const r = check(coder, scheme, type);
+    expect(r.fileType[0]).toBe(r.fileType[1]);
+  };
+  it('tiny-coder-llama q4_k_s: every tensor identical to llama-quantize Q4_K_S [ob:quantize-llama-identical]', () => same('q4_k_s', 'Q4_K_S'));
+  it('tiny-coder-llama q5_k_m: every tensor identical to llama-quantize Q5_K_M [ob:quantize-llama-identical] [ob:q5k-llama-bytes]', () => same('q5_k_m', 'Q5_K_M'));
+  it('tiny-coder-llama q4_1: every tensor identical to llama-quantize Q4_1 [ob:quantize-llama-identical] [ob:q4_1-llama-bytes]', () => same('q4_1', 'Q4_1'));
+  it('tiny-coder-llama q5_0: every tensor identical to llama-quantize Q5_0 [ob:quantize-llama-identical] [ob:q5_0-llama-bytes]', () => same('q5_0', 'Q5_0'));
+  it('tiny-coder-llama q5_1: every tensor identical to llama-quantize Q5_1 [ob:quantize-llama-identical] [ob:q5_1-llama-bytes]', () => same('q5_1', 'Q5_1'));
 
   it('8 layers, tied embeddings, 128-value rows: q4_k_m, q4_k_s, q5_k_m, q6_k, q4_0 identical to llama-quantize [ob:quantize-llama-identical]', () => {
     const draft8 = eightLayers();

@@ -89,7 +89,7 @@ describe('legacy affine and 5-bit types', () => {
     }), { numRuns: 300 });
   });
 
-  it('Q5_0 / Q5_1: 32 levels on the grid come back exactly (qh carries every fifth bit) [ob:q5_0-packing]', () => {
+  it('Q5_0 / Q5_1: 32 levels on the grid come back exactly (qh carries every fifth bit) [ob:q5_0-packing] [ob:q5_1-packing]', () => {
     fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 31 }), { minLength: 32, maxLength: 32 }), (levels) => {
       const grid = Float32Array.from(levels, (l) => l - 16);
       grid[0] = -16; // the extreme fixes d = 1
@@ -126,19 +126,20 @@ describe('K-quants: every value at the nearest level of its sub-block grid', () 
     return worst;
   }
 
-  for (const [dtype, bb, qmax, ob] of [['Q4_K', 144, 15, 'q4k-nearest-level'], ['Q5_K', 176, 31, 'q5k-nearest-level']] as const) {
-    it(`${dtype}: x̂ = d·sc·q − dmin·m with q the level nearest to x in [0, ${qmax}] [ob:${ob}]`, () => {
-      fc.assert(fc.property(blocks(256, 3), (x) => {
-        const bytes = encode(dtype, x);
-        const y = dequantize(dtype, bytes, x.length);
-        return worstExcess(x, y, 32, (g) => {
-          const o = Math.floor(g / 8) * bb;
-          const [sc, m] = scaleMinK4(bytes, o + 4, g % 8);
-          return [f(half(bytes, o) * sc), f(half(bytes, o + 2) * m), 0, qmax];
-        }) <= 0;
-      }), { numRuns: 60 });
-    });
+  function nearestK(dtype: 'Q4_K' | 'Q5_K', bb: number, qmax: number): void {
+    fc.assert(fc.property(blocks(256, 3), (x) => {
+      const bytes = encode(dtype, x);
+      const y = dequantize(dtype, bytes, x.length);
+      return worstExcess(x, y, 32, (g) => {
+        const o = Math.floor(g / 8) * bb;
+        const [sc, m] = scaleMinK4(bytes, o + 4, g % 8);
+        return [f(half(bytes, o) * sc), f(half(bytes, o + 2) * m), 0, qmax];
+      }) <= 0;
+    }), { numRuns: 60 });
   }
+
+  it('Q4_K: x̂ = d·sc·q − dmin·m with q the level nearest to x in [0, 15] [ob:q4k-nearest-level]', () => nearestK('Q4_K', 144, 15));
+  it('Q5_K: x̂ = d·sc·q − dmin·m with q the level nearest to x in [0, 31] [ob:q5k-nearest-level]', () => nearestK('Q5_K', 176, 31));
 
   it('Q6_K: x̂ = d·scale·q with q the level nearest to x in [−32, 31] [ob:q6k-nearest-level]', () => {
     fc.assert(fc.property(blocks(256, 3), (x) => {

@@ -22,7 +22,7 @@ function dtypes(b: ModelBundle): Record<string, DType> {
 describe('tensor selection = llama-quantize\'s on tiny-coder-llama', () => {
   const f32 = readGgufBundle(fixture('gguf', 'tiny-coder-llama-f32.gguf'));
   for (const [scheme, file] of [['q8_0', 'Q8_0'], ['q4_0', 'Q4_0'], ['q6_k', 'Q6_K'], ['q4_k_m', 'Q4_K_M']] as const) {
-    it(`${scheme}: every tensor gets the dtype it has in llama.cpp's ${file} file`, () => {
+    it(`${scheme}: every tensor gets the dtype it has in llama.cpp's ${file} file [ob:quantize-selection-llama]`, () => {
       const theirs = readGgufBundle(fixture('gguf', `tiny-coder-llama-${file}.gguf`));
       const plan = planBundle(f32, scheme);
       const ours = Object.fromEntries(plan.entries.map((e) => [e.name, e.to]));

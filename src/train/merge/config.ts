@@ -123,12 +123,12 @@ export function evaluateSetting(tensorName: string, setting: Setting, t: number)
   const list = setting as readonly unknown[];
   if (list.length === 0) return undefined;
   if (list.every((e) => typeof e === 'number')) {
-    const nums = list as readonly number[];
+    const nums = list;
     const scaled = t * (nums.length - 1);
     const i0 = Math.floor(scaled);
     const i1 = Math.min(nums.length - 1, i0 + 1);
     const frac = scaled - i0;
-    return frac === 0 ? (nums[i0] as number) : (1 - frac) * (nums[i0] as number) + frac * (nums[i1] as number);
+    return frac === 0 ? (nums[i0]) : (1 - frac) * (nums[i0] as number) + frac * (nums[i1] as number);
   }
   if (list.every((e) => !isCondition(e))) return list[Math.floor(t * (list.length - 1))] as Scalar;
   for (const cond of list) {
