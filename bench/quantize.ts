@@ -115,7 +115,16 @@ function loadable(b: ModelBundle): ModelBundle {
 
 // 3. Perplexity.
 const text = readFileSync(path.join(FIX, 'reference/heldout.py.txt'), 'utf8');
-const ppl = (file: string): number => evalPerplexity(createSession(loadable(openModel(file))), 'heldout', text, { context: 256, chunks }).perplexity;
+/** Runs `fn`, or reports why the file cannot be read (NaN). */
+function guarded(what: string, fn: () => number): number {
+  try {
+    return fn();
+  } catch (e) {
+    log(`  ${what}: ${(e as Error).message}`);
+    return NaN;
+  }
+}
+const ppl = (file: string): number => guarded(path.basename(file), () => evalPerplexity(createSession(loadable(openModel(file))), 'heldout', text, { context: 256, chunks }).perplexity);
 let perplexity: { model: string; ours?: number; llama?: number }[] = [];
 if (!process.argv.includes('--no-ppl')) {
   log(`\n# perplexity, our protocol (heldout.py.txt, context 256, ${chunks} chunks); f32 reference 7.7156 (transformers)`);
@@ -125,7 +134,7 @@ if (!process.argv.includes('--no-ppl')) {
     const fixture = type ? path.join(FIX, `gguf/tiny-coder-llama-${type}.gguf`) : undefined;
     perplexity.push({ model: scheme, ours: ppl(path.join(tmp, `ours-${scheme}.${ext}`)), ...(fixture ? { llama: ppl(fixture) } : {}) });
   }
-  const rel = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(4)} (${v >= base ? '+' : ''}${((100 * (v - base)) / base).toFixed(2)} %)`);
+  const rel = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '-' : `${v.toFixed(4)} (${v >= base ? '+' : ''}${((100 * (v - base)) / base).toFixed(2)} %)`);
   table(['model', 'ours', 'llama.cpp file'], perplexity.map((p) => [p.model, rel(p.ours), rel(p.llama)]));
 }
 
@@ -140,15 +149,18 @@ function decodeTokS(model: Model, n = 128): number {
 let decode: { model: string; tok_s: number }[] = [];
 if (!process.argv.includes('--no-decode')) {
   log('\n# decode tokens/s (CPU backend, 128 tokens after a 16-token prompt, best of 3)');
-  decode = [['f32', F32], ...SCHEMES.map(([s, , ext]) => [s, path.join(tmp, `ours-${s}.${ext}`)])].map(([name, file]) => {
-    const b = loadable(openModel(file ?? ''));
-    const model = loadModel(b);
-    b.tensors.close();
-    const tok = Math.max(decodeTokS(model), decodeTokS(model), decodeTokS(model));
-    model.dispose();
-    return { model: name ?? '', tok_s: tok };
-  });
-  table(['model', 'decode tok/s'], decode.map((d) => [d.model, d.tok_s.toFixed(0)]));
+  decode = [['f32', F32], ...SCHEMES.map(([s, , ext]) => [s, path.join(tmp, `ours-${s}.${ext}`)])].map(([name, file]) => ({
+    model: name ?? '',
+    tok_s: guarded(name ?? '', () => {
+      const b = loadable(openModel(file ?? ''));
+      const model = loadModel(b);
+      b.tensors.close();
+      const tok = Math.max(decodeTokS(model), decodeTokS(model), decodeTokS(model));
+      model.dispose();
+      return tok;
+    }),
+  }));
+  table(['model', 'decode tok/s'], decode.map((d) => [d.model, Number.isNaN(d.tok_s) ? '-' : d.tok_s.toFixed(0)]));
 }
 
 if (json) console.log(JSON.stringify({ benchmark: 'quantize', source_mb: sourceMB, llama_cpp: BIN ?? null, throughput, rms: rmsTables, perplexity, decode }, null, 1));

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { registerCheck } from './commands/check.js';
+import { registerBench } from './commands/bench.js';
 import { registerInference } from './commands/inference.js';
 import { registerMergePrune } from './commands/merge-prune.js';
 import { registerModelIo } from './commands/model-io.js';
@@ -14,6 +15,7 @@ Environment: APR_CONTRACTS=off|pre|full (default pre) controls run-time contract
 registerModelIo(program);
 registerCheck(program);
 registerInference(program);
+registerBench(program);
 registerMergePrune(program);
 registerPassAtK(program);
 registerQuantize(program);

@@ -1,3 +1,5 @@
+import { FormatError } from '../formats/errors.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import type { Model } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
 import { Rng, type SamplingOptions, sampleFromProbabilities, tokenProbabilities } from './sampling.js';
@@ -88,6 +90,18 @@ export function residual(p: Float64Array, q: Float64Array): Float64Array {
 export function checkCompatible(target: Model, draft: Model, what = 'draft model'): void {
   if (target.config.vocab_size !== draft.config.vocab_size) {
     throw new Error(`${what}: vocab_size ${draft.config.vocab_size} differs from the target's ${target.config.vocab_size}; draft and target must share the tokenizer`);
+  }
+}
+
+/** Throws a one-line FormatError unless the draft's tokenizer maps every id to the target's token. */
+export function checkSameTokenizer(target: Tokenizer, draft: Tokenizer, draftPath: string): void {
+  if (target.vocabSize !== draft.vocabSize) {
+    throw new FormatError(draftPath, 'tokenizer', `draft vocabulary has ${draft.vocabSize} tokens, the target's ${target.vocabSize}; draft and target must share the tokenizer`);
+  }
+  for (let id = 0; id < target.vocabSize; id++) {
+    if (target.idToToken(id) !== draft.idToToken(id)) {
+      throw new FormatError(draftPath, 'tokenizer', `token ${id} is ${JSON.stringify(draft.idToToken(id))} in the draft but ${JSON.stringify(target.idToToken(id))} in the target; draft and target must share the tokenizer`);
+    }
   }
 }
 

@@ -1,8 +1,6 @@
 import { defineContract } from '../contract/index.js';
-import { FormatError } from '../formats/errors.js';
 import type { Session } from '../model/session.js';
-import { speculativeGenerate } from '../model/speculative.js';
-import type { Tokenizer } from '../tokenizer/index.js';
+import { checkSameTokenizer, speculativeGenerate } from '../model/speculative.js';
 import type { RunOptions, RunResult } from './generate.js';
 
 export interface SpeculativeRunOptions extends RunOptions {
@@ -45,18 +43,6 @@ export const speculativeContract = defineContract<Input, SpeculativeRunResult>({
     ['text decodes the ids', ({ target }, r) => r.text === target.tokenizer.decode(r.token_ids, { skipSpecialTokens: true })],
   ],
 });
-
-/** Throws a one-line FormatError unless the draft's tokenizer maps every id to the target's token. */
-export function checkSameTokenizer(target: Tokenizer, draft: Tokenizer, draftPath: string): void {
-  if (target.vocabSize !== draft.vocabSize) {
-    throw new FormatError(draftPath, 'tokenizer', `draft vocabulary has ${draft.vocabSize} tokens, the target's ${target.vocabSize}; draft and target must share the tokenizer`);
-  }
-  for (let id = 0; id < target.vocabSize; id++) {
-    if (target.idToToken(id) !== draft.idToToken(id)) {
-      throw new FormatError(draftPath, 'tokenizer', `token ${id} is ${JSON.stringify(draft.idToToken(id))} in the draft but ${JSON.stringify(target.idToToken(id))} in the target; draft and target must share the tokenizer`);
-    }
-  }
-}
 
 /** As `promptIds` of `apr run`: the chat template when asked, else the raw prompt. */
 function promptIds(session: Session, opts: RunOptions): number[] {

@@ -1,3 +1,5 @@
+import { defineContract } from '../contract/index.js';
+
 /** Tensor element types. Ids are GGML's (used by GGUF and APR v2); APR_Q4/APR_Q8 are aprender's. */
 export const DTYPES = {
   F32: { id: 0, blockSize: 1, blockBytes: 4 },
@@ -59,6 +61,18 @@ export function elementCount(shape: readonly number[]): number {
  * so that dimension must be a multiple of the block size; throws otherwise. Includes a per-tensor header.
  */
 export function byteSize(dtype: DType, shape: readonly number[]): number {
+  return byteSizeContract.run({ dtype, shape }, () => blockBytesOf(dtype, shape));
+}
+
+export const byteSizeContract = defineContract<{ dtype: DType; shape: readonly number[] }, number>({
+  id: 'tensor-layout-v1',
+  equation: 'block_row_offset',
+  spec: 'byteSize = (rows·cols/blockSize)·blockBytes; row r spans [r·nb·blockBytes, (r+1)·nb·blockBytes)',
+  pre: [['dimensions are non-negative integers', ({ shape }) => shape.every((d) => Number.isSafeInteger(d) && d >= 0)]],
+  post: [['size is a non-negative integer', (_i, n) => Number.isSafeInteger(n) && n >= 0]],
+});
+
+function blockBytesOf(dtype: DType, shape: readonly number[]): number {
   const { blockSize, blockBytes } = DTYPES[dtype];
   const inner = shape.length === 0 ? 1 : (shape[shape.length - 1] ?? 1);
   if (inner % blockSize !== 0) {

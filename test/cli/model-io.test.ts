@@ -36,7 +36,7 @@ function expectSameBytes(a: string, b: string): void {
 }
 
 describe('apr import / export / diff on the real fixtures', () => {
-  it('HF folder and llama.cpp f32 GGUF import to the same tensors and tokenizer [ob:convert-cross-format]', () => {
+  it('HF folder and llama.cpp f32 GGUF import to the same tensors and tokenizer [ob:convert-cross-format] [ob:diff-models-identical]', () => {
     const a = join(tmp.dir, 'a.apr');
     const b = join(tmp.dir, 'b.apr');
     expect(importModel({ input: HF, output: a }).tensors).toBe(57);

@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { openModel } from '../../src/formats/open.js';
 import { generate } from '../../src/model/generate.js';
 import { createSession, type Session } from '../../src/model/session.js';
-import { speculativeGenerate } from '../../src/model/speculative.js';
+import { checkSameTokenizer, speculativeGenerate } from '../../src/model/speculative.js';
+import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { fixture } from '../helpers.js';
 
 interface Reference {
@@ -67,5 +68,16 @@ describe('speculative decoding, greedy (op-speculative-v1)', () => {
     const fake = { ...draft.model, config: { ...draft.model.config, vocab_size: 100 } };
     expect(() => speculativeGenerate(target.model, fake, [1, 2], { maxTokens: 4, k: 2 })).toThrow(/vocab_size 100 differs/);
     expect(() => speculativeGenerate(target.model, draft.model, [1, 2], { maxTokens: 4, k: 0 })).toThrow(/k must be/);
+  });
+});
+
+describe('draft/target tokenizer check', () => {
+  it('accepts the shared tokenizer and names the first differing token otherwise', () => {
+    expect(() => checkSameTokenizer(target.tokenizer, draft.tokenizer, 'draft.gguf')).not.toThrow();
+    const t = draft.tokenizer;
+    const renamed: Tokenizer = Object.assign(Object.create(Object.getPrototypeOf(t) as object) as Tokenizer, t, { idToToken: (id: number) => (id === 300 ? 'zzz' : t.idToToken(id)) });
+    expect(() => checkSameTokenizer(target.tokenizer, renamed, 'draft.gguf')).toThrow(/^draft\.gguf: tokenizer: token 300 is "zzz"/);
+    const smaller: Tokenizer = Object.assign(Object.create(Object.getPrototypeOf(t) as object) as Tokenizer, t, { vocabSize: 100 });
+    expect(() => checkSameTokenizer(target.tokenizer, smaller, 'draft.gguf')).toThrow(/100 tokens, the target's 4096/);
   });
 });

@@ -6,6 +6,7 @@ import { openModel } from '../../formats/open.js';
 import { type Session, createSession } from '../../model/session.js';
 import { runBatch } from '../../ops/batch.js';
 import { type RunOptions, runPrompt } from '../../ops/generate.js';
+import { runSpeculative } from '../../ops/speculative.js';
 import { evalPerplexity } from '../../ops/perplexity.js';
 import { tokenizeText } from '../../ops/tokenize.js';
 import { evaluateCode } from '../../ops/eval-code.js';
@@ -66,6 +67,26 @@ interface RunFlags extends SamplingFlags {
   json?: boolean;
   stream?: boolean;
   batchJsonl?: string;
+  speculative?: boolean;
+  draftModel?: string;
+  draftModelPath?: string;
+  speculationK: number;
+  verbose?: boolean;
+}
+
+function speculativeAction(model: string, prompt: string, f: RunFlags): void {
+  const draftPath = f.draftModel ?? f.draftModelPath;
+  if (!draftPath) throw new CliError('--speculative needs --draft-model <path>');
+  if (f.speculationK < 1) throw new CliError(`--speculation-k must be ≥ 1, got ${f.speculationK}`);
+  const session = load(model);
+  const draft = load(draftPath);
+  const stream = f.stream && !f.json;
+  const opts = { ...samplingOptions(f, prompt), speculationK: f.speculationK, ...(f.chat ? { chat: true } : {}), ...(f.system !== undefined ? { system: f.system, chat: true } : {}) };
+  const r = runSpeculative(session, draft, opts, stream ? (t) => process.stdout.write(t) : undefined);
+  if (f.json) printJson({ model, prompt, ...r, backend: session.model.backend, load_ms: session.loadMs + draft.loadMs });
+  else if (stream) process.stdout.write('\n');
+  else process.stdout.write(`${f.chat || f.system !== undefined ? '' : prompt}${r.text}\n`);
+  if (!f.json) process.stderr.write(`[${r.tokens_generated} tokens, ${r.tok_per_sec.toFixed(1)} tok/s decode, speculative k=${r.speculation_k}, acceptance ${(100 * r.acceptance_rate).toFixed(1)}%${f.verbose ? `, ${r.accepted_tokens}/${r.drafted_tokens} draft tokens accepted in ${r.verification_rounds} target passes (${r.tokens_per_round.toFixed(2)} tokens/pass), draft ${r.draft_model}` : ''}, ${session.model.backend}]\n`);
 }
 
 function runAction(model: string, positional: string | undefined, f: RunFlags): void {
@@ -78,6 +99,7 @@ function runAction(model: string, positional: string | undefined, f: RunFlags): 
   }
   const prompt = f.prompt ?? positional;
   if (prompt === undefined) throw new CliError('give a prompt (positional or --prompt) or --batch-jsonl');
+  if (f.speculative) return speculativeAction(model, prompt, f);
   const session = load(model);
   const stream = f.stream && !f.json;
   const r = runPrompt(session, { ...samplingOptions(f, prompt), ...(f.chat ? { chat: true } : {}), ...(f.system !== undefined ? { system: f.system, chat: true } : {}) }, stream ? (t) => process.stdout.write(t) : undefined);
@@ -208,6 +230,11 @@ export function registerInference(program: Command): void {
     .option('--stream', 'print tokens as they are generated')
     .option('--batch-jsonl <file>', 'one JSON object per line ({prompt|messages, task_id|custom_id, max_tokens, ...}); one JSON result per line, in order')
     .option('--json', 'print {text, token_ids, tokens_generated, tok_per_sec, ...}')
+    .option('--speculative', 'speculative decoding with --draft-model (same output distribution; greedy output unchanged)')
+    .option('--draft-model <path>', 'draft model for --speculative (must share the tokenizer)')
+    .option('--draft-model-path <path>', 'alias of --draft-model')
+    .option('--speculation-k <n>', 'draft tokens proposed per verification pass', intOption('--speculation-k'), 4)
+    .option('--verbose', 'print speculative statistics on stderr')
     .action((model: string, prompt: string | undefined, f: RunFlags) => runAction(model, prompt, f));
 
   addSamplingFlags(program.command('chat').description('interactive chat with history (reads stdin; --batch for scripts)').argument('<model>', 'model file or folder'))

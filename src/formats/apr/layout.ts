@@ -1,3 +1,4 @@
+import { defineContract } from '../../contract/index.js';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import { crc32 } from '../../tensor/crc32.js';
 
@@ -88,8 +89,16 @@ export interface AprIndexEntry {
 }
 
 export function align64(n: number): number {
-  return Math.ceil(n / ALIGNMENT) * ALIGNMENT;
+  return align64Contract.run(n, () => Math.ceil(n / ALIGNMENT) * ALIGNMENT);
 }
+
+export const align64Contract = defineContract<number, number>({
+  id: 'tensor-layout-v1',
+  equation: 'apr_alignment',
+  spec: 'align64(n) = ceil(n/64)·64, the least multiple of 64 at or above n',
+  pre: [['n is a safe non-negative integer', (n) => Number.isSafeInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER - 64]],
+  post: [['least multiple of 64 at or above n', (n, a) => a % 64 === 0 && a >= n && a < n + 64]],
+});
 
 /** CRC32 of the header with the checksum field (bytes 40..44) left out. */
 export function headerCrc(header: Uint8Array): number {

@@ -55,10 +55,18 @@ export function encode(dtype: DType, values: Float32Array): Uint8Array {
   return e(values);
 }
 
-/** `count` values of `dtype` to float32: src/tensor/codecs' `dequantize` plus NF4, APR_Q8 and APR_Q4. */
-export function decode(dtype: DType, bytes: Uint8Array, count: number, out: Float32Array = new Float32Array(count)): Float32Array {
+/**
+ * `count` values of `dtype` to float32: src/tensor/codecs' `dequantize` plus NF4, APR_Q8 and APR_Q4. F32 bytes
+ * are viewed in place (copied once when unaligned) unless `out` is given.
+ */
+export function decode(dtype: DType, bytes: Uint8Array, count: number, out?: Float32Array): Float32Array {
+  if (dtype === 'F32' && !out && bytes.byteLength >= count * 4) {
+    const b = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(0, count * 4);
+    return new Float32Array(b.buffer, b.byteOffset, count);
+  }
   const d = EXTRA_DECODERS[dtype];
-  return d ? d(bytes, count, out) : dequantize(dtype, bytes, count, out);
+  const into = out ?? new Float32Array(count);
+  return d ? d(bytes, count, into) : dequantize(dtype, bytes, count, into);
 }
 
 export { NF4_CODEBOOK } from './nf4.js';

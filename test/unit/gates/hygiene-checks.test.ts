@@ -68,4 +68,13 @@ describe('pmat hygiene checks: each fails on its planted fault', () => {
     );
     expect(r.checks[0]?.status, r.checks[0]?.message).toBe('pass');
   });
+
+  it('CB-041 warns on an unconditional it.skip but not on one under an if (tool missing)', async () => {
+    const skipped = "import { expect, it } from 'vitest';\nit.skip('later', () => {\n  expect(1).toBe(1);\n});\n";
+    const guarded = "import { expect, it } from 'vitest';\nconst bin = process.env['TOOL'];\nif (bin === undefined) it.skip('no tool', () => undefined);\nelse it('runs the tool', () => {\n  expect(bin).toBeTypeOf('string');\n});\n";
+    const [r1, r2] = await Promise.all([skipped, guarded].map((t) => runCompliance(plant({ 'test/skip.spec.ts': t }), { only: ['CB-041'], cache: false })));
+    expect(r1?.checks[0]?.status).toBe('warn');
+    expect(r1?.checks[0]?.findings[0]?.message).toBe('it.skip');
+    expect(r2?.checks[0]?.status).toBe('pass');
+  });
 });

@@ -1,0 +1,82 @@
+/**
+ * Speculative vs plain greedy decoding on the fixture models: tiny-coder-llama (target) with tiny-draft-llama.
+ *   npx tsx bench/speculative.ts [--tokens 64] [--ks 1,2,3,4,6,8] [--json]
+ * Over the 7 reference prompts, per k: acceptance rate, tokens per target pass, decode tokens/s and the
+ * speed-up over plain decoding, from this process's CPU time (steadier than wall time on a shared machine;
+ * the process is single-threaded). Also checks that every speculative output equals the plain one.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { openModel } from '../src/formats/open.js';
+import { generate } from '../src/model/generate.js';
+import { createSession } from '../src/model/session.js';
+import { speculativeGenerate } from '../src/model/speculative.js';
+
+const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+function cpuMs(fn: () => void): number {
+  const c0 = process.cpuUsage();
+  fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
+
+const tokens = Number(arg('tokens', '64'));
+const ks = arg('ks', '1,2,3,4,5,6,8').split(',').map(Number);
+const prompts = (JSON.parse(readFileSync(path.join(FIXTURES, 'reference/tiny-coder-llama.reference.json'), 'utf8')) as { prompts: { ids: number[] }[] }).prompts.map((p) => p.ids);
+const target = createSession(openModel(path.join(FIXTURES, 'gguf/tiny-coder-llama-f32.gguf'))).model;
+const draft = createSession(openModel(path.join(FIXTURES, 'gguf/tiny-draft-llama-f32.gguf'))).model;
+
+// warm-up (JIT, scratch buffers)
+for (const p of prompts.slice(0, 2)) {
+  generate(target, p, { maxTokens: 8 });
+  speculativeGenerate(target, draft, p, { maxTokens: 8, k: 4 });
+}
+
+/** Decode CPU ms of plain greedy decoding per prompt (prefill excluded by subtracting a prefill-only run). */
+function plainRun(p: number[]): { ids: number[]; ms: number } {
+  let ids: number[] = [];
+  const ms = cpuMs(() => (ids = generate(target, p, { maxTokens: tokens }).ids));
+  const pre = cpuMs(() => generate(target, p, { maxTokens: 1 }));
+  return { ids, ms: ms - pre };
+}
+
+const plain = prompts.map(plainRun);
+const plainMs = plain.reduce((a, r) => a + r.ms, 0);
+const plainTokens = plain.reduce((a, r) => a + r.ids.length, 0);
+const draftOnlyMs = prompts.reduce((a, p) => a + cpuMs(() => generate(draft, p, { maxTokens: tokens })), 0);
+
+interface Row { k: number; acceptance: number; tokensPerPass: number; tokPerSec: number; speedup: number; identical: boolean }
+const rows: Row[] = [];
+for (const k of ks) {
+  let ms = 0;
+  let drafted = 0;
+  let accepted = 0;
+  let rounds = 0;
+  let identical = true;
+  prompts.forEach((p, i) => {
+    let r: ReturnType<typeof speculativeGenerate> | undefined;
+    const total = cpuMs(() => (r = speculativeGenerate(target, draft, p, { maxTokens: tokens, k })));
+    const pre = cpuMs(() => generate(target, p, { maxTokens: 1 }));
+    if (!r) return;
+    ms += total - pre;
+    drafted += r.stats.drafted;
+    accepted += r.stats.accepted;
+    rounds += r.stats.rounds;
+    identical &&= JSON.stringify(r.ids) === JSON.stringify(plain[i]?.ids);
+  });
+  rows.push({ k, acceptance: accepted / drafted, tokensPerPass: plainTokens / rounds, tokPerSec: (plainTokens * 1000) / ms, speedup: plainMs / ms, identical });
+}
+
+const report = { tokens_per_prompt: tokens, prompts: prompts.length, plain_tok_per_sec: (plainTokens * 1000) / plainMs, draft_alone_tok_per_sec: (plainTokens * 1000) / draftOnlyMs, rows };
+if (process.argv.includes('--json')) console.log(JSON.stringify(report, null, 2));
+else {
+  console.log(`plain greedy: ${report.plain_tok_per_sec.toFixed(1)} tok/s (CPU time); draft alone: ${report.draft_alone_tok_per_sec.toFixed(1)} tok/s`);
+  console.log('k  acceptance  tokens/pass  tok/s    speed-up  identical');
+  for (const r of rows) console.log(`${String(r.k).padEnd(3)}${r.acceptance.toFixed(3).padEnd(12)}${r.tokensPerPass.toFixed(2).padEnd(13)}${r.tokPerSec.toFixed(1).padEnd(9)}${r.speedup.toFixed(2).padEnd(10)}${r.identical}`);
+}

@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { openModel } from '../../formats/open.js';
+import { createSession } from '../../model/session.js';
+import { benchThroughput, type BenchReport } from '../../ops/bench.js';
+import { CliError, printJson, printTable } from '../output.js';
+import { intOption } from '../program.js';
+
+interface BenchFlags {
+  promptTokens: number;
+  genTokens: number;
+  iterations: number;
+  json?: boolean;
+  speculative?: boolean;
+  draftModel?: string;
+  draftModelPath?: string;
+  speculationK: number;
+}
+
+function printReport(r: BenchReport): void {
+  const s = r.results;
+  const rows: (string | number)[][] = [
+    ['prefill tok/s', s.prefill_tokens_per_second.toFixed(1)],
+    ['decode tok/s', s.tokens_per_second.toFixed(1)],
+    ['time to first token (ms)', s.time_to_first_token_ms.toFixed(1)],
+    ['peak RSS (MB)', s.peak_rss_mb.toFixed(1)],
+    ['backend', r.backend],
+  ];
+  if (s.speculative) {
+    rows.push(
+      [`speculative tok/s (k=${r.config.speculation_k ?? ''})`, s.speculative.tokens_per_second.toFixed(1)],
+      ['speculative speed-up', `${s.speculative.speedup.toFixed(2)}x`],
+      ['acceptance rate', s.speculative.acceptance_rate.toFixed(3)],
+      ['output identical to plain', String(s.speculative.outputs_identical)],
+    );
+  }
+  printTable(['metric', 'value'], rows);
+}
+
+function benchAction(model: string, f: BenchFlags): void {
+  const draftPath = f.draftModel ?? f.draftModelPath;
+  if (f.speculative && !draftPath) throw new CliError('--speculative needs --draft-model <path>');
+  if (f.speculationK < 1) throw new CliError(`--speculation-k must be ≥ 1, got ${f.speculationK}`);
+  for (const [flag, v] of [['--prompt-tokens', f.promptTokens], ['--gen-tokens', f.genTokens], ['--iterations', f.iterations]] as const) {
+    if (v < 1) throw new CliError(`${flag} must be ≥ 1, got ${v}`);
+  }
+  const session = createSession(openModel(model, { verifyFooter: true }));
+  const draft = f.speculative && draftPath ? createSession(openModel(draftPath, { verifyFooter: true })) : undefined;
+  const report = benchThroughput(session, model, {
+    promptTokens: f.promptTokens,
+    genTokens: f.genTokens,
+    iterations: f.iterations,
+    ...(draft ? { speculative: { draft, k: f.speculationK } } : {}),
+  });
+  if (f.json) printJson(report);
+  else printReport(report);
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('throughput: prefill and decode tokens/s, time to first token, peak memory (optionally speculative vs plain)')
+    .argument('<model>', 'model file or folder')
+    .option('--prompt-tokens <n>', 'prompt length in tokens', intOption('--prompt-tokens'), 128)
+    .option('--gen-tokens <n>', 'tokens to generate per iteration', intOption('--gen-tokens'), 128)
+    .option('--iterations <n>', 'timed iterations (results are medians)', intOption('--iterations'), 5)
+    .option('--speculative', 'also time greedy speculative decoding with --draft-model')
+    .option('--draft-model <path>', 'draft model for --speculative (same tokenizer)')
+    .option('--draft-model-path <path>', 'alias of --draft-model')
+    .option('--speculation-k <n>', 'draft tokens per verification pass', intOption('--speculation-k'), 4)
+    .option('--json', 'print {benchmark, model, backend, config, results, iterations}')
+    .action((model: string, f: BenchFlags) => benchAction(model, f));
+}
