@@ -5,6 +5,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineContract } from '../contract/index.js';
+import { fingerprintForImport } from '../eval/integrity/golden.js';
 import { FormatError } from '../formats/errors.js';
 import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../formats/open.js';
 import { sourceDigest } from '../formats/source-digest.js';
@@ -115,8 +116,9 @@ export function planQuantization(opts: QuantizePlanOptions): QuantizePlanResult 
 }
 
 /**
- * The output's metadata: the source's, without its logits fingerprint (recorded for other weights), with
- * GGUF's general.file_type set to the scheme's (writeGgufBundle keeps it when it agrees with the main dtype).
+ * The output's metadata: the source's, without its logits fingerprint (recorded for other weights; a new one
+ * is recorded after writing), with GGUF's general.file_type set to the scheme's (writeGgufBundle keeps it
+ * when it agrees with the main dtype).
  */
 function outputMetadata(bundle: ModelBundle, ftype: number | undefined, format: OutputFormat): ModelBundle {
   const { golden: _stale, ...metadata } = bundle.metadata;
@@ -131,6 +133,25 @@ function outputMetadata(bundle: ModelBundle, ftype: number | undefined, format: 
       gguf_types: { ...(typeof types === 'object' && types !== null ? types : {}), 'general.file_type': 'u32' },
     },
   };
+}
+
+/**
+ * Records the quantized weights' logits fingerprint in an APR output (as `apr import` does), rewriting the
+ * file from itself; returns the new size, or undefined when the model cannot be run (then no golden is kept).
+ */
+function recordGolden(path: string): number | undefined {
+  const written = openModel(path);
+  try {
+    let golden: Record<string, unknown>;
+    try {
+      golden = fingerprintForImport(written);
+    } catch {
+      return undefined;
+    }
+    return writeModel({ ...written, metadata: { ...written.metadata, golden } }, path, 'apr');
+  } finally {
+    written.tensors.close();
+  }
 }
 
 function checkFormat(input: string, plan: QuantPlan, format: OutputFormat): void {
@@ -156,7 +177,8 @@ function run(opts: QuantizeOptions): QuantizeResult {
     let done = 0;
     const out = quantizedBundle(outputMetadata(source, plan.ftype, format), plan, (name) => opts.onTensor?.(name, ++done, plan.entries.length));
     const t0 = performance.now();
-    const fileBytes = writeModel(out, opts.output, format, provenance);
+    const written = writeModel(out, opts.output, format, provenance);
+    const fileBytes = (format === 'apr' ? recordGolden(opts.output) : undefined) ?? written;
     const seconds = (performance.now() - t0) / 1000;
     return { input: opts.input, ...plan, output: opts.output, format, fileBytes, seconds, mbPerSecond: plan.sourceBytes / 1e6 / seconds, inputDigest, tokenizer: source.tokenizer !== undefined };
   } finally {

@@ -1,19 +1,19 @@
 /**
  * `apr quantize` end to end on tiny-draft-llama (the HF folder): APR outputs pass `apr check`, keep the
- * tokenizer, chat template and config, record the scheme in provenance, drop the stale logits fingerprint,
- * and stay close to the f32 model's perplexity.
+ * tokenizer, chat template and config, record the scheme in provenance, replace the logits fingerprint with
+ * one of the quantized weights, and stay close to the f32 model's perplexity.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byteSizeBig } from '../../src/formats/apr/layout.js';
-import { openModel, writeModel } from '../../src/formats/open.js';
+import { openModel } from '../../src/formats/open.js';
 import { createSession } from '../../src/model/session.js';
 import { checkModel } from '../../src/ops/check.js';
 import { importModel } from '../../src/ops/model-io.js';
 import { evalPerplexity } from '../../src/ops/perplexity.js';
 import { planQuantization, quantizeModel } from '../../src/ops/quantize.js';
-import { fingerprintForImport } from '../../src/eval/integrity/golden.js';
+import { GoldenSchema } from '../../src/eval/integrity/golden.js';
 import { canDequantize } from '../../src/tensor/codecs/index.js';
 import { fixture, tempDir } from '../helpers.js';
 
@@ -22,16 +22,9 @@ const tmp = tempDir('apr-quant-op-');
 const source = join(tmp.dir, 'draft.apr');
 const text = readFileSync(fixture('reference', 'heldout.py.txt'), 'utf8');
 
-/** tiny-draft-llama as APR with a logits fingerprint of the f32 weights (metadata.golden). */
+/** tiny-draft-llama as APR; `apr import` records a logits fingerprint of the f32 weights (metadata.golden). */
 beforeAll(() => {
-  const plain = join(tmp.dir, 'plain.apr');
-  importModel({ input: HF, output: plain });
-  const b = openModel(plain);
-  try {
-    writeModel({ ...b, metadata: { ...b.metadata, golden: fingerprintForImport(openModel(plain)) } }, source, 'apr');
-  } finally {
-    b.tensors.close();
-  }
+  importModel({ input: HF, output: source });
 });
 afterAll(() => tmp.cleanup());
 
@@ -40,14 +33,16 @@ function ppl(path: string): number {
 }
 
 describe('apr quantize → APR (tiny-draft-llama)', () => {
-  it('q4_k_m: passes apr check, keeps tokenizer / template / config, records the scheme, drops the stale golden [ob:quantize-preserves]', () => {
+  it('q4_k_m: passes apr check, keeps tokenizer / template / config, records the scheme and a new golden [ob:quantize-preserves]', () => {
     const out = join(tmp.dir, 'q4km.apr');
     const r = quantizeModel({ input: source, output: out, scheme: 'q4_k_m' });
     expect(r.tokenizer).toBe(true);
     const src = openModel(source), q = openModel(out);
     try {
-      expect(src.metadata['golden']).toBeDefined();
-      expect(q.metadata['golden']).toBeUndefined();
+      const before = GoldenSchema.parse(src.metadata['golden']), after = GoldenSchema.parse(q.metadata['golden']);
+      expect(after.weights_digest).toBeDefined();
+      expect(after.weights_digest).not.toBe(before.weights_digest);
+      expect(after.probes[0]?.lse).not.toEqual(before.probes[0]?.lse); // the fingerprint of the quantized weights
       expect(q.config).toEqual(src.config);
       expect(q.tokenizer?.json).toBe(src.tokenizer?.json);
       expect(q.tokenizer?.chatTemplate).toBe(src.tokenizer?.chatTemplate);
@@ -62,6 +57,7 @@ describe('apr quantize → APR (tiny-draft-llama)', () => {
     }
     const report = checkModel(out);
     expect(report.stages.filter((s) => s.status === 'FAIL')).toEqual([]);
+    expect(report.stages.find((s) => s.id === 10)?.status).toBe('PASS');
     expect(report.all_passed).toBe(true);
   });
 
