@@ -67,14 +67,14 @@ export function dequantizeAprQ4(bytes: Uint8Array, count: number, out: Float32Ar
 }
 
 /** APR_Q8: |x − x̂| ≤ s/2 (|x/s| ≤ 127, never clamped), plus float32 slack 2e-5·s. */
-export function aprQ8Within(x: Float32Array, bytes: Uint8Array): boolean {
+function aprQ8Within(x: Float32Array, bytes: Uint8Array): boolean {
   const y = dequantizeAprQ8(bytes, x.length);
   const s = new DataView(bytes.buffer, bytes.byteOffset, 4).getFloat32(0, true);
   return withinBlockBound(x, y, Math.max(1, x.length), () => s * (0.5 + 2e-5));
 }
 
 /** APR_Q4: s = amax/7, |x/s| ≤ 7 so never clamped: |x − x̂| ≤ s/2 + 7·|f16(s) − s|, plus slack 4e-6·s. */
-export function aprQ4Within(x: Float32Array, bytes: Uint8Array): boolean {
+function aprQ4Within(x: Float32Array, bytes: Uint8Array): boolean {
   const y = dequantizeAprQ4(bytes, x.length);
   return withinBlockBound(x, y, QK, (b) => {
     const amax = absMax(x, b * QK, QK);

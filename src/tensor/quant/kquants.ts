@@ -13,7 +13,7 @@ import { F16_MAX, finiteWithin, halfAt, wholeBlocks } from './checks.js';
 const QK_K = 256;
 
 /** The grid of one sub-block: levels step·q − offset for q in [qmin, qmax]. */
-export interface SubGrid {
+interface SubGrid {
   step: number;
   offset: number;
   qmin: number;
@@ -21,7 +21,7 @@ export interface SubGrid {
 }
 
 /** Distance from x to the nearest level of a grid (the levels are evenly spaced). */
-export function nearestLevelDistance(x: number, g: SubGrid): number {
+function nearestLevelDistance(x: number, g: SubGrid): number {
   if (g.step === 0) return Math.abs(x + g.offset);
   const q = Math.min(g.qmax, Math.max(g.qmin, Math.round((x + g.offset) / g.step)));
   return Math.abs(x - (g.step * q - g.offset));
@@ -31,7 +31,7 @@ export function nearestLevelDistance(x: number, g: SubGrid): number {
  * Whether every decoded value is the level nearest to its input, up to float32 slack (the quantizer rounds
  * (x + offset)/step in float32, so a near-tie may go to the other neighbour): 1e-6·(|x| + |offset| + |step|).
  */
-export function nearestLevelWithin(x: Float32Array, y: Float32Array, groupSize: number, grid: (group: number) => SubGrid): boolean {
+function nearestLevelWithin(x: Float32Array, y: Float32Array, groupSize: number, grid: (group: number) => SubGrid): boolean {
   for (let g = 0; g * groupSize < x.length; g++) {
     const sg = grid(g);
     for (let i = g * groupSize; i < (g + 1) * groupSize; i++) {
@@ -61,15 +61,15 @@ function gridQ6(bytes: Uint8Array): (group: number) => SubGrid {
   };
 }
 
-export function q4_kWithin(x: Float32Array, bytes: Uint8Array): boolean {
+function q4_kWithin(x: Float32Array, bytes: Uint8Array): boolean {
   return nearestLevelWithin(x, dequantize('Q4_K', bytes, x.length), 32, gridK(bytes, 144, 15));
 }
 
-export function q5_kWithin(x: Float32Array, bytes: Uint8Array): boolean {
+function q5_kWithin(x: Float32Array, bytes: Uint8Array): boolean {
   return nearestLevelWithin(x, dequantize('Q5_K', bytes, x.length), 32, gridK(bytes, 176, 31));
 }
 
-export function q6_kWithin(x: Float32Array, bytes: Uint8Array): boolean {
+function q6_kWithin(x: Float32Array, bytes: Uint8Array): boolean {
   return nearestLevelWithin(x, dequantize('Q6_K', bytes, x.length), 16, gridQ6(bytes));
 }
 

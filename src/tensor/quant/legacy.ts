@@ -10,7 +10,7 @@ import { F16_MAX, absMax, finiteWithin, halfAt, wholeBlocks, withinBlockBound } 
 const QK = 32;
 
 /** Q8_0: d = amax/127; |x − x̂| ≤ d/2 + 127·|f16(d) − d|, plus float32 slack 2e-5·d (contracts/quant-q8_0-v1.yaml). */
-export function q8_0Within(x: Float32Array, bytes: Uint8Array): boolean {
+function q8_0Within(x: Float32Array, bytes: Uint8Array): boolean {
   const y = dequantize('Q8_0', bytes, x.length);
   return withinBlockBound(x, y, QK, (b) => {
     const d = absMax(x, b * QK, QK) / 127;
@@ -35,7 +35,7 @@ function signedMax(x: Float32Array, from: number): number {
  * Q4_0: d = max/−8. Elements with x/d ≤ 7.5 are within |d|/2 of x̂; the clamp at 15 can cost up to |d| for
  * the values on the side of the extreme, so the block bound is |d| + 8·|f16(d) − d| + 4e-6·|d|.
  */
-export function q4_0Within(x: Float32Array, bytes: Uint8Array): boolean {
+function q4_0Within(x: Float32Array, bytes: Uint8Array): boolean {
   const y = dequantize('Q4_0', bytes, x.length);
   return withinBlockBound(x, y, QK, (b) => {
     const d = Math.abs(signedMax(x, b * QK) / 8);

@@ -77,7 +77,7 @@ function encodeQ5_1(x: Float32Array): Uint8Array {
 }
 
 /** Q5_0: d = max/−16; |x − x̂| ≤ |d|/2 where x/d ≤ 15.5, ≤ |d| at the clamp; plus 16·|f16(d) − d| and slack. */
-export function q5_0Within(x: Float32Array, bytes: Uint8Array): boolean {
+function q5_0Within(x: Float32Array, bytes: Uint8Array): boolean {
   const y = dequantize('Q5_0', bytes, x.length);
   return withinBlockBound(x, y, QK, (b) => {
     const d = absMax(x, b * QK, QK) / 16;

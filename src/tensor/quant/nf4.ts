@@ -22,7 +22,7 @@ export const NF4_CODEBOOK = Float32Array.of(
 const MID = Float64Array.from({ length: 15 }, (_, k) => ((NF4_CODEBOOK[k] ?? 0) + (NF4_CODEBOOK[k + 1] ?? 0)) / 2);
 
 /** Half the widest gap of the codebook (between −1 and −0.696): the error bound in units of absmax. */
-export const NF4_HALF_GAP = (((NF4_CODEBOOK[1] ?? 0) - (NF4_CODEBOOK[0] ?? 0)) / 2);
+const NF4_HALF_GAP = (((NF4_CODEBOOK[1] ?? 0) - (NF4_CODEBOOK[0] ?? 0)) / 2);
 
 /** Index of the codebook entry nearest to t (ties to the lower entry, as bitsandbytes' `>` thresholds). */
 export function nf4Code(t: number): number {
@@ -75,7 +75,7 @@ export function dequantizeNf4(bytes: Uint8Array, count: number, out: Float32Arra
  * absmax lands within half a gap of an entry, and values beyond ±a16 by at most |a16 − amax|), plus
  * float32 slack 1e-6·a16.
  */
-export function nf4Within(x: Float32Array, bytes: Uint8Array): boolean {
+function nf4Within(x: Float32Array, bytes: Uint8Array): boolean {
   const y = dequantizeNf4(bytes, x.length);
   return withinBlockBound(x, y, QK, (b) => {
     const a16 = halfAt(bytes, b * BLOCK_BYTES);

@@ -3,8 +3,10 @@
  * (llama.cpp src/llama-quant.cpp at commit 80fb11a: tensor_allows_quantization, llama_tensor_get_type_impl,
  * tensor_type_fallback), so that our files compare with llama.cpp's tensor by tensor.
  *
- * - Only tensors with ≥ 2 dims whose (GGUF) name ends in "weight" are quantized; 1-D tensors (norms, biases)
- *   are stored as F32, other excluded tensors keep their dtype. Names are mapped HF → GGUF first.
+ * - Only tensors with ≥ 2 dims whose name ends in "weight" are quantized; 1-D tensors (norms, biases) are
+ *   stored as F32, other excluded tensors keep their dtype. Roles (output, token_embd, attn_v, ffn_down)
+ *   are recognised from Hugging Face names (lm_head, model.embed_tokens, self_attn.v_proj, mlp.down_proj)
+ *   and from llama.cpp's GGUF names alike.
  * - output.weight (and token_embd.weight when the embeddings are tied, i.e. there is no output.weight) gets
  *   Q6_K under every k-quant and legacy scheme except q8_0, where it stays Q8_0; Q8_0 when its rows are not
  *   a multiple of the scheme's block size. token_embd.weight (untied) gets the scheme's type.
@@ -21,7 +23,6 @@
  * Falcon, 70B and mixture-of-experts special cases and the IQ/Q2/Q3 mixtures are not ported.
  * Our own schemes (f16, bf16, nf4, int8, int4) quantize the same tensors, with no mixture, F16 fallback.
  */
-import { ggufNameFromHf } from '../../formats/gguf/names.js';
 import { type DType, DTYPES } from '../dtype.js';
 
 export interface Scheme {
@@ -62,7 +63,7 @@ export function isSchemeName(s: string): s is SchemeName {
 
 /** A tensor as the selection sees it. */
 export interface TensorInfo {
-  /** Hugging Face (canonical) name; the GGUF name is derived from it. */
+  /** Hugging Face (canonical) or llama.cpp GGUF name. */
   readonly name: string;
   readonly dtype: DType;
   readonly shape: readonly number[];
@@ -80,29 +81,35 @@ export interface SelectionContext {
 
 /** The counts llama.cpp derives from the whole model before choosing types. */
 export function selectionContext(tensors: readonly TensorInfo[], numLayers: number, opts: { tied: boolean; pure?: boolean; imatrix?: boolean }): SelectionContext {
-  const attnV = tensors.filter((t) => isAttnV(ggufName(t.name))).length;
-  const hasOutput = !opts.tied && tensors.some((t) => ggufName(t.name) === 'output.weight');
+  const attnV = tensors.filter((t) => roleOf(t.name) === 'attn_v').length;
+  const hasOutput = !opts.tied && tensors.some((t) => roleOf(t.name) === 'output');
   return { numLayers, attnV, tied: !hasOutput, pure: opts.pure ?? false, imatrix: opts.imatrix ?? false };
 }
 
-export function ggufName(hf: string): string {
-  return ggufNameFromHf(hf) ?? hf;
+type Role = 'output' | 'token_embd' | 'attn_v' | 'ffn_down' | 'other';
+
+/** llama.cpp's tensor categories (tensor_get_category), on HF or GGUF names. */
+const ROLES: readonly (readonly [RegExp, Role])[] = [
+  [/^(output|lm_head)\.weight$/, 'output'],
+  [/^(token_embd|model\.embed_tokens)\.weight$/, 'token_embd'],
+  [/(attn_v|attn_qkv|attn_kv_b|self_attn\.v_proj|self_attn\.qkv_proj)\.weight$/, 'attn_v'],
+  [/(ffn_down|mlp\.down_proj)/, 'ffn_down'],
+];
+
+function roleOf(name: string): Role {
+  return ROLES.find(([re]) => re.test(name))?.[1] ?? 'other';
+}
+
+function layerOf(name: string): number {
+  const m = /^(?:blk|model\.layers)\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : 0;
 }
 
 const NEVER_QUANTIZED = ['_norm.weight', 'ffn_gate_inp.weight', 'altup', 'laurel', 'per_layer_model_proj', 'ssm_conv1d', 'attn_rel_b.weight', 'position_embd', 'token_types'];
 
-/** llama.cpp's tensor_allows_quantization, on GGUF names. */
-export function allowsQuantization(name: string, shape: readonly number[]): boolean {
+/** llama.cpp's tensor_allows_quantization. */
+function allowsQuantization(name: string, shape: readonly number[]): boolean {
   return shape.length >= 2 && name.endsWith('weight') && !NEVER_QUANTIZED.some((s) => name.includes(s));
-}
-
-function isAttnV(g: string): boolean {
-  return g.includes('attn_v.weight') || g.includes('attn_qkv.weight') || g.includes('attn_kv_b.weight');
-}
-
-function layerOf(g: string): number {
-  const m = /^blk\.(\d+)\./.exec(g);
-  return m ? Number(m[1]) : 0;
 }
 
 export function useMoreBits(i: number, n: number): boolean {
@@ -114,29 +121,38 @@ function blockOf(t: DType): number {
   return DTYPES[t].blockSize;
 }
 
-/** llama_tensor_get_type_impl for the mixtures we support (ggml block types only). */
-function mixtureType(base: DType, scheme: Scheme, g: string, cols: number, ctx: SelectionContext): DType {
-  const isOutput = g === 'output.weight' || (ctx.tied && g === 'token_embd.weight');
-  if (isOutput) return cols % blockOf(base) !== 0 ? 'Q8_0' : base !== 'Q8_0' ? 'Q6_K' : base;
-  const i = layerOf(g);
-  if (isAttnV(g)) {
-    if ((scheme.mix === 'q4_k_m' || scheme.mix === 'q5_k_m') && useMoreBits(i, ctx.attnV)) return 'Q6_K';
-    if (scheme.mix === 'q4_k_s' && i < 4) return 'Q5_K';
-    return base;
-  }
-  if (g.includes('ffn_down')) {
-    const n8 = Math.floor(ctx.numLayers / 8);
-    if ((scheme.mix === 'q4_k_m' || scheme.mix === 'q5_k_m') && useMoreBits(i, ctx.numLayers)) return 'Q6_K';
-    if (scheme.mix === 'q4_k_s' && i < n8) return 'Q5_K';
-    if (ctx.imatrix && i < n8 && (base === 'Q4_0' || base === 'Q5_0')) return base === 'Q4_0' ? 'Q4_1' : 'Q5_1';
-  }
+function outputType(base: DType, cols: number): DType {
+  if (cols % blockOf(base) !== 0) return 'Q8_0';
+  return base === 'Q8_0' ? base : 'Q6_K';
+}
+
+function attnVType(base: DType, mix: Scheme['mix'], i: number, n: number): DType {
+  if ((mix === 'q4_k_m' || mix === 'q5_k_m') && useMoreBits(i, n)) return 'Q6_K';
+  return mix === 'q4_k_s' && i < 4 ? 'Q5_K' : base;
+}
+
+function ffnDownType(base: DType, mix: Scheme['mix'], i: number, ctx: SelectionContext): DType {
+  const early = i < Math.floor(ctx.numLayers / 8);
+  if ((mix === 'q4_k_m' || mix === 'q5_k_m') && useMoreBits(i, ctx.numLayers)) return 'Q6_K';
+  if (mix === 'q4_k_s' && early) return 'Q5_K';
+  if (ctx.imatrix && early && base === 'Q4_0') return 'Q4_1';
+  if (ctx.imatrix && early && base === 'Q5_0') return 'Q5_1';
   return base;
+}
+
+/** llama_tensor_get_type_impl for the mixtures we support (ggml block types only). */
+function mixtureType(scheme: Scheme, name: string, cols: number, ctx: SelectionContext): DType {
+  const role = roleOf(name);
+  if (role === 'output' || (ctx.tied && role === 'token_embd')) return outputType(scheme.base, cols);
+  if (role === 'attn_v') return attnVType(scheme.base, scheme.mix, layerOf(name), ctx.attnV);
+  if (role === 'ffn_down') return ffnDownType(scheme.base, scheme.mix, layerOf(name), ctx);
+  return scheme.base;
 }
 
 const FALLBACK: Partial<Record<DType, DType>> = { Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
 
 /** llama.cpp's tensor_type_fallback: a type whose block divides the row length, else F16. */
-export function fallbackType(t: DType, cols: number): DType {
+function fallbackType(t: DType, cols: number): DType {
   if (cols % blockOf(t) === 0) return t;
   const next = FALLBACK[t] ?? t;
   return cols % blockOf(next) === 0 ? next : 'F16';
@@ -146,10 +162,9 @@ const GGML_QUANTIZED: readonly DType[] = ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0'
 
 /** The dtype `t` gets under `scheme`. */
 export function targetType(t: TensorInfo, scheme: Scheme, ctx: SelectionContext): DType {
-  const g = ggufName(t.name);
-  if (!allowsQuantization(g, t.shape)) return t.shape.length <= 1 ? 'F32' : t.dtype;
+  if (!allowsQuantization(t.name, t.shape)) return t.shape.length <= 1 ? 'F32' : t.dtype;
   const cols = t.shape[t.shape.length - 1] ?? 1;
   if (!GGML_QUANTIZED.includes(scheme.base)) return fallbackType(scheme.base, cols);
-  const chosen = ctx.pure ? scheme.base : mixtureType(scheme.base, scheme, g, cols, ctx);
+  const chosen = ctx.pure ? scheme.base : mixtureType(scheme, t.name, cols, ctx);
   return fallbackType(chosen, cols);
 }

@@ -33,7 +33,7 @@ function vocabView(spec: TokenizerSpec): VocabView | undefined {
 }
 
 /** The first difference between two tokenizers' vocabularies, or undefined when they agree token for token. */
-export function vocabularyDifference(a: TokenizerSpec, b: TokenizerSpec): string | undefined {
+function vocabularyDifference(a: TokenizerSpec, b: TokenizerSpec): string | undefined {
   const va = vocabView(a);
   const vb = vocabView(b);
   if (!va || !vb) return undefined;

@@ -6,7 +6,7 @@ import { TASK_PARAMS, TASK_TENSOR_PARAMS, type TaskArithmeticSpec, signsAgree, t
 const drop: TaskArithmeticSpec['sparsify'] = (d, job, k, rng) => randomDrop(d, num(job.modelParams[k] ?? {}, 'density'), bool(job.params, 'rescale'), rng);
 
 export const DARE_TIES_SPEC: TaskArithmeticSpec = { method: 'dare_ties', consensus: 'sum', sparsify: drop };
-export const DARE_LINEAR_SPEC: TaskArithmeticSpec = { method: 'dare_linear', sparsify: drop };
+const DARE_LINEAR_SPEC: TaskArithmeticSpec = { method: 'dare_linear', sparsify: drop };
 
 const densityInRange = (j: TensorJob): boolean => j.modelParams.every((p) => num(p, 'density') > 0 && num(p, 'density') <= 1);
 

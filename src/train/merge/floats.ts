@@ -28,7 +28,7 @@ export function readFloats(t: TensorRef): Float32Array {
 }
 
 /** Encodes float32 values as F32 (a view), F16 or BF16 (round to nearest even). */
-export function encodeFloats(values: Float32Array, dtype: FloatDType): Uint8Array {
+function encodeFloats(values: Float32Array, dtype: FloatDType): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint16Array(values.length);
   const conv = dtype === 'F16' ? f32ToF16 : f32ToBf16;

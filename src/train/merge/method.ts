@@ -94,11 +94,6 @@ export function sameLength(a: ArrayLike<number>, arrays: readonly ArrayLike<numb
   return arrays.every((x) => x.length === a.length);
 }
 
-export function allFinite(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
-
 export function bitEqual(x: Float32Array, y: Float32Array): boolean {
   if (x.length !== y.length) return false;
   const a = new Uint32Array(x.buffer, x.byteOffset, x.length);

@@ -28,7 +28,7 @@ function meanCosine(job: TensorJob, base: Float32Array, from: number, to: number
 }
 
 /** Model Stock's interpolation ratio t = N·cos θ / (1 + (N − 1)·cos θ) (0 where the denominator vanishes). */
-export function stockRatio(n: number, cos: number): number {
+function stockRatio(n: number, cos: number): number {
   const denom = 1 + (n - 1) * cos;
   return Math.abs(denom) < 1e-12 ? 0 : (n * cos) / denom;
 }

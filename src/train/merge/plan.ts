@@ -61,7 +61,7 @@ function tensorOf(m: MergeInput, name: string): TensorRef {
 }
 
 /** The merge job of one tensor: parameters resolved at the tensor's gradient position, inputs read and dequantized. */
-export function tensorJob(plan: MergePlan, name: string): TensorJob {
+function tensorJob(plan: MergePlan, name: string): TensorJob {
   const ref = tensorOf(plan.base, name);
   const t = gradientPosition(name, plan.base.bundle.config.num_layers);
   const params = resolveAll(plan.method.params, name, t, [plan.parameters]);

@@ -9,7 +9,7 @@ import { taskArithmetic } from './task-arithmetic.js';
 import { ties } from './ties.js';
 
 /** The merge methods by mergekit name (one file per method). */
-export const MERGE_METHODS: ReadonlyMap<string, MergeMethod> = new Map(
+const MERGE_METHODS: ReadonlyMap<string, MergeMethod> = new Map(
   [linear, slerp, taskArithmetic, ties, dareTies, dareLinear, breadcrumbs, modelStock, della].map((m) => [m.name, m]),
 );
 

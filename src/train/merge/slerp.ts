@@ -2,7 +2,7 @@ import { defineContract } from '../../contract/index.js';
 import { type MergeMethod, type TensorJob, bitEqual, num, requireBase } from './method.js';
 
 /** mergekit's threshold above which |â·b̂| counts as parallel and slerp falls back to lerp. */
-export const DOT_THRESHOLD = 0.9995;
+const DOT_THRESHOLD = 0.9995;
 /**
  * Relative tolerance of the norm-between obligation: the lerp fallback shrinks the norm by at most
  * 1 − √((1 + 0.9995)/2) ≈ 1.25e-4 (at t = ½); float32 rounding adds ~1e-7.
@@ -16,7 +16,7 @@ function norm(a: Float32Array): number {
 }
 
 /** â·b̂ in float64 (a vector of norm ≤ 1e-8 is left unnormalized, as mergekit does). */
-export function cosine(a: Float32Array, b: Float32Array): number {
+function cosine(a: Float32Array, b: Float32Array): number {
   let dot = 0;
   for (let i = 0; i < a.length; i++) dot += (a[i] as number) * (b[i] as number);
   const na = norm(a);

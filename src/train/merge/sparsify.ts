@@ -6,7 +6,7 @@ import type { Rng } from '../../model/rng.js';
  */
 
 /** Indices of `a[from..to)` sorted by |a_i| ascending; ties keep index order (deterministic). */
-export function orderByMagnitude(a: Float64Array, from = 0, to = a.length): Uint32Array {
+function orderByMagnitude(a: Float64Array, from: number, to: number): Uint32Array {
   const idx = new Uint32Array(to - from);
   for (let i = 0; i < idx.length; i++) idx[i] = from + i;
   idx.sort((x, y) => Math.abs(a[x] as number) - Math.abs(a[y] as number) || x - y);

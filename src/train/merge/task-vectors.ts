@@ -30,7 +30,7 @@ export function weightedDeltas(job: TensorJob, spec: TaskArithmeticSpec): Float6
 }
 
 /** The elected sign per element (+1 or −1; +1 where the vote is tied, as mergekit's `>= 0`). */
-export function electedSigns(deltas: readonly Float64Array[], consensus: 'sum' | 'count', n: number): Int8Array {
+function electedSigns(deltas: readonly Float64Array[], consensus: 'sum' | 'count', n: number): Int8Array {
   const sign = new Int8Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
@@ -45,7 +45,7 @@ function addDelta(base: number, delta: number): number {
 }
 
 /** Combines weighted task vectors into the merged tensor (float64 sums, one rounding to float32). */
-export function mixDeltas(job: TensorJob, spec: TaskArithmeticSpec, deltas: readonly Float64Array[]): Float32Array {
+function mixDeltas(job: TensorJob, spec: TaskArithmeticSpec, deltas: readonly Float64Array[]): Float32Array {
   const base = requireBase(job, spec.method);
   const n = base.length;
   const normalize = bool(job.params, 'normalize');

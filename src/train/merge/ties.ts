@@ -3,7 +3,7 @@ import { type MergeMethod, type TensorJob, identicalInputsPreserved, num } from 
 import { magnitudeTrim } from './sparsify.js';
 import { TASK_PARAMS, TASK_TENSOR_PARAMS, type TaskArithmeticSpec, signsAgree, taskArithmeticCore } from './task-vectors.js';
 
-export const TIES_SPEC: TaskArithmeticSpec = {
+const TIES_SPEC: TaskArithmeticSpec = {
   method: 'ties',
   consensus: 'sum',
   sparsify: (d, job, k) => magnitudeTrim(d, num(job.modelParams[k] ?? {}, 'density')),

@@ -18,7 +18,7 @@ export function parsePattern(text: string): NmPattern {
  * How many of a group's elements to prune so that the total over all groups is exactly ⌊ratio·total⌋:
  * group g of size s prunes ⌊(g+1)·ratio·s⌋ − ⌊g·ratio·s⌋ (equal groups; the rounding is spread out).
  */
-export function groupCounts(groups: number, size: number, ratio: number): Int32Array {
+function groupCounts(groups: number, size: number, ratio: number): Int32Array {
   const counts = new Int32Array(groups);
   for (let g = 0; g < groups; g++) counts[g] = Math.floor((g + 1) * ratio * size + 1e-9) - Math.floor(g * ratio * size + 1e-9);
   return counts;
@@ -50,7 +50,7 @@ export function lowestScoreMask(scores: Float64Array, rows: number, cols: number
 }
 
 /** N smallest scores of every M consecutive columns (ties: lower column first). */
-export function nmMask(scores: Float64Array, rows: number, cols: number, p: NmPattern): Uint8Array {
+function nmMask(scores: Float64Array, rows: number, cols: number, p: NmPattern): Uint8Array {
   if (cols % p.m !== 0) throw new Error(`${cols} columns are not a multiple of the pattern's M = ${p.m}`);
   const mask = new Uint8Array(rows * cols);
   const idx = new Array<number>(p.m);

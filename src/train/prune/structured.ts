@@ -87,7 +87,7 @@ function consistent(plan: StructuredPlan, c0: ArchConfig): boolean {
   const c = plan.config;
   const sizesOk = plan.kept.every((k, l) => k.length + (plan.removed[l]?.length ?? 0) === plan.unitsPerLayer && k.every((x, i) => i === 0 || x > (k[i - 1] as number)));
   const units = plan.unit === 'heads' ? c.num_kv_heads : c.intermediate_size;
-  const headsOk = c.num_heads % c.num_kv_heads === 0 && c.num_heads / c.num_kv_heads === c0.num_heads / c0.num_kv_heads;
+  const headsOk = c.num_heads % c.num_kv_heads === 0 && c.num_heads * c0.num_kv_heads === c0.num_heads * c.num_kv_heads;
   return sizesOk && headsOk && plan.kept.every((k) => k.length === units) && units >= 1;
 }
 

@@ -1,7 +1,7 @@
 import type { ActivationSite } from '../../model/decoder.js';
 
 /** The linear projections of a decoder layer and the activation site that feeds each. */
-export const PROJECTIONS = {
+const PROJECTIONS = {
   'self_attn.q_proj': 'attn_in',
   'self_attn.k_proj': 'attn_in',
   'self_attn.v_proj': 'attn_in',

@@ -15,7 +15,7 @@ export interface PruneTensorInput {
  * The obligation every unstructured method meets: achieved sparsity within 0.1 % of the target. A tensor of
  * n < 1000 weights can only hit multiples of 1/n, so there the bound is 1/n (⌊r·n⌋ zeros).
  */
-export const SPARSITY_TOLERANCE = 1e-3;
+const SPARSITY_TOLERANCE = 1e-3;
 
 export function sparsityTolerance(n: number): number {
   return Math.max(SPARSITY_TOLERANCE, 1 / Math.max(n, 1));

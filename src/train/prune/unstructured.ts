@@ -48,7 +48,7 @@ function l1RemovedFraction(before: Float32Array, after: Float32Array): number {
 }
 
 /** Prunes one weight matrix with the chosen method. */
-export function pruneTensor(ref: TensorRef, opts: UnstructuredOptions): Float32Array {
+function pruneTensor(ref: TensorRef, opts: UnstructuredOptions): Float32Array {
   const w = readFloats(ref);
   const rows = ref.shape[0] ?? 1;
   const cols = ref.shape.length > 1 ? (ref.shape[1] as number) : 1;
@@ -66,7 +66,7 @@ export function pruneTensor(ref: TensorRef, opts: UnstructuredOptions): Float32A
 }
 
 /** Report for a tensor pruned from `before` to `after`. */
-export function pruneReport(ref: TensorRef, before: Float32Array, after: Float32Array): TensorPruneReport {
+function pruneReport(ref: TensorRef, before: Float32Array, after: Float32Array): TensorPruneReport {
   const zerosAfter = zeroCount(after);
   return {
     name: ref.name, shape: [...ref.shape], elements: after.length, zeros_before: zeroCount(before), zeros_after: zerosAfter,
