@@ -8,7 +8,8 @@ import type { ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
 import { elementCount } from '../tensor/dtype.js';
 import { checkMergeable } from '../train/merge/compat.js';
 import { type MergeConfig, type Setting, readMergeConfig } from '../train/merge/config.js';
-import { floatDType } from '../train/merge/floats.js';
+import { type FloatDType, floatDType } from '../train/merge/floats.js';
+import type { MergeMethod } from '../train/merge/method.js';
 import { type PlannedModel, mergedStore } from '../train/merge/plan.js';
 import { MERGE_METHOD_NAMES, mergeMethod } from '../train/merge/registry.js';
 import { TOOL_VERSION } from './version.js';
@@ -143,60 +144,78 @@ function openAll(listed: readonly Listed[], basePath: string, task: boolean): Op
   }
 }
 
-function runMerge(opts: MergeOptions): MergeResult {
-  const t0 = performance.now();
-  let peak = process.memoryUsage.rss();
-  const config = opts.config !== undefined ? readMergeConfig(opts.config) : undefined;
+function resolveMethod(opts: MergeOptions, config: MergeConfig | undefined): MergeMethod {
   const strategy = opts.strategy ?? config?.mergeMethod;
   if (strategy === undefined) throw optionError('--strategy', `give a merge method (${MERGE_METHOD_NAMES.join(', ')})`);
   const method = mergeMethod(strategy);
   if (!method) throw optionError('--strategy', `unknown merge method '${strategy}' (expected ${MERGE_METHOD_NAMES.join(', ')})`);
+  return method;
+}
+
+function checkInputCount(method: MergeMethod, count: number): void {
+  if (count >= method.minInputs && count <= method.maxInputs) return;
+  const range = method.maxInputs === Infinity ? `at least ${method.minInputs}` : method.minInputs === 0 ? `at most ${method.maxInputs}` : `${method.minInputs} to ${method.maxInputs}`;
+  throw optionError('models', `${method.name} merges ${range} model(s)${method.inputs === 'task' ? ' besides the base' : ''}, got ${count}`);
+}
+
+function outputDtype(opts: MergeOptions, config: MergeConfig | undefined): FloatDType | undefined {
+  const name = opts.dtype ?? config?.dtype;
+  if (name !== undefined && !['f32', 'f16', 'bf16'].includes(name)) throw optionError('--dtype', `expected f32, f16 or bf16, got '${name}'`);
+  return floatDType(name);
+}
+
+function sizes(bundle: ModelBundle): { parameters: number; largest: number } {
+  let parameters = 0;
+  let largest = 0;
+  for (const n of bundle.tensors.names()) {
+    const c = elementCount(bundle.tensors.get(n)?.shape ?? []);
+    parameters += c;
+    largest = Math.max(largest, c * 4);
+  }
+  return { parameters, largest };
+}
+
+/** Peak RSS, sampled on demand. */
+class RssPeak {
+  value = process.memoryUsage.rss();
+  sample(): void {
+    this.value = Math.max(this.value, process.memoryUsage.rss());
+  }
+}
+
+function runMerge(opts: MergeOptions): MergeResult {
+  const t0 = performance.now();
+  const peak = new RssPeak();
+  const config = opts.config !== undefined ? readMergeConfig(opts.config) : undefined;
+  const method = resolveMethod(opts, config);
   const listed = listedModels(opts, config);
-  const basePath = opts.baseModel ?? config?.baseModel ?? (listed[0] as Listed).path;
-  const { base, inputs, all } = openAll(listed, basePath, method.inputs === 'task');
+  const { base, inputs, all } = openAll(listed, opts.baseModel ?? config?.baseModel ?? (listed[0] as Listed).path, method.inputs === 'task');
   const seed = opts.seed ?? 0;
   try {
-    if (inputs.length < method.minInputs || inputs.length > method.maxInputs) {
-      const range = method.maxInputs === Infinity ? `at least ${method.minInputs}` : method.minInputs === 0 ? `at most ${method.maxInputs}` : `${method.minInputs} to ${method.maxInputs}`;
-      throw optionError('models', `${method.name} merges ${range} model(s)${method.inputs === 'task' ? ' besides the base' : ''}, got ${inputs.length}`);
-    }
+    checkInputCount(method, inputs.length);
     checkMergeable(base, all.filter((m) => m !== base));
     const format = outputFormatFor(opts.output, opts.format);
-    const dtypeName = opts.dtype ?? config?.dtype;
-    if (dtypeName !== undefined && !['f32', 'f16', 'bf16'].includes(dtypeName)) throw optionError('--dtype', `expected f32, f16 or bf16, got '${dtypeName}'`);
-    const dtype = floatDType(dtypeName);
-    const names = base.bundle.tensors.names();
+    const dtype = outputDtype(opts, config);
+    const parameters = globalParameters(opts, config);
+    const total = base.bundle.tensors.names().length;
     let done = 0;
-    const tensors = mergedStore({
-      method, base, inputs, parameters: globalParameters(opts, config), seed, ...(dtype ? { dtype } : {}),
-      onTensor: (name) => {
-        peak = Math.max(peak, process.memoryUsage.rss());
-        opts.onTensor?.(++done, names.length, name);
-      },
-    });
+    const onTensor = (name: string): void => {
+      peak.sample();
+      opts.onTensor?.(++done, total, name);
+    };
+    const tensors = mergedStore({ method, base, inputs, parameters, seed, ...(dtype ? { dtype } : {}), onTensor });
     const inputDigests = all.map((m) => sourceDigest(m.path));
     // The base's logits fingerprint describes other weights; `apr import` records one for the new model.
     const { golden: _stale, ...metadata } = base.bundle.metadata;
     const bundle: ModelBundle = { ...base.bundle, metadata, tensors, source: { path: opts.output, format: 'memory' } };
-    const provenance: ProvenanceEntry = {
-      op: 'merge',
-      options: { strategy, base: base.path, models: inputs.map((m) => m.path), seed, ...(dtype ? { dtype } : {}), parameters: globalParameters(opts, config) },
-      inputDigests,
-      toolVersion: TOOL_VERSION,
-      time: new Date().toISOString(),
-    };
+    const options = { strategy: method.name, base: base.path, models: inputs.map((m) => m.path), seed, ...(dtype ? { dtype } : {}), parameters };
+    const provenance: ProvenanceEntry = { op: 'merge', options, inputDigests, toolVersion: TOOL_VERSION, time: new Date().toISOString() };
     const bytes = writeModel(bundle, opts.output, format, provenance);
-    peak = Math.max(peak, process.memoryUsage.rss());
-    let parameters = 0;
-    let largest = 0;
-    for (const n of names) {
-      const c = elementCount(base.bundle.tensors.get(n)?.shape ?? []);
-      parameters += c;
-      largest = Math.max(largest, c * 4);
-    }
+    peak.sample();
+    const { parameters: count, largest } = sizes(base.bundle);
     return {
-      output: opts.output, format, strategy, base: base.path, models: inputs.map((m) => m.path), tensors: names.length, parameters, bytes, seed,
-      peak_rss_bytes: peak, largest_tensor_f32_bytes: largest, seconds: (performance.now() - t0) / 1000, input_digests: inputDigests,
+      output: opts.output, format, strategy: method.name, base: base.path, models: options.models, tensors: total, parameters: count, bytes, seed,
+      peak_rss_bytes: peak.value, largest_tensor_f32_bytes: largest, seconds: (performance.now() - t0) / 1000, input_digests: inputDigests,
     };
   } finally {
     for (const m of all) m.bundle.tensors.close();

@@ -181,6 +181,29 @@ function checkOptions(o: PruneOptions): NmPattern | undefined {
   }
 }
 
+type Calibration = ReturnType<typeof calibrate>;
+
+/** Writes the pruned model (or, with --analyze, only computes it); returns the format and bytes written. */
+function emit(o: PruneOptions, bundle: ModelBundle, built: Built, ratio: number, cal: Calibration | undefined): { format?: OutputFormat; bytes?: number } {
+  if (o.analyze || !o.output) {
+    if (UNSTRUCTURED.has(o.method)) for (const n of built.store.names()) built.store.get(n)?.read();
+    return {};
+  }
+  const { golden: _stale, ...metadata } = bundle.metadata; // a fingerprint of the unpruned weights
+  const out: ModelBundle = { ...bundle, metadata, config: built.config, tensors: built.store, source: { path: o.output, format: 'memory' } };
+  const format = outputFormatFor(o.output, o.format);
+  const calibration = cal ? { calibration: o.calibration, samples: cal.info.samples, seq_len: cal.info.seq_len, seed: o.seed ?? 0 } : {};
+  const options = { method: o.method, target_ratio: ratio, ...(o.pattern ? { pattern: o.pattern } : {}), ...calibration, ...(o.layers ? { layers: o.layers } : {}), ...(o.unit ? { unit: o.unit } : {}) };
+  const provenance: ProvenanceEntry = { op: 'prune', options, inputDigests: [sourceDigest(o.input)], toolVersion: TOOL_VERSION, time: new Date().toISOString() };
+  return { format, bytes: writeModel(out, o.output, format, provenance) };
+}
+
+function overallSparsity(reports: readonly TensorPruneReport[]): Pick<PruneResult, 'overall_sparsity'> {
+  const zeros = reports.reduce((s, r) => s + r.zeros_after, 0);
+  const elements = reports.reduce((s, r) => s + r.elements, 0);
+  return elements > 0 ? { overall_sparsity: zeros / elements } : {};
+}
+
 function runPrune(o: PruneOptions): PruneResult {
   const t0 = performance.now();
   const pattern = checkOptions(o);
@@ -192,26 +215,11 @@ function runPrune(o: PruneOptions): PruneResult {
     const cal = needs ? calibrate(o, bundle, needs) : undefined;
     peak = Math.max(peak, process.memoryUsage.rss());
     const built = build(o, bundle, ratio, pattern, cal?.stats);
-    const { golden: _stale, ...metadata } = bundle.metadata; // a fingerprint of the unpruned weights
-    const out: ModelBundle = { ...bundle, metadata, config: built.config, tensors: built.store, source: { path: o.output ?? o.input, format: 'memory' } };
-    const pruned = built.store.names();
-    let bytes: number | undefined;
-    let format: OutputFormat | undefined;
-    if (o.analyze) {
-      if (UNSTRUCTURED.has(o.method)) for (const n of pruned) built.store.get(n)?.read();
-    } else if (o.output) {
-      format = outputFormatFor(o.output, o.format);
-      const options = { method: o.method, target_ratio: ratio, ...(o.pattern ? { pattern: o.pattern } : {}), ...(o.calibration ? { calibration: o.calibration, samples: cal?.info.samples, seq_len: cal?.info.seq_len, seed: o.seed ?? 0 } : {}), ...(o.layers ? { layers: o.layers } : {}), ...(o.unit ? { unit: o.unit } : {}) };
-      const provenance: ProvenanceEntry = { op: 'prune', options, inputDigests: [sourceDigest(o.input)], toolVersion: TOOL_VERSION, time: new Date().toISOString() };
-      bytes = writeModel(out, o.output, format, provenance);
-    }
+    const { format, bytes } = emit(o, bundle, built, ratio, cal);
     peak = Math.max(peak, process.memoryUsage.rss());
-    const zeros = built.reports.reduce((s, r) => s + r.zeros_after, 0);
-    const elements = built.reports.reduce((s, r) => s + r.elements, 0);
     return {
-      input: o.input, ...(o.output && !o.analyze ? { output: o.output } : {}), ...(format ? { format } : {}), method: o.method, target_ratio: ratio,
-      ...(o.pattern ? { pattern: o.pattern } : {}), analyze: o.analyze === true, tensors: built.reports,
-      ...(elements > 0 ? { overall_sparsity: zeros / elements } : {}), ...built.extra,
+      input: o.input, ...(format ? { output: o.output, format } : {}), method: o.method, target_ratio: ratio, ...(o.pattern ? { pattern: o.pattern } : {}),
+      analyze: o.analyze === true, tensors: built.reports, ...overallSparsity(built.reports), ...built.extra,
       config_changes: configChanges(bundle.config, built.config), parameters_before: parameterCount(bundle.tensors), parameters_after: parameterCount(built.store),
       ...(cal ? { calibration: cal.info } : {}), ...(bytes !== undefined ? { bytes } : {}), peak_rss_bytes: peak, seconds: (performance.now() - t0) / 1000,
     };

@@ -40,7 +40,7 @@ export function isDType(name: string): name is DType {
 }
 
 /** Bytes before the first value that a tensor of this dtype carries once (APR_Q8's f32 scale). */
-export const TENSOR_HEADER_BYTES: Readonly<Partial<Record<DType, number>>> = { APR_Q8: 4 };
+const TENSOR_HEADER_BYTES: Readonly<Partial<Record<DType, number>>> = { APR_Q8: 4 };
 
 export function tensorHeaderBytes(dtype: DType): number {
   return TENSOR_HEADER_BYTES[dtype] ?? 0;

@@ -121,7 +121,7 @@ function pruneOptions(model: string, f: PruneFlags, bar: (stage: string, d: numb
   return { input: model, ...rest, onProgress: bar };
 }
 
-export function registerMergePrune(program: Command): void {
+function registerMerge(program: Command): void {
   program
     .command('merge')
     .description('merge models mergekit-style (linear, slerp, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, model_stock, della), streaming tensor by tensor')
@@ -154,7 +154,9 @@ export function registerMergePrune(program: Command): void {
         bar.stop();
       }
     });
+}
 
+function registerPrune(program: Command): void {
   program
     .command('prune')
     .description('prune a model: magnitude, wanda, sparsegpt (unstructured or N:M), structured (heads/channels) or depth (layers)')
@@ -188,4 +190,9 @@ export function registerMergePrune(program: Command): void {
         for (const b of bars.values()) b.stop();
       }
     });
+}
+
+export function registerMergePrune(program: Command): void {
+  registerMerge(program);
+  registerPrune(program);
 }

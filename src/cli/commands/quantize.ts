@@ -38,7 +38,7 @@ function printPlan(r: QuantizePlanResult): void {
   const counts = new Map<string, number>();
   for (const e of r.entries) counts.set(e.to, (counts.get(e.to) ?? 0) + 1);
   process.stdout.write(`\n${r.scheme}${r.pure ? ' (pure)' : ''}${r.ftype !== undefined ? ` (general.file_type ${r.ftype})` : ''}: ${[...counts].map(([d, n]) => `${d}×${n}`).join(' ')}\n`);
-  process.stdout.write(`${r.parameters.toLocaleString('en-US')} parameters: ${mb(r.sourceBytes)} → ${mb(r.bytes)}, ${r.bitsPerWeight.toFixed(3)} bits per weight (${r.quantizedBitsPerWeight.toFixed(3)} over the quantized tensors)\n`);
+  process.stdout.write(`${r.parameters.toLocaleString('en-US')} parameters, tensor data ${mb(r.sourceBytes)} → ${mb(r.bytes)}, ${r.bitsPerWeight.toFixed(3)} bits per weight (${r.quantizedBitsPerWeight.toFixed(3)} over the quantized tensors)\n`);
 }
 
 function printResult(r: QuantizeResult): void {

@@ -1,6 +1,6 @@
 import type { ArchConfig } from '../../tensor/bundle.js';
 import { canDequantize, dequantize } from '../../tensor/codecs/index.js';
-import { DTYPES, type DType, elementCount } from '../../tensor/dtype.js';
+import { DTYPES, type DType, elementCount, tensorHeaderBytes } from '../../tensor/dtype.js';
 import type { TensorRef, TensorStore } from '../../tensor/store.js';
 
 /** The tensors a Llama/Qwen2 decoder reads, with their canonical shapes. */
@@ -70,6 +70,11 @@ export function forEachChunk(ref: TensorRef, visit: (values: Float32Array, first
   if (!canDequantize(ref.dtype)) throw new Error(`${ref.name}: no decoder for ${ref.dtype}`);
   const { blockSize, blockBytes } = DTYPES[ref.dtype];
   const total = elementCount(ref.shape);
+  // A per-tensor header (APR_Q8's scale) cannot be split into block-aligned chunks: decode it whole.
+  if (tensorHeaderBytes(ref.dtype) > 0) {
+    visit(dequantize(ref.dtype, bytes, total), 0);
+    return;
+  }
   const step = Math.max(blockSize, Math.floor(CHUNK_ELEMENTS / blockSize) * blockSize);
   const buf = new Float32Array(Math.min(step, total));
   for (let first = 0; first < total; first += step) {

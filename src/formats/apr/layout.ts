@@ -1,5 +1,5 @@
 import { defineContract } from '../../contract/index.js';
-import { DTYPES, type DType } from '../../tensor/dtype.js';
+import { DTYPES, type DType, tensorHeaderBytes } from '../../tensor/dtype.js';
 import { crc32 } from '../../tensor/crc32.js';
 
 /**
@@ -177,5 +177,5 @@ export function byteSizeBig(dtype: DType, dims: readonly bigint[]): bigint | str
   if (inner % BigInt(blockSize) !== 0n) return `innermost dimension ${inner} is not a multiple of the ${dtype} block size ${blockSize}`;
   let n = 1n;
   for (const d of dims) n *= d;
-  return (n / BigInt(blockSize)) * BigInt(blockBytes);
+  return (n / BigInt(blockSize)) * BigInt(blockBytes) + BigInt(tensorHeaderBytes(dtype));
 }

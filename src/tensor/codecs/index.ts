@@ -3,6 +3,8 @@ import { bf16ToF32 } from '../half.js';
 import { f16Table } from './f16-table.js';
 import { dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from './kquants.js';
 import { dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0 } from './legacy.js';
+import { dequantizeAprQ4, dequantizeAprQ8 } from '../quant/apr.js';
+import { dequantizeNf4 } from '../quant/nf4.js';
 
 export { canQuantize, quantize } from './quantize.js';
 
@@ -19,6 +21,9 @@ const BLOCK_DECODERS: Partial<Record<DType, BlockDecoder>> = {
   Q4_K: dequantizeQ4_K,
   Q5_K: dequantizeQ5_K,
   Q6_K: dequantizeQ6_K,
+  NF4: dequantizeNf4,
+  APR_Q4: dequantizeAprQ4,
+  APR_Q8: dequantizeAprQ8,
 };
 
 /** Whether `dequantize` can decode `dtype`. */

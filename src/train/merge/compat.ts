@@ -52,34 +52,44 @@ function shapeText(s: readonly number[]): string {
   return `[${s.join(', ')}]`;
 }
 
+function checkDtype(m: MergeInput, name: string): void {
+  const t = m.bundle.tensors.get(name);
+  if (t && !canDequantize(t.dtype)) throw new FormatError(m.path, name, `dtype ${t.dtype} cannot be dequantized for merging`);
+}
+
+/** Same tensor names and shapes as the reference. */
+function checkTensors(ref: MergeInput, m: MergeInput): void {
+  const names = ref.bundle.tensors.names();
+  for (const name of names) {
+    const a = ref.bundle.tensors.get(name);
+    const b = m.bundle.tensors.get(name);
+    if (!b) throw new FormatError(m.path, name, `missing: the tensor is in ${ref.path} but not in this model`);
+    if (a && (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i]))) {
+      throw new FormatError(m.path, name, `shape ${shapeText(b.shape)} does not match ${shapeText(a.shape)} in ${ref.path}`);
+    }
+    checkDtype(m, name);
+  }
+  const refNames = new Set(names);
+  const extra = m.bundle.tensors.names().find((n) => !refNames.has(n));
+  if (extra !== undefined) throw new FormatError(m.path, extra, `extra tensor: not in ${ref.path}`);
+}
+
+function checkVocabulary(ref: MergeInput, m: MergeInput): void {
+  if (m.bundle.config.vocab_size !== ref.bundle.config.vocab_size) {
+    throw new FormatError(m.path, 'vocab_size', `${m.bundle.config.vocab_size} does not match ${ref.bundle.config.vocab_size} in ${ref.path}`);
+  }
+  const diff = ref.bundle.tokenizer && m.bundle.tokenizer ? vocabularyDifference(ref.bundle.tokenizer, m.bundle.tokenizer) : undefined;
+  if (diff) throw new FormatError(m.path, 'tokenizer', `vocabulary differs from ${ref.path}: ${diff}`);
+}
+
 /**
  * Refuses models that cannot be merged with the reference (the base, or the first model): a tensor missing
  * or extra, a shape that differs, a dtype with no decoder, or a different vocabulary. Errors name the tensor.
  */
 export function checkMergeable(ref: MergeInput, others: readonly MergeInput[]): void {
-  const names = ref.bundle.tensors.names();
-  const refNames = new Set(names);
-  for (const name of names) {
-    const t = ref.bundle.tensors.get(name);
-    if (t && !canDequantize(t.dtype)) throw new FormatError(ref.path, name, `dtype ${t.dtype} cannot be dequantized for merging`);
-  }
+  for (const name of ref.bundle.tensors.names()) checkDtype(ref, name);
   for (const m of others) {
-    for (const name of names) {
-      const a = ref.bundle.tensors.get(name);
-      const b = m.bundle.tensors.get(name);
-      if (!b) throw new FormatError(m.path, name, `missing: the tensor is in ${ref.path} but not in this model`);
-      if (!a) continue;
-      if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
-        throw new FormatError(m.path, name, `shape ${shapeText(b.shape)} does not match ${shapeText(a.shape)} in ${ref.path}`);
-      }
-      if (!canDequantize(b.dtype)) throw new FormatError(m.path, name, `dtype ${b.dtype} cannot be dequantized for merging`);
-    }
-    const extra = m.bundle.tensors.names().find((n) => !refNames.has(n));
-    if (extra !== undefined) throw new FormatError(m.path, extra, `extra tensor: not in ${ref.path}`);
-    if (m.bundle.config.vocab_size !== ref.bundle.config.vocab_size) {
-      throw new FormatError(m.path, 'vocab_size', `${m.bundle.config.vocab_size} does not match ${ref.bundle.config.vocab_size} in ${ref.path}`);
-    }
-    const diff = ref.bundle.tokenizer && m.bundle.tokenizer ? vocabularyDifference(ref.bundle.tokenizer, m.bundle.tokenizer) : undefined;
-    if (diff) throw new FormatError(m.path, 'tokenizer', `vocabulary differs from ${ref.path}: ${diff}`);
+    checkTensors(ref, m);
+    checkVocabulary(ref, m);
   }
 }
