@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { Check, Severity } from './types.js';
 
@@ -76,27 +76,27 @@ export function loadConfig(root: string, checks: readonly Check[], file = join(r
     try {
       raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new ConfigError(CONFIG_FILE, '(file)', `not valid JSON (${(e as Error).message.split('\n')[0] ?? ''})`);
+      throw new ConfigError(basename(file), '(file)', `not valid JSON (${(e as Error).message.split('\n')[0] ?? ''})`);
     }
   }
-  return parseConfig(raw, checks);
+  return parseConfig(raw, checks, basename(file));
 }
 
-export function parseConfig(raw: unknown, checks: readonly Check[]): PmatConfig {
+export function parseConfig(raw: unknown, checks: readonly Check[], name = CONFIG_FILE): PmatConfig {
   const r = ConfigSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new ConfigError(CONFIG_FILE, issue?.path.join('.') || '(root)', issue?.message ?? 'invalid');
+    throw new ConfigError(name, issue?.path.join('.') || '(root)', issue?.message ?? 'invalid');
   }
   const byId = new Map(checks.map((c) => [c.id, c]));
   for (const [id, cc] of Object.entries(r.data.checks)) {
     const check = byId.get(id);
-    if (!check) throw new ConfigError(CONFIG_FILE, `checks.${id}`, 'unknown check id');
+    if (!check) throw new ConfigError(name, `checks.${id}`, 'unknown check id');
     const err = check.validateThresholds(cc.thresholds);
-    if (err) throw new ConfigError(CONFIG_FILE, `checks.${id}.thresholds${err.field ? `.${err.field}` : ''}`, err.message);
+    if (err) throw new ConfigError(name, `checks.${id}.thresholds${err.field ? `.${err.field}` : ''}`, err.message);
   }
   r.data.suppressions.forEach((s, i) => {
-    if (!byId.has(s.id)) throw new ConfigError(CONFIG_FILE, `suppressions.${i}.id`, `unknown check id '${s.id}'`);
+    if (!byId.has(s.id)) throw new ConfigError(name, `suppressions.${i}.id`, `unknown check id '${s.id}'`);
   });
   return r.data;
 }

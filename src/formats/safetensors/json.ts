@@ -28,7 +28,7 @@ export class JsonSyntaxError extends Error {
 /** serde_json's default recursion limit. */
 const MAX_DEPTH = 128;
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in strings; this regex finds them
 const CONTROL_RE = /[\u0000-\u001f]/;
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
