@@ -1,6 +1,6 @@
 /**
  * Heldout perplexity of merged and pruned tiny-coder-llama models (the tables of issue 9).
- *   npx tsx bench/merge-prune-ppl.ts [--chunks 32] [--samples 128] [--seq-len 64] [--only merge|prune]
+ *   npx tsx bench/merge-prune-ppl.ts [--chunks 32] [--samples 128] [--seq-len 64] [--only merge|prune] [--rows 'wanda,structured']
  * Merges: tiny-coder-llama (base) with its LoRA fine-tune (the PEFT fixture merged into it), every strategy.
  * Pruning: 50 % with magnitude, wanda and sparsegpt, calibrated on test/fixtures/calibration (never on
  * heldout.py.txt), plus 2:4, structured and depth rows. Protocol: heldout.py.txt, context 256, first `chunks`
@@ -32,6 +32,7 @@ const CHUNKS = Number(arg('chunks', '32'));
 const SAMPLES = Number(arg('samples', '128'));
 const SEQ = Number(arg('seq-len', '64'));
 const ONLY = arg('only', 'all');
+const ROWS = arg('rows', '');
 
 function ppl(path: string): number {
   return evalPerplexity(createSession(openModel(path)), 'heldout.py.txt', HELDOUT, { context: 256, chunks: CHUNKS }).perplexity;
@@ -63,14 +64,14 @@ function mergeTable(dir: string): void {
     ['della', 'density 0.5, ε 0.15, seed 0', { models: [CODER, lora], strategy: 'della', density: 0.5, seed: 0 }],
   ];
   process.stdout.write(`\nMerges of tiny-coder-llama (base) with its LoRA-merged variant — heldout.py.txt, context 256, ${CHUNKS} chunks\n\n`);
-  row(['model', 'parameters', 'heldout ppl', 'apr check', 'peak RSS', 'merge s']);
-  row(['---', '---', '---', '---', '---', '---']);
-  row(['tiny-coder-llama (base)', '', ppl(CODER).toFixed(4), '', '', '']);
-  row(['LoRA-merged variant', 'PEFT fixture merged', ppl(lora).toFixed(4), check(lora), '', '']);
+  row(['model', 'parameters', 'heldout ppl', 'apr check', 'merge s']);
+  row(['---', '---', '---', '---', '---']);
+  row(['tiny-coder-llama (base)', '', ppl(CODER).toFixed(4), '', '']);
+  row(['LoRA-merged variant', 'PEFT fixture merged', ppl(lora).toFixed(4), check(lora), '']);
   for (const [name, params, o] of runs) {
     const out = name === 'dare_linear' ? dare : join(dir, `${name}.apr`);
     const r = mergeModels({ ...o, output: out });
-    row([name, params, ppl(out).toFixed(4), check(out), `${(r.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB`, r.seconds.toFixed(1)]);
+    row([name, params, ppl(out).toFixed(4), check(out), r.seconds.toFixed(1)]);
   }
 }
 
@@ -85,13 +86,14 @@ function pruneTable(dir: string): void {
     ['sparsegpt 2:4', { method: 'sparsegpt', pattern: '2:4', ...cal }],
     ['structured channels 25 %', { method: 'structured', unit: 'channels', targetRatio: 0.25, ...cal }],
     ['structured heads 25 %', { method: 'structured', unit: 'heads', targetRatio: 0.25, ...cal }],
+    ['structured heads 50 %', { method: 'structured', unit: 'heads', targetRatio: 0.5, ...cal }],
     ['depth (block influence) 1 of 6', { method: 'depth', targetRatio: 1 / 6, ...cal }],
   ];
   process.stdout.write(`\nPruning tiny-coder-llama — heldout.py.txt, context 256, ${CHUNKS} chunks; calibration ${SAMPLES} × ${SEQ} tokens of ${CALIBRATION}\n\n`);
   row(['method', 'sparsity (min–max per tensor)', 'parameters', 'heldout ppl', 'apr check', 'prune s (calibration s)']);
   row(['---', '---', '---', '---', '---', '---']);
   row(['dense', '0', '', ppl(CODER).toFixed(4), '', '']);
-  for (const [name, o] of runs) {
+  for (const [name, o] of runs.filter(([n]) => !ROWS || ROWS.split(',').some((r) => n.startsWith(r)))) {
     const out = join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.apr`);
     const r = pruneModel({ input: CODER, output: out, ...o });
     const sp = r.tensors.map((t) => t.sparsity);

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { Check, Severity } from './types.js';
 
-export const CONFIG_FILE = 'pmat.config.json';
+const CONFIG_FILE = 'pmat.config.json';
 
 const globs = z.array(z.string().min(1));
 
