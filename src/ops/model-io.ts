@@ -16,6 +16,8 @@ export interface ConvertOptions {
   format?: string;
   /** Override the detected architecture. */
   arch?: ArchConfig['architecture'];
+  /** Store a golden logits fingerprint in APR output (default true; it loads the whole model once). */
+  golden?: boolean;
 }
 
 export interface ConvertResult {
@@ -74,7 +76,7 @@ function convert(op: 'import' | 'export', opts: ConvertOptions, defaultFormat: O
     let parameters = 0;
     for (const n of names) parameters += elementCount(bundle.tensors.get(n)?.shape ?? []);
     // APR files carry a golden logits fingerprint so `apr check` stage 10 can tell later that they still compute the same function.
-    const out = format === 'apr' ? { ...bundle, metadata: { ...bundle.metadata, golden: fingerprintForImport(bundle) } } : bundle;
+    const out = format === 'apr' && opts.golden !== false ? { ...bundle, metadata: { ...bundle.metadata, golden: fingerprintForImport(bundle) } } : bundle;
     const bytes = writeModel(out, opts.output, format, provenance);
     return { input: opts.input, output: opts.output, format, architecture: bundle.config.architecture, tensors: names.length, parameters, bytes, inputDigest };
   } finally {

@@ -30,9 +30,10 @@ export function registerModelIo(program: Command): void {
     .requiredOption('-o, --output <file>', 'output file (.apr by default)')
     .option('--format <fmt>', 'apr | gguf | safetensors (default: from the output extension, else apr)')
     .option('--arch <arch>', `override the detected architecture (${ARCHS.join(', ')})`)
+    .option('--no-golden', 'skip the golden logits fingerprint for apr check (it loads the whole model once; skip it for models larger than RAM)')
     .option('--json', 'print JSON')
-    .action((input: string, o: { output: string; format?: string; arch?: string; json?: boolean }) => {
-      printConvert(importModel({ input, output: o.output, ...(o.format ? { format: o.format } : {}), ...(o.arch ? { arch: arch(o.arch) } : {}) }), o.json);
+    .action((input: string, o: { output: string; format?: string; arch?: string; golden: boolean; json?: boolean }) => {
+      printConvert(importModel({ input, output: o.output, golden: o.golden, ...(o.format ? { format: o.format } : {}), ...(o.arch ? { arch: arch(o.arch) } : {}) }), o.json);
     });
 
   program
