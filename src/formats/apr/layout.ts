@@ -96,7 +96,7 @@ export const align64Contract = defineContract<number, number>({
   id: 'tensor-layout-v1',
   equation: 'apr_alignment',
   spec: 'align64(n) = ceil(n/64)·64, the least multiple of 64 at or above n',
-  pre: [['n is a safe non-negative integer', (n) => Number.isSafeInteger(n) && n >= 0 && n <= Number.MAX_SAFE_INTEGER - 64]],
+  pre: [['n is a safe non-negative integer', (n) => Number.isSafeInteger(n) && n >= 0 && n <= 2 ** 53 - 64]],
   post: [['least multiple of 64 at or above n', (n, a) => a % 64 === 0 && a >= n && a < n + 64]],
 });
 
