@@ -100,8 +100,12 @@ function filterCandidates(p: Float64Array, opts: SamplingOptions): Candidates {
   const minP = opts.minP ?? 0;
   let ids = sortedCandidates(p, topK, topP);
   if (topP < 1) {
+    // After top-k, top-p works on the renormalised survivors (as transformers' warper chain). Without top-k the
+    // floor above only drops tokens that are in the discarded tail anyway, so the whole distribution (mass 1)
+    // is the reference: renormalising over the survivors would wrongly shrink the target.
     let mass = 0;
-    for (const id of ids) mass += p[id] as number;
+    if (topK > 0 && topK < p.length) for (const id of ids) mass += p[id] as number;
+    else for (let i = 0; i < p.length; i++) mass += p[i] as number;
     let cum = 0;
     let keep = 0;
     while (keep < ids.length && (keep === 0 || cum < topP * mass)) cum += p[ids[keep++] as number] as number;
