@@ -1,0 +1,62 @@
+import type { ArchConfig } from '../tensor/bundle.js';
+
+/**
+ * The seams between the training pieces: the trainable model (autograd), the losses, the optimizer and the
+ * training loop. Each piece is written against these types only, so they can be built and tested apart.
+ */
+
+/** A trainable tensor: `grad` has the same length as `data` and accumulates until `zeroGrad`. */
+export interface TrainParam {
+  /** Canonical Hugging Face name of the base weight, or the PEFT name of an adapter tensor. */
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+  readonly grad: Float32Array;
+}
+
+/** One sequence run forward with its tape kept; `backward` may be called once. */
+export interface SequenceForward {
+  /** Logits of every position, [n, vocab] row-major. */
+  readonly logits: Float32Array;
+  /** Back-propagates dLoss/dLogits ([n, vocab]) and adds the gradients into every parameter's `grad`. */
+  backward(dLogits: Float32Array): void;
+}
+
+/** A decoder whose forward pass records a tape (positions 0..n−1 of one sequence, causal). */
+export interface TrainableModel {
+  readonly config: ArchConfig;
+  /** The parameters the optimizer updates (adapter tensors only for LoRA/QLoRA). */
+  parameters(): readonly TrainParam[];
+  forward(tokens: ArrayLike<number>): SequenceForward;
+  /** Logits only, no tape (evaluation). */
+  logits(tokens: ArrayLike<number>): Float32Array;
+  zeroGrad(): void;
+}
+
+/** A loss over logits: the value and its gradient with respect to the logits. */
+export interface LossResult {
+  readonly loss: number;
+  readonly dLogits: Float32Array;
+}
+
+/** What one training step on one example reports; `loss` is what the history averages. */
+export interface StepReport {
+  readonly loss: number;
+  /** Tokens (or pairs) the loss was averaged over, used to weight the epoch mean. */
+  readonly weight: number;
+  /** Extra per-example figures averaged per epoch (e.g. reward margin, preference accuracy). */
+  readonly metrics?: Readonly<Record<string, number>>;
+}
+
+/** One row of the training history (one per epoch). */
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly trainLoss: number;
+  readonly valLoss: number | null;
+  readonly trainPpl: number;
+  readonly valPpl: number | null;
+  readonly lr: number;
+  readonly seconds: number;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly valMetrics: Readonly<Record<string, number>>;
+}
