@@ -60,3 +60,41 @@ export interface EpochRecord {
   readonly metrics: Readonly<Record<string, number>>;
   readonly valMetrics: Readonly<Record<string, number>>;
 }
+
+/** Hyper-parameters of a training run (the CLI's flags). */
+export interface TrainingOptions {
+  readonly epochs: number;
+  /** Examples per optimizer micro-batch; gradients are averaged over batchSize × gradAccum examples. */
+  readonly batchSize: number;
+  readonly gradAccum: number;
+  /** Peak learning rate (after linear warmup, then cosine decay to `minLrRatio` × lr). */
+  readonly lr: number;
+  readonly warmupRatio: number;
+  readonly minLrRatio: number;
+  /** AdamW decoupled weight decay. */
+  readonly weightDecay: number;
+  /** Global gradient-norm clip (0 = off). */
+  readonly maxGradNorm: number;
+  readonly seed: number;
+}
+
+/**
+ * One training run as the loop (`src/train/loop.ts`, `runTraining`) sees it: the examples, how to take a
+ * step on one (forward + backward, adding into the parameters' grads) and how to score one without grads.
+ * Finetune, distillation and alignment each supply `step`/`evaluate`; the loop owns shuffling (seeded),
+ * batching, gradient accumulation, clipping, the schedule, AdamW, the per-epoch history and checkpoints.
+ */
+export interface TrainingRun<E> {
+  readonly params: readonly TrainParam[];
+  readonly train: readonly E[];
+  readonly val: readonly E[];
+  step(example: E): StepReport;
+  evaluate(example: E): StepReport;
+  zeroGrad(): void;
+  readonly options: TrainingOptions;
+  onEpoch?(record: EpochRecord): void;
+  /** Called after every optimizer step with the number done and the total. */
+  onProgress?(done: number, total: number): void;
+  /** Directory for checkpoints (parameters + optimizer state + position) after each epoch; resumes from it. */
+  readonly checkpointDir?: string;
+}
