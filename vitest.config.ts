@@ -28,6 +28,18 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    reporters: ['default', './test/obligation-reporter.ts'],
+    // The JSON report (and, with --coverage, coverage/coverage-summary.json) is what `pmat comply check
+    // --reuse-results` reads, so CI runs the suite once: `npm test -- --coverage`, then pmat.
+    reporters: ['default', './test/obligation-reporter.ts', ['json', { outputFile: 'coverage/vitest-report.json' }]],
+    coverage: {
+      provider: 'v8',
+      reporter: ['json-summary', 'text-summary'],
+      reportsDirectory: 'coverage',
+      // a failing test must not also hide the coverage figures (CB-003 reports the failure)
+      reportOnFailure: true,
+      // library code, as pmat.config.json's paths.library minus paths.cli (the CLI is exercised end to end)
+      include: ['src/**', 'gates/**'],
+      exclude: ['src/cli/**'],
+    },
   },
 });

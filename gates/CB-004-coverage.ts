@@ -36,10 +36,16 @@ export const coverage = defineCheck({
     const data = await vitestData(ctx);
     const cov = data.coverage;
     if (!cov) {
-      if (ctx.skipSlow && coverageProvider(ctx.root)) return skip(`skipped (--skip-slow): ${data.coverageSource}`);
-      const why = coverageProvider(ctx.root) ? data.reportSource : 'no coverage provider installed (@vitest/coverage-v8)';
-      return outcome(`coverage not measured: ${why}, and no fresh ${ctx.config.reports.coverageSummary}`, [
-        { level: 'warn', message: 'coverage unknown: install @vitest/coverage-v8 or write a json-summary report' },
+      const provider = coverageProvider(ctx.root);
+      if (ctx.skipSlow && provider) return skip(`skipped (--skip-slow): ${data.coverageSource}`);
+      const summary = ctx.config.reports.coverageSummary;
+      if (!provider) {
+        return outcome(`coverage not measured: no coverage provider installed, and no fresh ${summary}`, [
+          { level: 'warn', message: 'coverage unknown: install @vitest/coverage-v8 or write a json-summary report' },
+        ]);
+      }
+      return outcome(`coverage not measured: ${data.coverageSource}; ${data.reportSource}`, [
+        { level: 'warn', message: `coverage unknown: run the whole suite with coverage (vitest run --coverage, json-summary into ${summary})` },
       ]);
     }
     const { totals, missing } = withUnloaded(ctx, cov);

@@ -60,6 +60,8 @@ export const CHECKS: readonly Check[] = [
 export interface ComplianceOptions {
   strict?: boolean;
   skipSlow?: boolean;
+  /** Read test results and coverage from the configured reports; never run vitest. */
+  reuseResults?: boolean;
   cache?: boolean;
   /** Run only these check ids. */
   only?: readonly string[];
@@ -77,7 +79,7 @@ export async function runCompliance(path: string, opts: ComplianceOptions = {}):
   const config = loadConfig(root, CHECKS, opts.configFile);
   const unknown = (opts.only ?? []).filter((id) => !CHECKS.some((c) => c.id === id));
   if (unknown.length > 0) throw new UnknownCheckError(`--only: unknown check id '${unknown[0] ?? ''}'`);
-  const ctx = await ProjectContext.create(root, { config, skipSlow: opts.skipSlow, cache: opts.cache, now: opts.now });
+  const ctx = await ProjectContext.create(root, { config, skipSlow: opts.skipSlow, reuseResults: opts.reuseResults, cache: opts.cache, now: opts.now });
   const selected = opts.only && opts.only.length > 0 ? CHECKS.filter((c) => opts.only?.includes(c.id)) : CHECKS;
   const checks = await runChecks(ctx, selected);
   const summary = summarise(checks);

@@ -8,6 +8,8 @@ import { runProcess, sha256, ToolCache } from './tools.js';
 export interface ContextOptions {
   config: PmatConfig;
   skipSlow?: boolean;
+  /** Never run the test suite: read its results from the configured report files (CI runs it just before). */
+  reuseResults?: boolean;
   cache?: boolean;
   now?: Date;
 }
@@ -23,6 +25,7 @@ export class ProjectContext {
   readonly testFiles: readonly string[];
   readonly libraryFiles: readonly string[];
   readonly skipSlow: boolean;
+  readonly reuseResults: boolean;
   readonly now: Date;
   readonly cache: ToolCache;
   private readonly texts = new Map<string, string | undefined>();
@@ -49,6 +52,7 @@ export class ProjectContext {
     this.sourceFiles = this.tsFiles.filter((f) => !tests.has(f) && matchesAny(f, p.source));
     this.libraryFiles = this.sourceFiles.filter((f) => matchesAny(f, p.library) && !matchesAny(f, p.cli));
     this.skipSlow = opts.skipSlow ?? false;
+    this.reuseResults = opts.reuseResults ?? false;
     this.now = opts.now ?? new Date();
     this.cache = new ToolCache(root, opts.cache ?? true);
   }

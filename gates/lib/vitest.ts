@@ -29,6 +29,8 @@ export interface VitestReport {
   numFailedTestSuites: number;
   numTotalTestSuites: number;
   success: boolean;
+  /** When the run started (ms since the epoch). */
+  startTime?: number;
   testResults: VitestFile[];
 }
 
@@ -68,6 +70,32 @@ function freshFile(ctx: ProjectContext, rel: string | undefined): boolean {
   return mtime >= ctx.newestInputMtime([rel]) && ctx.now.getTime() - mtime <= maxAgeMs;
 }
 
+const TEST_FILE = /\.(test|spec)\.[cm]?[jt]sx?$/;
+
+/** Test files of the project that a report does not mention: a partial run (`vitest run some/file`) leaves some out. */
+function testFilesMissingFrom(ctx: ProjectContext, report: VitestReport): string[] {
+  const ran = new Set(report.testResults.map((f) => (isAbsolute(f.name) ? relative(ctx.root, f.name) : f.name).split(sep).join('/')));
+  return ctx.testFiles.filter((f) => TEST_FILE.test(f) && !ran.has(f));
+}
+
+/** The configured report when it is fresh and covers the whole suite; otherwise why not. */
+function readReport(ctx: ProjectContext, rel: string): { report?: VitestReport; source: string } {
+  if (!freshFile(ctx, rel)) return { source: ctx.exists(rel) ? `${rel} is older than the code` : `no ${rel}` };
+  const report = parseVitestReport(ctx.text(rel) ?? '');
+  if (!report) return { source: `${rel} is not a vitest JSON report` };
+  const missing = testFilesMissingFrom(ctx, report);
+  if (missing.length > 0) return { source: `${rel} is from a partial run (${missing.length} test file(s) missing, e.g. ${missing[0] ?? ''})` };
+  return { report, source: `fresh report ${rel}` };
+}
+
+/** Coverage written by the same run as the report (not before it started), so a stale summary is not paired with new results. */
+function readCoverage(ctx: ProjectContext, rel: string, report: VitestReport | undefined): { coverage?: CoverageSummary; source: string } {
+  if (!freshFile(ctx, rel)) return { source: ctx.exists(rel) ? `${rel} is older than the code` : `no ${rel}` };
+  if (report?.startTime !== undefined && statSync(ctx.abs(rel)).mtimeMs < report.startTime) return { source: `${rel} predates the test run of the report` };
+  const coverage = parseCoverageSummary(ctx.text(rel) ?? '', ctx.root);
+  return coverage ? { coverage, source: `fresh ${rel}` } : { source: `${rel} is not a json-summary report` };
+}
+
 function parseVitestReport(text: string): VitestReport | undefined {
   try {
     const r = JSON.parse(text) as Partial<VitestReport>;
@@ -102,18 +130,19 @@ export function vitestData(ctx: ProjectContext): Promise<VitestData> {
 async function obtain(ctx: ProjectContext): Promise<VitestData> {
   const { vitestJson, coverageSummary } = ctx.config.reports;
   const data: VitestData = { reportSource: 'no vitest report', coverageSource: 'no coverage data' };
-  if (vitestJson && freshFile(ctx, vitestJson)) {
-    data.report = parseVitestReport(ctx.text(vitestJson) ?? '');
-    data.reportSource = data.report ? `fresh report ${vitestJson}` : `${vitestJson} is not a vitest JSON report`;
+  if (vitestJson) {
+    const r = readReport(ctx, vitestJson);
+    data.reportSource = r.source;
+    if (r.report) data.report = r.report;
   }
-  if (freshFile(ctx, coverageSummary)) {
-    data.coverage = parseCoverageSummary(ctx.text(coverageSummary) ?? '', ctx.root);
-    data.coverageSource = data.coverage ? `fresh ${coverageSummary}` : `${coverageSummary} is not a json-summary report`;
-  }
+  const c = readCoverage(ctx, coverageSummary, data.report);
+  data.coverageSource = c.source;
+  if (c.coverage) data.coverage = c.coverage;
   // A fresh report without coverage is enough only when coverage cannot be measured anyway.
   if (data.report && (data.coverage || !coverageProvider(ctx.root))) return data;
-  if (ctx.skipSlow) {
-    if (!data.report) data.reportSource = 'skipped (--skip-slow) and no fresh vitest JSON report';
+  if (ctx.skipSlow || ctx.reuseResults) {
+    const why = ctx.reuseResults ? '--reuse-results' : '--skip-slow';
+    if (!data.report) data.reportSource = `vitest not run (${why}): ${data.reportSource}`;
     return data;
   }
   return runVitest(ctx, data);

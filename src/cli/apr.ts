@@ -1,5 +1,9 @@
 #!/usr/bin/env node
+import { registerAlign } from './commands/align.js';
 import { registerCheck } from './commands/check.js';
+import { registerDistill } from './commands/distill.js';
+import { registerFinetune } from './commands/finetune.js';
+import { registerCompile } from './commands/compile.js';
 import { registerBench } from './commands/bench.js';
 import { registerInference } from './commands/inference.js';
 import { registerMergePrune } from './commands/merge-prune.js';
@@ -19,5 +23,9 @@ registerBench(program);
 registerMergePrune(program);
 registerPassAtK(program);
 registerQuantize(program);
+registerDistill(program);
+registerAlign(program);
+registerCompile(program);
+registerFinetune(program);
 
 process.exitCode = await runProgram('apr', program, process.argv.slice(2));

@@ -10,6 +10,7 @@ interface CheckOptions {
   format: 'text' | 'json' | 'sarif';
   failuresOnly?: boolean;
   skipSlow?: boolean;
+  reuseResults?: boolean;
   only?: string;
   cache: boolean;
   config?: string;
@@ -26,7 +27,7 @@ async function check(opts: CheckOptions): Promise<void> {
   const only = opts.only?.split(',').map((s) => s.trim().toUpperCase()).filter((s) => s.length > 0);
   let result;
   try {
-    result = await runCompliance(opts.path, { strict: opts.strict, skipSlow: opts.skipSlow, cache: opts.cache, only, configFile: opts.config });
+    result = await runCompliance(opts.path, { strict: opts.strict, skipSlow: opts.skipSlow, reuseResults: opts.reuseResults, cache: opts.cache, only, configFile: opts.config });
   } catch (e) {
     if (e instanceof ConfigError) throw new CliError(e.message, EXIT.badInput);
     if (e instanceof UnknownCheckError) throw new CliError(e.message, EXIT.usage);
@@ -57,6 +58,7 @@ comply
   .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
   .option('--failures-only', 'list only the checks that warn or fail')
   .option('--skip-slow', 'do not run tsc, eslint, vitest or pv; reuse results of an identical tree or fresh reports')
+  .option('--reuse-results', 'do not run the test suite: read the vitest JSON report and coverage summary that a full `vitest run --coverage` just wrote (CI)')
   .option('--only <ids>', 'comma-separated check ids, e.g. CB-009,CB-011')
   .option('--no-cache', 'neither reuse nor store tool results (node_modules/.cache/pmat)')
   .option('--config <file>', 'config file (default: <path>/pmat.config.json)')

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { type CallExpression, Node, Project, type Symbol as MorphSymbol, SyntaxKind } from 'ts-morph';
+import { type CallExpression, type Decorator, Node, Project, type SourceFile, type Symbol as MorphSymbol, SyntaxKind } from 'ts-morph';
 import { parse as parseYaml } from 'yaml';
 
 /** A `defineContract({ id, equation })` declaration found in the source. */
@@ -57,6 +57,149 @@ function obligationIds(doc: Record<string, unknown>): string[] {
   return obs.map((o) => (typeof o === 'object' && o !== null ? String((o as Record<string, unknown>)['id']) : '')).filter(Boolean);
 }
 
+type YamlDoc = Record<string, unknown>;
+
+/** One bind pass: the parsed sources, the contracts' YAML (read once each) and the errors found. */
+class BindPass {
+  readonly errors: string[] = [];
+  readonly declared = new Map<string, DeclaredContract>();
+  private readonly yamlCache = new Map<string, YamlDoc | undefined>();
+
+  constructor(
+    readonly root: string,
+    readonly project: Project,
+  ) {}
+
+  rel(sf: SourceFile): string {
+    return relative(this.root, sf.getFilePath());
+  }
+
+  yamlOf(id: string): YamlDoc | undefined {
+    if (!this.yamlCache.has(id)) this.yamlCache.set(id, readYamlContract(join(this.root, 'contracts', `${id}.yaml`)));
+    return this.yamlCache.get(id);
+  }
+
+  bindingOf(node: Node): DeclaredContract | undefined {
+    const key = declarationKey(node.getSymbol(), this.root);
+    return key ? this.declared.get(key) : undefined;
+  }
+}
+
+function collectDeclarations(pass: BindPass): void {
+  for (const sf of pass.project.getSourceFiles()) {
+    for (const call of sf.getDescendantsOfKind(SyntaxKind.CallExpression)) {
+      if (call.getExpression().getText() !== 'defineContract') continue;
+      const decl = call.getParentIfKind(SyntaxKind.VariableDeclaration);
+      const file = pass.rel(sf);
+      const id = literalProp(call, 'id');
+      const equation = literalProp(call, 'equation');
+      if (!decl || !id || !equation) {
+        pass.errors.push(`${file}:${call.getStartLineNumber()}: defineContract needs a const declaration with literal 'id' and 'equation'`);
+        continue;
+      }
+      pass.declared.set(`${file}#${decl.getName()}`, { id, equation, file, variable: decl.getName() });
+    }
+  }
+}
+
+function checkDeclarationsAgainstYaml(pass: BindPass): void {
+  for (const c of pass.declared.values()) {
+    const doc = pass.yamlOf(c.id);
+    if (!doc) {
+      pass.errors.push(`${c.file}: contract '${c.id}' has no contracts/${c.id}.yaml`);
+      continue;
+    }
+    const eqs = doc['equations'];
+    if (typeof eqs !== 'object' || eqs === null || !Object.hasOwn(eqs, c.equation)) {
+      pass.errors.push(`contracts/${c.id}.yaml: equation '${c.equation}' (bound in ${c.file}) is not defined under 'equations'`);
+    }
+  }
+}
+
+/** The function, method or exported variable whose body contains `<contract>.run(...)`. */
+function runCallOwner(pass: BindPass, call: CallExpression): [Node, DeclaredContract] | undefined {
+  const expr = call.getExpression();
+  if (!Node.isPropertyAccessExpression(expr) || expr.getName() !== 'run') return undefined;
+  const c = pass.bindingOf(expr.getExpression());
+  if (!c) return undefined;
+  const owner = call.getFirstAncestor((a) => Node.isFunctionDeclaration(a) || Node.isMethodDeclaration(a) || (Node.isVariableDeclaration(a) && a.isExported()));
+  return owner ? [owner, c] : undefined;
+}
+
+function decoratedMethod(pass: BindPass, dec: Decorator): [Node, DeclaredContract] | undefined {
+  if (dec.getName() !== 'contract') return undefined;
+  const arg = dec.getArguments()[0];
+  const c = arg ? pass.bindingOf(arg) : undefined;
+  const method = dec.getParent();
+  return c && Node.isMethodDeclaration(method) ? [method, c] : undefined;
+}
+
+/** Bound callables: a function/method whose body calls `<contract>.run(`, or a method decorated @contract(<contract>). */
+function collectBoundCallables(pass: BindPass): Map<Node, DeclaredContract> {
+  const bound = new Map<Node, DeclaredContract>();
+  for (const sf of pass.project.getSourceFiles()) {
+    const found = [
+      ...sf.getDescendantsOfKind(SyntaxKind.CallExpression).map((call) => runCallOwner(pass, call)),
+      ...sf.getDescendantsOfKind(SyntaxKind.Decorator).map((dec) => decoratedMethod(pass, dec)),
+    ];
+    for (const hit of found) if (hit) bound.set(hit[0], hit[1]);
+  }
+  return bound;
+}
+
+function symbolName(node: Node): string {
+  if (Node.isMethodDeclaration(node)) return `${node.getParentIfKind(SyntaxKind.ClassDeclaration)?.getName() ?? '?'}.${node.getName()}`;
+  if (Node.isFunctionDeclaration(node) || Node.isVariableDeclaration(node)) return node.getName() ?? '?';
+  return '?';
+}
+
+/** The exported callables of one guarded file, each with the name an error message gives it. */
+function exportedCallables(sf: SourceFile): { node: Node; what: string }[] {
+  const out: { node: Node; what: string }[] = [];
+  for (const fn of sf.getFunctions()) if (fn.isExported()) out.push({ node: fn, what: `function '${fn.getName() ?? 'default'}'` });
+  for (const v of sf.getVariableDeclarations()) {
+    const init = v.getInitializer();
+    if (v.isExported() && init && (Node.isArrowFunction(init) || Node.isFunctionExpression(init))) out.push({ node: v, what: `function '${v.getName()}'` });
+  }
+  for (const cls of sf.getClasses().filter((c) => c.isExported())) {
+    for (const m of cls.getMethods()) {
+      if (!m.hasModifier(SyntaxKind.PrivateKeyword) && !m.getName().startsWith('#')) out.push({ node: m, what: `method '${cls.getName() ?? '?'}.${m.getName()}'` });
+    }
+  }
+  return out;
+}
+
+/** Every exported function or class method in ops/ and kernels/ must be bound; returns how many there are. */
+function checkGuardedExports(pass: BindPass, bound: ReadonlyMap<Node, DeclaredContract>): number {
+  let count = 0;
+  for (const sf of pass.project.getSourceFiles()) {
+    const file = pass.rel(sf);
+    if (!GUARDED_DIRS.some((d) => file.startsWith(d))) continue;
+    for (const { node, what } of exportedCallables(sf)) {
+      count++;
+      if (!bound.has(node)) pass.errors.push(`${file}: exported ${what} has no contract`);
+    }
+  }
+  return count;
+}
+
+/** Every YAML equation must be bound by some code. */
+function checkUnboundEquations(pass: BindPass, used: ReadonlySet<string>): void {
+  const contractsDir = join(pass.root, 'contracts');
+  if (!existsSync(contractsDir)) return;
+  for (const name of pass.project.getFileSystem().readDirSync(contractsDir)) {
+    const fileName = typeof name === 'string' ? name : name.name;
+    const base = fileName.split('/').pop() ?? fileName;
+    if (!base.endsWith('.yaml')) continue;
+    const id = base.slice(0, -'.yaml'.length);
+    const eqs = pass.yamlOf(id)?.['equations'];
+    if (typeof eqs !== 'object' || eqs === null) continue;
+    for (const eq of Object.keys(eqs)) {
+      if (!used.has(`${id}#${eq}`)) pass.errors.push(`contracts/${id}.yaml: equation '${eq}' is not bound by any code`);
+    }
+  }
+}
+
 /**
  * The build-time binder: finds every contract declaration and use, checks each against its YAML, and
  * reports exported ops/kernels that carry no contract and YAML equations that nothing binds.
@@ -64,122 +207,21 @@ function obligationIds(doc: Record<string, unknown>): string[] {
 export function bindContracts(root: string): BindResult {
   const project = new Project({ compilerOptions: { allowJs: false, strict: true, experimentalDecorators: false }, skipAddingFilesFromTsConfig: true });
   project.addSourceFilesAtPaths(join(root, 'src/**/*.ts'));
-  const errors: string[] = [];
-  const declared = new Map<string, DeclaredContract>();
-
-  for (const sf of project.getSourceFiles()) {
-    for (const call of sf.getDescendantsOfKind(SyntaxKind.CallExpression)) {
-      if (call.getExpression().getText() !== 'defineContract') continue;
-      const decl = call.getParentIfKind(SyntaxKind.VariableDeclaration);
-      const file = relative(root, sf.getFilePath());
-      const id = literalProp(call, 'id');
-      const equation = literalProp(call, 'equation');
-      if (!decl || !id || !equation) {
-        errors.push(`${file}:${call.getStartLineNumber()}: defineContract needs a const declaration with literal 'id' and 'equation'`);
-        continue;
-      }
-      declared.set(`${file}#${decl.getName()}`, { id, equation, file, variable: decl.getName() });
-    }
-  }
-
-  const yamlCache = new Map<string, Record<string, unknown> | undefined>();
-  const yamlOf = (id: string): Record<string, unknown> | undefined => {
-    if (!yamlCache.has(id)) yamlCache.set(id, readYamlContract(join(root, 'contracts', `${id}.yaml`)));
-    return yamlCache.get(id);
-  };
-  for (const c of declared.values()) {
-    const doc = yamlOf(c.id);
-    if (!doc) {
-      errors.push(`${c.file}: contract '${c.id}' has no contracts/${c.id}.yaml`);
-      continue;
-    }
-    const eqs = doc['equations'];
-    if (typeof eqs !== 'object' || eqs === null || !Object.hasOwn(eqs, c.equation)) {
-      errors.push(`contracts/${c.id}.yaml: equation '${c.equation}' (bound in ${c.file}) is not defined under 'equations'`);
-    }
-  }
-
-  const bindings: Binding[] = [];
-  const usedContracts = new Set<string>();
-  const bindingOf = (node: Node): DeclaredContract | undefined => {
-    const key = declarationKey(node.getSymbol(), root);
-    return key ? declared.get(key) : undefined;
-  };
-
-  // Bound callables: a function/method whose body calls `<contract>.run(`, or a method decorated @contract(<contract>).
-  const boundCallables = new Map<Node, DeclaredContract>();
-  for (const sf of project.getSourceFiles()) {
-    for (const call of sf.getDescendantsOfKind(SyntaxKind.CallExpression)) {
-      const expr = call.getExpression();
-      if (!Node.isPropertyAccessExpression(expr) || expr.getName() !== 'run') continue;
-      const c = bindingOf(expr.getExpression());
-      if (!c) continue;
-      const owner = call.getFirstAncestor((a) => Node.isFunctionDeclaration(a) || Node.isMethodDeclaration(a) || (Node.isVariableDeclaration(a) && a.isExported()));
-      if (owner) boundCallables.set(owner, c);
-    }
-    for (const dec of sf.getDescendantsOfKind(SyntaxKind.Decorator)) {
-      if (dec.getName() !== 'contract') continue;
-      const arg = dec.getArguments()[0];
-      const c = arg ? bindingOf(arg) : undefined;
-      const method = dec.getParent();
-      if (c && Node.isMethodDeclaration(method)) boundCallables.set(method, c);
-    }
-  }
-  for (const [node, c] of boundCallables) {
-    const symbolName = Node.isMethodDeclaration(node)
-      ? `${node.getParentIfKind(SyntaxKind.ClassDeclaration)?.getName() ?? '?'}.${node.getName()}`
-      : Node.isFunctionDeclaration(node) || Node.isVariableDeclaration(node)
-        ? (node.getName() ?? '?')
-        : '?';
-    usedContracts.add(`${c.id}#${c.equation}`);
-    bindings.push({ contract: c.id, equation: c.equation, file: relative(root, node.getSourceFile().getFilePath()), symbol: symbolName, obligations: obligationIds(yamlOf(c.id) ?? {}) });
-  }
-
-  // Every exported function or class method in ops/ and kernels/ must be bound.
-  let exportedOpsAndKernels = 0;
-  for (const sf of project.getSourceFiles()) {
-    const file = relative(root, sf.getFilePath());
-    if (!GUARDED_DIRS.some((d) => file.startsWith(d))) continue;
-    for (const fn of sf.getFunctions()) {
-      if (!fn.isExported()) continue;
-      exportedOpsAndKernels++;
-      if (!boundCallables.has(fn)) errors.push(`${file}: exported function '${fn.getName() ?? 'default'}' has no contract`);
-    }
-    for (const v of sf.getVariableDeclarations()) {
-      if (!v.isExported()) continue;
-      const init = v.getInitializer();
-      if (!init || !(Node.isArrowFunction(init) || Node.isFunctionExpression(init))) continue;
-      exportedOpsAndKernels++;
-      if (!boundCallables.has(v)) errors.push(`${file}: exported function '${v.getName()}' has no contract`);
-    }
-    for (const cls of sf.getClasses()) {
-      if (!cls.isExported()) continue;
-      for (const m of cls.getMethods()) {
-        if (m.hasModifier(SyntaxKind.PrivateKeyword) || m.getName().startsWith('#')) continue;
-        exportedOpsAndKernels++;
-        if (!boundCallables.has(m)) errors.push(`${file}: exported method '${cls.getName() ?? '?'}.${m.getName()}' has no contract`);
-      }
-    }
-  }
-
-  // Every YAML equation must be bound by some code.
-  const contractsDir = join(root, 'contracts');
-  if (existsSync(contractsDir)) {
-    for (const name of project.getFileSystem().readDirSync(contractsDir)) {
-      const fileName = typeof name === 'string' ? name : name.name;
-      const base = fileName.split('/').pop() ?? fileName;
-      if (!base.endsWith('.yaml')) continue;
-      const id = base.slice(0, -'.yaml'.length);
-      const eqs = yamlOf(id)?.['equations'];
-      if (typeof eqs !== 'object' || eqs === null) continue;
-      for (const eq of Object.keys(eqs)) {
-        if (!usedContracts.has(`${id}#${eq}`)) errors.push(`contracts/${id}.yaml: equation '${eq}' is not bound by any code`);
-      }
-    }
-  }
-
+  const pass = new BindPass(root, project);
+  collectDeclarations(pass);
+  checkDeclarationsAgainstYaml(pass);
+  const bound = collectBoundCallables(pass);
+  const bindings = [...bound].map(([node, c]): Binding => ({
+    contract: c.id,
+    equation: c.equation,
+    file: pass.rel(node.getSourceFile()),
+    symbol: symbolName(node),
+    obligations: obligationIds(pass.yamlOf(c.id) ?? {}),
+  }));
+  const exportedOpsAndKernels = checkGuardedExports(pass, bound);
+  checkUnboundEquations(pass, new Set(bindings.map((b) => `${b.contract}#${b.equation}`)));
   bindings.sort((a, b) => a.contract.localeCompare(b.contract) || a.file.localeCompare(b.file) || a.symbol.localeCompare(b.symbol));
-  return { bindings, errors, exportedOpsAndKernels };
+  return { bindings, errors: pass.errors, exportedOpsAndKernels };
 }
 
 export function writeBindingRegistry(root: string, result: BindResult): void {

@@ -1,2 +1,2 @@
 export type { AttentionShape, Backend, WeightMatrix } from './types.js';
-export { cpuBackend, cpuPortableBackend } from './cpu/index.js';
+export { cpuBackend, cpuPortableBackend, createCpuBackend, type CpuBackendOptions } from './cpu/index.js';

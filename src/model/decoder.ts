@@ -1,4 +1,5 @@
 import { defineContract } from '../contract/index.js';
+import { contractMode } from '../contract/mode.js';
 import type { Backend } from '../kernels/types.js';
 import type { ArchConfig } from '../tensor/bundle.js';
 import { type KVCache, KVCacheImpl } from './kv-cache.js';
@@ -26,6 +27,10 @@ export interface Model {
   forward(tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts?: ForwardOptions): Float32Array;
   /** Logits of every position of `ids` from an empty cache: [ids.length, vocab]. */
   logitsAll(ids: ArrayLike<number>): Float32Array;
+  /** `forward` reading results back with the backend's `readAsync` (needed by WebGPU; same values elsewhere). */
+  forwardAsync?(tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts?: ForwardOptions): Promise<Float32Array>;
+  /** `logitsAll` through `forwardAsync`. */
+  logitsAllAsync?(ids: ArrayLike<number>): Promise<Float32Array>;
   /** Frees weights and buffers now (otherwise at garbage collection); the model is unusable after. */
   dispose(): void;
 }
@@ -91,6 +96,15 @@ class Decoder<B, W> implements Model {
     return this.forward(ids, 0, this.spare, { allLogits: true });
   }
 
+  forwardAsync(tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts: ForwardOptions = {}): Promise<Float32Array> {
+    return decoderForwardAsync(this, tokens, startPos, cache, opts);
+  }
+
+  logitsAllAsync(ids: ArrayLike<number>): Promise<Float32Array> {
+    this.spare ??= this.createCache(ids.length);
+    return this.forwardAsync(ids, 0, this.spare, { allLogits: true });
+  }
+
   dispose(): void {
     const be = this.be;
     const w = this.weights;
@@ -133,6 +147,27 @@ class Decoder<B, W> implements Model {
 
   /** The forward pass proper; `decoderForward` checks its contract. */
   run(tokens: ArrayLike<number>, startPos: number, cacheIn: KVCache, allLogits: boolean): Float32Array {
+    const { s, cache, out, n, V } = this.begin(tokens, startPos, cacheIn, allLogits);
+    for (let b = 0; b < n; b += s.rows) {
+      const m = this.step(s, tokens, b, startPos, cache);
+      if (allLogits) out.set(this.head(s, s.x, m), b * V);
+    }
+    if (!allLogits) out.set(this.head(s, this.lastRow(s, n), 1));
+    return out;
+  }
+
+  /** `run` with every read through `readAsync` (the same kernels in the same order). */
+  async runAsync(tokens: ArrayLike<number>, startPos: number, cacheIn: KVCache, allLogits: boolean): Promise<Float32Array> {
+    const { s, cache, out, n, V } = this.begin(tokens, startPos, cacheIn, allLogits);
+    for (let b = 0; b < n; b += s.rows) {
+      const m = this.step(s, tokens, b, startPos, cache);
+      if (allLogits) out.set(await this.headAsync(s, s.x, m), b * V);
+    }
+    if (!allLogits) out.set(await this.headAsync(s, this.lastRow(s, n), 1));
+    return out;
+  }
+
+  private begin(tokens: ArrayLike<number>, startPos: number, cacheIn: KVCache, allLogits: boolean) {
     if (this.disposed) throw new Error('model was disposed');
     const cache = this.ownCache(cacheIn);
     const n = tokens.length;
@@ -140,20 +175,21 @@ class Decoder<B, W> implements Model {
     cache.truncate(startPos);
     cache.reserve(startPos + n);
     const s = this.ensureScratch(Math.min(n, this.maxBatch));
-    const out = new Float32Array(allLogits ? n * V : V);
-    for (let b = 0; b < n; b += s.rows) {
-      const m = Math.min(s.rows, n - b);
-      this.layers(s, Array.prototype.slice.call(tokens, b, b + m) as number[], startPos + b, m, cache);
-      cache.setLength(startPos + b + m);
-      if (allLogits) out.set(this.head(s, s.x, m), b * V);
-    }
-    if (!allLogits) {
-      const H = this.config.hidden_size;
-      const lastRow = (n - 1) % s.rows;
-      this.be.copy(s.x, lastRow * H, s.last, 0, H);
-      out.set(this.head(s, s.last, 1));
-    }
-    return out;
+    return { s, cache, out: new Float32Array(allLogits ? n * V : V), n, V };
+  }
+
+  /** Runs the layers over the chunk of tokens starting at b; returns its row count. */
+  private step(s: Scratch<B>, tokens: ArrayLike<number>, b: number, startPos: number, cache: KVCacheImpl<B>): number {
+    const m = Math.min(s.rows, tokens.length - b);
+    this.layers(s, Array.prototype.slice.call(tokens, b, b + m) as number[], startPos + b, m, cache);
+    cache.setLength(startPos + b + m);
+    return m;
+  }
+
+  private lastRow(s: Scratch<B>, n: number): B {
+    const H = this.config.hidden_size;
+    this.be.copy(s.x, ((n - 1) % s.rows) * H, s.last, 0, H);
+    return s.last;
   }
 
   private ownCache(cache: KVCache): KVCacheImpl<B> {
@@ -168,6 +204,13 @@ class Decoder<B, W> implements Model {
     this.be.rmsnorm(x, this.weights.norm, c.rms_norm_eps, m, c.hidden_size, s.h);
     this.be.matmul(this.weights.lmHead, s.h, m, s.logits);
     return this.be.read(s.logits, 0, m * c.vocab_size);
+  }
+
+  private headAsync(s: Scratch<B>, x: B, m: number): Promise<Float32Array> {
+    const c = this.config;
+    this.be.rmsnorm(x, this.weights.norm, c.rms_norm_eps, m, c.hidden_size, s.h);
+    this.be.matmul(this.weights.lmHead, s.h, m, s.logits);
+    return this.be.readAsync(s.logits, 0, m * c.vocab_size);
   }
 
   private layers(s: Scratch<B>, tokens: number[], pos: number, n: number, cache: KVCacheImpl<B>): void {
@@ -267,6 +310,18 @@ export function decoderForward(model: Model, tokens: ArrayLike<number>, startPos
     if (!(model instanceof Decoder)) return model.forward(tokens, startPos, cache, opts);
     return (model as Decoder<unknown, unknown>).run(tokens, startPos, cache, allLogits);
   });
+}
+
+/** `decoderForward` for backends that read back asynchronously; the same contract, checked around the await. */
+async function decoderForwardAsync(model: Model, tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts: ForwardOptions = {}): Promise<Float32Array> {
+  const input = { model, tokens, startPos, cache, allLogits: opts.allLogits === true };
+  const mode = contractMode();
+  if (mode !== 'off') forwardContract.checkPre(input);
+  const out = model instanceof Decoder
+    ? await (model as Decoder<unknown, unknown>).runAsync(tokens, startPos, cache, input.allLogits)
+    : model.forwardAsync !== undefined ? await model.forwardAsync(tokens, startPos, cache, opts) : model.forward(tokens, startPos, cache, opts);
+  if (mode === 'full') forwardContract.checkPost(input, out);
+  return out;
 }
 
 /** Builds a decoder over already-loaded weights. */

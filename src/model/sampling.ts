@@ -94,23 +94,28 @@ function sortedCandidates(p: Float64Array, topK: number, topP: number): number[]
   return ids.sort((a, b) => (p[b] as number) - (p[a] as number) || a - b);
 }
 
+/**
+ * Top-p cut of `ids` (sorted by probability). After top-k, top-p works on the renormalised survivors (as
+ * transformers' warper chain). Without top-k the pre-filter only drops tokens that are in the discarded tail
+ * anyway, so the whole distribution (mass 1) is the reference: renormalising over the survivors would wrongly
+ * shrink the target.
+ */
+function nucleus(p: Float64Array, ids: number[], topK: number, topP: number): number[] {
+  let mass = 0;
+  if (topK > 0 && topK < p.length) for (const id of ids) mass += p[id] as number;
+  else for (let i = 0; i < p.length; i++) mass += p[i] as number;
+  let cum = 0;
+  let keep = 0;
+  while (keep < ids.length && (keep === 0 || cum < topP * mass)) cum += p[ids[keep++] as number] as number;
+  return ids.slice(0, keep);
+}
+
 function filterCandidates(p: Float64Array, opts: SamplingOptions): Candidates {
   const topK = Math.floor(opts.topK ?? 0);
   const topP = opts.topP ?? 1;
   const minP = opts.minP ?? 0;
   let ids = sortedCandidates(p, topK, topP);
-  if (topP < 1) {
-    // After top-k, top-p works on the renormalised survivors (as transformers' warper chain). Without top-k the
-    // floor above only drops tokens that are in the discarded tail anyway, so the whole distribution (mass 1)
-    // is the reference: renormalising over the survivors would wrongly shrink the target.
-    let mass = 0;
-    if (topK > 0 && topK < p.length) for (const id of ids) mass += p[id] as number;
-    else for (let i = 0; i < p.length; i++) mass += p[i] as number;
-    let cum = 0;
-    let keep = 0;
-    while (keep < ids.length && (keep === 0 || cum < topP * mass)) cum += p[ids[keep++] as number] as number;
-    ids = ids.slice(0, keep);
-  }
+  if (topP < 1) ids = nucleus(p, ids, topK, topP);
   if (minP > 0 && ids.length > 0) {
     const threshold = minP * (p[ids[0] as number] as number);
     ids = ids.filter((id) => (p[id] as number) >= threshold);

@@ -73,7 +73,7 @@ export function acceptOrResample(p: Float64Array, q: Float64Array, x: number, rn
 }
 
 /** max(0, p − q), unnormalised (the sampler normalises); p itself if that is all zero (p = q). */
-export function residual(p: Float64Array, q: Float64Array): Float64Array {
+function residual(p: Float64Array, q: Float64Array): Float64Array {
   const r = new Float64Array(p.length);
   let total = 0;
   for (let i = 0; i < p.length; i++) {
@@ -87,7 +87,7 @@ export function residual(p: Float64Array, q: Float64Array): Float64Array {
 }
 
 /** Throws when draft and target cannot share token ids. */
-export function checkCompatible(target: Model, draft: Model, what = 'draft model'): void {
+function checkCompatible(target: Model, draft: Model, what = 'draft model'): void {
   if (target.config.vocab_size !== draft.config.vocab_size) {
     throw new Error(`${what}: vocab_size ${draft.config.vocab_size} differs from the target's ${target.config.vocab_size}; draft and target must share the tokenizer`);
   }
@@ -187,6 +187,18 @@ export function speculativeGenerate(target: Model, draft: Model, promptIds: Arra
   }
 }
 
+/** Appends a round's tokens to the sequence; says why generation ends, if it does. */
+function emit(s: State, toks: readonly number[], stops: ReadonlySet<number>, maxTokens: number, onToken?: (id: number, index: number) => boolean | void): { reason: SpeculativeResult['stopReason']; token?: number } | undefined {
+  for (const id of toks) {
+    if (stops.has(id)) return { reason: 'stop', token: id };
+    s.seq.push(id);
+    s.ids.push(id);
+    if (onToken?.(id, s.ids.length - 1) === false) return { reason: 'callback' };
+    if (s.ids.length >= maxTokens) return { reason: 'length' };
+  }
+  return undefined;
+}
+
 function decodeLoop(target: Model, draft: Model, s: State, opts: SpeculativeOptions, onToken?: (id: number, index: number) => boolean | void): SpeculativeResult {
   const stops = new Set(opts.stopTokens ?? []);
   const promptTokens = s.seq.length;
@@ -198,24 +210,16 @@ function decodeLoop(target: Model, draft: Model, s: State, opts: SpeculativeOpti
   let firstMs = 0;
   let stopReason: SpeculativeResult['stopReason'] = 'length';
   let stopToken: number | undefined;
-  outer: while (s.ids.length < opts.maxTokens) {
+  while (s.ids.length < opts.maxTokens) {
     const k = roundK(opts, s.ids.length);
     const base = s.seq.length;
     const toks = round(target, draft, s, opts, k);
     if (s.ids.length === 0) firstMs = performance.now() - t0;
-    for (const id of toks) {
-      if (stops.has(id)) {
-        stopReason = 'stop';
-        stopToken = id;
-        break outer;
-      }
-      s.seq.push(id);
-      s.ids.push(id);
-      if (onToken?.(id, s.ids.length - 1) === false) {
-        stopReason = 'callback';
-        break outer;
-      }
-      if (s.ids.length >= opts.maxTokens) break outer;
+    const end = emit(s, toks, stops, opts.maxTokens, onToken);
+    if (end !== undefined) {
+      if (end.reason !== 'length') stopReason = end.reason;
+      stopToken = end.token;
+      break;
     }
     // Keep only cache positions whose tokens survived: the accepted prefix of this round.
     s.tc.truncate(Math.min(s.tc.length, s.seq.length - 1));

@@ -16,6 +16,8 @@ const BatchLineSchema = z.object({
   seed: z.number().int().optional(),
 });
 
+type BatchLine = z.output<typeof BatchLineSchema>;
+
 export interface BatchLineResult {
   line: number;
   task_id?: string | number;
@@ -41,6 +43,33 @@ export const batchContract = defineContract<{ lines: readonly string[] }, BatchL
   ],
 });
 
+/** The line's task_id / custom_id, echoed on its result even when the rest of the line is invalid. */
+function lineIds(parsed: unknown): Pick<BatchLineResult, 'task_id' | 'custom_id'> {
+  const ids: Pick<BatchLineResult, 'task_id' | 'custom_id'> = {};
+  if (typeof parsed !== 'object' || parsed === null) return ids;
+  const p = parsed as Record<string, unknown>;
+  const id = (v: unknown): string | number | undefined => (typeof v === 'string' || typeof v === 'number' ? v : undefined);
+  const task = id(p['task_id']), custom = id(p['custom_id']);
+  if (task !== undefined) ids.task_id = task;
+  if (custom !== undefined) ids.custom_id = custom;
+  return ids;
+}
+
+/** The line's overrides of the batch defaults (chat history, sampling settings). */
+function lineOptions(defaults: RunOptions, prompt: string, l: BatchLine): RunOptions {
+  const opts: RunOptions = { ...defaults, prompt };
+  if (l.messages) {
+    opts.history = l.messages.slice(0, -1);
+    opts.chat = true;
+  }
+  if (l.max_tokens !== undefined) opts.maxTokens = l.max_tokens;
+  if (l.temperature !== undefined) opts.temperature = l.temperature;
+  if (l.top_k !== undefined) opts.topK = l.top_k;
+  if (l.top_p !== undefined) opts.topP = l.top_p;
+  if (l.seed !== undefined) opts.seed = l.seed;
+  return opts;
+}
+
 function runLine(session: Session, raw: string, lineNo: number, defaults: RunOptions, file: string): BatchLineResult {
   let parsed: unknown;
   try {
@@ -49,12 +78,7 @@ function runLine(session: Session, raw: string, lineNo: number, defaults: RunOpt
     return { line: lineNo, error: `${file}:${lineNo}: invalid JSON (${(err as Error).message})` };
   }
   const r = BatchLineSchema.safeParse(parsed);
-  const ids: Pick<BatchLineResult, 'task_id' | 'custom_id'> = {};
-  if (typeof parsed === 'object' && parsed !== null) {
-    const p = parsed as Record<string, unknown>;
-    if (typeof p['task_id'] === 'string' || typeof p['task_id'] === 'number') ids.task_id = p['task_id'];
-    if (typeof p['custom_id'] === 'string' || typeof p['custom_id'] === 'number') ids.custom_id = p['custom_id'];
-  }
+  const ids = lineIds(parsed);
   if (!r.success) {
     const issue = r.error.issues[0];
     return { line: lineNo, ...ids, error: `${file}:${lineNo}: ${issue?.path.join('.') || 'line'}: ${issue?.message ?? 'invalid'}` };
@@ -64,16 +88,7 @@ function runLine(session: Session, raw: string, lineNo: number, defaults: RunOpt
   const prompt = l.prompt ?? (last?.role === 'user' ? last.content : undefined);
   if (prompt === undefined) return { line: lineNo, ...ids, error: `${file}:${lineNo}: prompt: expected "prompt" or "messages" ending in a user turn` };
   try {
-    const out = runPrompt(session, {
-      ...defaults,
-      prompt,
-      ...(l.messages ? { history: l.messages.slice(0, -1), chat: true } : {}),
-      ...(l.max_tokens !== undefined ? { maxTokens: l.max_tokens } : {}),
-      ...(l.temperature !== undefined ? { temperature: l.temperature } : {}),
-      ...(l.top_k !== undefined ? { topK: l.top_k } : {}),
-      ...(l.top_p !== undefined ? { topP: l.top_p } : {}),
-      ...(l.seed !== undefined ? { seed: l.seed } : {}),
-    });
+    const out = runPrompt(session, lineOptions(defaults, prompt, l));
     return { line: lineNo, ...ids, text: out.text, tokens_generated: out.tokens_generated, tok_per_sec: out.tok_per_sec, inference_ms: out.inference_ms };
   } catch (err) {
     return { line: lineNo, ...ids, error: `${file}:${lineNo}: ${(err as Error).message}` };

@@ -153,6 +153,12 @@ async function executeAll(opts: EvalCodeOptions, exec: SampleExecutor): Promise<
   return Promise.all(pending);
 }
 
+/** The sampling settings of a run with a model; null for each when completions come from a file. */
+function samplingConfig(opts: EvalCodeOptions, model: boolean): Record<string, unknown> {
+  if (!model) return { temperature: null, top_p: null, seed: null, prompt_strategy: null };
+  return { temperature: opts.temperature ?? 0.8, top_p: opts.topP ?? 0.95, seed: opts.seed ?? 0, prompt_strategy: opts.promptStrategy ?? 'standard' };
+}
+
 function config(opts: EvalCodeOptions, executed: readonly ExecutedProblem[], sandbox: Record<string, unknown>): Record<string, unknown> {
   const ns = [...new Set(executed.map((e) => e.outcomes.length))];
   const model = opts.source !== undefined;
@@ -162,10 +168,7 @@ function config(opts: EvalCodeOptions, executed: readonly ExecutedProblem[], san
     ks: [...new Set(opts.ks ?? [1])].sort((a, b) => a - b),
     rerank: opts.rerank ?? 'none',
     visible_tests: opts.visibleTests ?? 'first',
-    temperature: model ? (opts.temperature ?? 0.8) : null,
-    top_p: model ? (opts.topP ?? 0.95) : null,
-    seed: model ? (opts.seed ?? 0) : null,
-    prompt_strategy: model ? (opts.promptStrategy ?? 'standard') : null,
+    ...samplingConfig(opts, model),
     timeout_ms: opts.timeoutMs ?? DEFAULT_LIMITS.timeoutMs,
     memory_mb: opts.memoryMb ?? DEFAULT_LIMITS.memoryMb,
     workers: opts.workers ?? defaultWorkers(),

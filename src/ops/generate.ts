@@ -1,17 +1,11 @@
 import { defineContract } from '../contract/index.js';
-import { generate } from '../model/generate.js';
+import { type GenerateResult, type OnToken, generate } from '../model/generate.js';
 import type { Session } from '../model/session.js';
 import type { SamplingOptions } from '../model/sampling.js';
-import type { ChatMessage } from '../tokenizer/index.js';
+import { type PromptRequest, promptTokenIds } from '../tokenizer/index.js';
 
-export interface RunOptions extends SamplingOptions {
-  prompt: string;
+export interface RunOptions extends SamplingOptions, PromptRequest {
   maxTokens: number;
-  /** Wrap the prompt in the model's chat template as a user turn. */
-  chat?: boolean;
-  system?: string;
-  /** Earlier turns for multi-turn chat (the prompt is the newest user turn). */
-  history?: readonly ChatMessage[];
 }
 
 export interface RunResult {
@@ -45,31 +39,23 @@ export const runPromptContract = defineContract<{ session: Session; opts: RunOpt
   ],
 });
 
-/** Prompt ids: the chat template when asked (or for history), else the raw prompt (no special tokens added). */
-function promptIds(session: Session, opts: Pick<RunOptions, 'prompt' | 'chat' | 'system' | 'history'>): number[] {
-  const tok = session.tokenizer;
-  if (!opts.chat && !opts.history?.length) return tok.encode(opts.prompt, { addSpecialTokens: true });
-  const messages: ChatMessage[] = [...(opts.history ?? []), { role: 'user', content: opts.prompt }];
-  const text = tok.applyChatTemplate(messages, { addGenerationPrompt: true, ...(opts.system !== undefined ? { systemPrompt: opts.system } : {}) });
-  return tok.encode(text, { addSpecialTokens: false });
-}
+/** The decoder `runPrompt` drives: plain `generate` by default; speculative decoding passes its own. */
+export type Decode = (promptIds: number[], opts: RunOptions & { stopTokens: readonly number[] }, onToken: OnToken) => Pick<GenerateResult, 'ids' | 'stopReason' | 'timing'>;
 
 /** `apr run`: generates a completion; `onText` receives the text as it is produced (for --stream). */
-export function runPrompt(session: Session, opts: RunOptions, onText?: (text: string) => void): RunResult {
+export function runPrompt(session: Session, opts: RunOptions, onText?: (text: string) => void, decode?: Decode): RunResult {
   return runPromptContract.run({ session, opts }, () => {
-    const ids = promptIds(session, opts);
+    const ids = promptTokenIds(session.tokenizer, opts);
     if (ids.length === 0) ids.push(session.tokenizer.bosTokenId ?? session.tokenizer.eosTokenId ?? 0);
     const stream = onText ? session.tokenizer.createStreamDecoder({ skipSpecialTokens: true }) : undefined;
-    const r = generate(session.model, ids, { ...opts, stopTokens: session.tokenizer.stopTokenIds }, (id) => {
-      if (stream && onText) {
-        const piece = stream.push(id);
-        if (piece) onText(piece);
-      }
-    });
-    if (stream && onText) {
-      const rest = stream.flush();
-      if (rest) onText(rest);
-    }
+    const onToken = (id: number): void => {
+      const piece = stream?.push(id);
+      if (piece && onText) onText(piece);
+    };
+    const decodeOpts = { ...opts, stopTokens: session.tokenizer.stopTokenIds };
+    const r = decode ? decode(ids, decodeOpts, onToken) : generate(session.model, ids, decodeOpts, onToken);
+    const rest = stream?.flush();
+    if (rest && onText) onText(rest);
     return {
       text: session.tokenizer.decode(r.ids, { skipSpecialTokens: true }),
       token_ids: r.ids,

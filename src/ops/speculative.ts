@@ -1,7 +1,7 @@
 import { defineContract } from '../contract/index.js';
 import type { Session } from '../model/session.js';
-import { checkSameTokenizer, speculativeGenerate } from '../model/speculative.js';
-import type { RunOptions, RunResult } from './generate.js';
+import { type SpeculativeStats, checkSameTokenizer, speculativeGenerate } from '../model/speculative.js';
+import { type RunOptions, type RunResult, runPrompt } from './generate.js';
 
 export interface SpeculativeRunOptions extends RunOptions {
   /** Draft tokens proposed per round. */
@@ -44,46 +44,27 @@ export const speculativeContract = defineContract<Input, SpeculativeRunResult>({
   ],
 });
 
-/** As `promptIds` of `apr run`: the chat template when asked, else the raw prompt. */
-function promptIds(session: Session, opts: RunOptions): number[] {
-  const tok = session.tokenizer;
-  if (!opts.chat && !opts.history?.length) return tok.encode(opts.prompt, { addSpecialTokens: true });
-  const messages = [...(opts.history ?? []), { role: 'user' as const, content: opts.prompt }];
-  const text = tok.applyChatTemplate(messages, { addGenerationPrompt: true, ...(opts.system !== undefined ? { systemPrompt: opts.system } : {}) });
-  return tok.encode(text, { addSpecialTokens: false });
-}
-
 /** `apr run --speculative`: generates with `target`, drafting `speculationK` tokens a round with `draft`. */
 export function runSpeculative(target: Session, draft: Session, opts: SpeculativeRunOptions, onText?: (text: string) => void): SpeculativeRunResult {
   return speculativeContract.run({ target, draft, opts }, () => {
     checkSameTokenizer(target.tokenizer, draft.tokenizer, draft.path);
-    const ids = promptIds(target, opts);
-    if (ids.length === 0) ids.push(target.tokenizer.bosTokenId ?? target.tokenizer.eosTokenId ?? 0);
-    const stream = onText ? target.tokenizer.createStreamDecoder({ skipSpecialTokens: true }) : undefined;
-    const r = speculativeGenerate(target.model, draft.model, ids, { ...opts, k: opts.speculationK, stopTokens: target.tokenizer.stopTokenIds }, (id) => {
-      const piece = stream?.push(id);
-      if (piece && onText) onText(piece);
+    const seen: { stats?: SpeculativeStats } = {};
+    const run = runPrompt(target, opts, onText, (ids, o, onToken) => {
+      const r = speculativeGenerate(target.model, draft.model, ids, { ...o, k: opts.speculationK }, onToken);
+      seen.stats = r.stats;
+      return r;
     });
-    const rest = stream?.flush();
-    if (rest && onText) onText(rest);
+    const stats = seen.stats;
+    if (!stats) throw new Error('speculative decoding returned no statistics');
     return {
-      text: target.tokenizer.decode(r.ids, { skipSpecialTokens: true }),
-      token_ids: r.ids,
-      tokens_generated: r.ids.length,
-      prompt_tokens: ids.length,
-      stop_reason: r.stopReason,
-      tok_per_sec: r.timing.decodeTokPerSec,
-      prefill_tok_per_sec: r.timing.prefillTokPerSec,
-      time_to_first_token_ms: r.timing.timeToFirstTokenMs,
-      inference_ms: r.timing.totalMs,
-      seed: opts.seed ?? null,
+      ...run,
       speculation_k: opts.speculationK,
       draft_model: draft.path,
-      acceptance_rate: r.stats.acceptanceRate,
-      drafted_tokens: r.stats.drafted,
-      accepted_tokens: r.stats.accepted,
-      verification_rounds: r.stats.rounds,
-      tokens_per_round: r.stats.tokensPerRound,
+      acceptance_rate: stats.acceptanceRate,
+      drafted_tokens: stats.drafted,
+      accepted_tokens: stats.accepted,
+      verification_rounds: stats.rounds,
+      tokens_per_round: stats.tokensPerRound,
     };
   });
 }

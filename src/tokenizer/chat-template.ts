@@ -43,7 +43,7 @@ export const CHATML_TEMPLATE =
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 /** The conversation with `systemPrompt` applied. */
-export function withSystemPrompt(messages: readonly ChatMessage[], systemPrompt: string | undefined): ChatMessage[] {
+function withSystemPrompt(messages: readonly ChatMessage[], systemPrompt: string | undefined): ChatMessage[] {
   const out = messages.map((m) => ({ ...m }));
   if (systemPrompt === undefined) return out;
   const first = out[0];

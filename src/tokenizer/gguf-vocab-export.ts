@@ -82,7 +82,8 @@ function looksSpecial(t: string): boolean {
   );
 }
 
-function tokenList(json: TokenizerJson, config: Record<string, unknown>, spm: boolean, vocabSize: number | undefined): { tokens: string[]; types: number[] } {
+/** Token text by id: model.vocab, overridden by added_tokens (which the returned map also lists). */
+function tokensById(json: TokenizerJson): { byId: Map<number, string>; added: Map<number, AddedTokenJson> } {
   const vocab = json.model['vocab'];
   if (!isObject(vocab)) throw new TokenizerError(SOURCE, 'model.vocab', 'expected an object');
   const byId = new Map<number, string>();
@@ -95,6 +96,11 @@ function tokenList(json: TokenizerJson, config: Record<string, unknown>, spm: bo
     added.set(a.id, a);
     byId.set(a.id, a.content);
   }
+  return { byId, added };
+}
+
+function tokenList(json: TokenizerJson, config: Record<string, unknown>, spm: boolean, vocabSize: number | undefined): { tokens: string[]; types: number[] } {
+  const { byId, added } = tokensById(json);
   const unk = tokenContent(config['unk_token']) ?? (typeof json.model['unk_token'] === 'string' ? json.model['unk_token'] : undefined);
   let maxId = -1;
   for (const id of byId.keys()) maxId = Math.max(maxId, id);
@@ -108,8 +114,7 @@ function tokenList(json: TokenizerJson, config: Record<string, unknown>, spm: bo
       types.push(5);
       continue;
     }
-    const a = added.get(i);
-    const type = spm ? spmType(t, a, unk) : gpt2Type(t, a);
+    const type = spm ? spmType(t, added.get(i), unk) : gpt2Type(t, added.get(i));
     tokens.push(type === 4 && !spm ? t.replaceAll('\u2581', ' ') : t);
     types.push(type);
   }

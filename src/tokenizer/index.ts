@@ -1,5 +1,5 @@
-export { loadTokenizer, bpeEncode, bpeDecode } from './tokenizer.js';
-export type { Tokenizer, EncodeOptions, DecodeOptions, LoadTokenizerOptions, CodecCore } from './tokenizer.js';
+export { loadTokenizer, bpeEncode, bpeDecode, promptTokenIds } from './tokenizer.js';
+export type { Tokenizer, PromptRequest, EncodeOptions, DecodeOptions, LoadTokenizerOptions, CodecCore } from './tokenizer.js';
 export { createStreamDecoder, type StreamDecoder } from './stream.js';
 export { chatTemplateOf, CHATML_TEMPLATE, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
 export { TEMPLATE_END_MARKERS, type ModelSpecialIds } from './special-tokens.js';

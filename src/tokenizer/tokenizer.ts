@@ -39,6 +39,24 @@ export interface Tokenizer {
   applyChatTemplate(messages: readonly ChatMessage[], opts?: ChatTemplateOptions): string;
 }
 
+/** What a generation starts from: a raw prompt, or the newest user turn of a chat. */
+export interface PromptRequest {
+  prompt: string;
+  /** Wrap the prompt in the model's chat template as a user turn. */
+  chat?: boolean;
+  system?: string;
+  /** Earlier turns for multi-turn chat (the prompt is the newest user turn). */
+  history?: readonly ChatMessage[];
+}
+
+/** Prompt ids: the chat template when asked (or for history), else the raw prompt with the tokenizer's special tokens. */
+export function promptTokenIds(tok: Tokenizer, req: PromptRequest): number[] {
+  if (!req.chat && !req.history?.length) return tok.encode(req.prompt, { addSpecialTokens: true });
+  const messages: ChatMessage[] = [...(req.history ?? []), { role: 'user', content: req.prompt }];
+  const text = tok.applyChatTemplate(messages, { addGenerationPrompt: true, ...(req.system !== undefined ? { systemPrompt: req.system } : {}) });
+  return tok.encode(text, { addSpecialTokens: false });
+}
+
 /**
  * The part of @huggingface/tokenizers' Tokenizer used here. The package's .d.ts files use extensionless
  * relative imports, which NodeNext resolution cannot follow, so its types are restated.

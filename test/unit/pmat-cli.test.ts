@@ -31,7 +31,7 @@ describe('pmat CLI', () => {
     expect(top.code).toBe(0);
     expect(top.stdout).toContain('comply');
     expect(sub.code).toBe(0);
-    for (const flag of ['--path', '--strict', '--format', '--failures-only', '--skip-slow', '--only']) expect(sub.stdout).toContain(flag);
+    for (const flag of ['--path', '--strict', '--format', '--failures-only', '--skip-slow', '--reuse-results', '--only']) expect(sub.stdout).toContain(flag);
   });
 
   it('--version prints the package version', async () => {

@@ -4,6 +4,7 @@ import { createSession } from '../../model/session.js';
 import { benchThroughput, type BenchReport } from '../../ops/bench.js';
 import { CliError, printJson, printTable } from '../output.js';
 import { intOption } from '../program.js';
+import { applyBackend } from './inference.js';
 
 interface BenchFlags {
   promptTokens: number;
@@ -14,6 +15,8 @@ interface BenchFlags {
   draftModel?: string;
   draftModelPath?: string;
   speculationK: number;
+  threads?: number;
+  backend?: string;
 }
 
 function printReport(r: BenchReport): void {
@@ -43,7 +46,8 @@ function benchAction(model: string, f: BenchFlags): void {
   for (const [flag, v] of [['--prompt-tokens', f.promptTokens], ['--gen-tokens', f.genTokens], ['--iterations', f.iterations]] as const) {
     if (v < 1) throw new CliError(`${flag} must be ≥ 1, got ${v}`);
   }
-  const session = createSession(openModel(model, { verifyFooter: true }));
+  applyBackend(f);
+  const session = createSession(openModel(model, { verifyFooter: true }), f.threads !== undefined ? { threads: f.threads } : {});
   const draft = f.speculative && draftPath ? createSession(openModel(draftPath, { verifyFooter: true })) : undefined;
   const report = benchThroughput(session, model, {
     promptTokens: f.promptTokens,
@@ -67,6 +71,8 @@ export function registerBench(program: Command): void {
     .option('--draft-model <path>', 'draft model for --speculative (same tokenizer)')
     .option('--draft-model-path <path>', 'alias of --draft-model')
     .option('--speculation-k <n>', 'draft tokens per verification pass', intOption('--speculation-k'), 4)
+    .option('--threads <n>', 'CPU threads for matrix products (default: APR_THREADS, else min(cores, 8))', intOption('--threads'))
+    .option('--backend <kind>', 'compute backend: auto (WebGPU if it passes the parity gate, else cpu), webgpu or cpu (default cpu)')
     .option('--json', 'print {benchmark, model, backend, config, results, iterations}')
     .action((model: string, f: BenchFlags) => benchAction(model, f));
 }

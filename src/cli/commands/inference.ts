@@ -35,7 +35,25 @@ function addSamplingFlags(cmd: Command): Command {
     .option('--top-p <p>', 'nucleus sampling: keep the smallest set with probability ≥ p', floatOption('--top-p'))
     .option('--min-p <p>', 'drop tokens below p × the top probability', floatOption('--min-p'))
     .option('--repeat-penalty <r>', 'repetition penalty (1 = off)', floatOption('--repeat-penalty'))
-    .option('--seed <n>', 'random seed (same seed, same output)', intOption('--seed'));
+    .option('--seed <n>', 'random seed (same seed, same output)', intOption('--seed'))
+    .option('--threads <n>', 'CPU threads for matrix products (sets APR_THREADS; default min(cores, 8))', intOption('--threads'))
+    .option('--backend <kind>', 'compute backend: auto (WebGPU if it passes the parity gate, else cpu), webgpu or cpu (sets APR_BACKEND; default cpu)')
+    .hook('preAction', (c) => applyThreads(c.opts()))
+    .hook('preAction', (c) => applyBackend(c.opts()));
+}
+
+/** `--backend K` is APR_BACKEND=K for every session this command creates (src/model/session.ts reads it). */
+export function applyBackend(opts: { backend?: string }): void {
+  if (opts.backend === undefined) return;
+  if (!['auto', 'webgpu', 'cpu'].includes(opts.backend)) throw new CliError(`--backend must be auto, webgpu or cpu, got '${opts.backend}'`);
+  process.env['APR_BACKEND'] = opts.backend;
+}
+
+/** `--threads N` is APR_THREADS=N for the backend every session of this command creates. */
+function applyThreads(opts: { threads?: number }): void {
+  if (opts.threads === undefined) return;
+  if (opts.threads < 1) throw new CliError(`--threads must be ≥ 1, got ${opts.threads}`);
+  process.env['APR_THREADS'] = String(opts.threads);
 }
 
 function samplingOptions(f: SamplingFlags, prompt: string): RunOptions {
@@ -109,7 +127,17 @@ function runAction(model: string, positional: string | undefined, f: RunFlags): 
   if (!f.json) process.stderr.write(`[${r.tokens_generated} tokens, ${r.tok_per_sec.toFixed(1)} tok/s decode, ${r.prefill_tok_per_sec.toFixed(1)} tok/s prefill, ${session.model.backend}]\n`);
 }
 
-async function chatAction(model: string, f: SamplingFlags & { system?: string; batch?: boolean; json?: boolean }): Promise<void> {
+type ChatFlags = SamplingFlags & { system?: string; batch?: boolean; json?: boolean };
+
+/** One user turn: generate the reply (streamed unless --json), print it and add both to the history. */
+function chatTurn(session: Session, f: ChatFlags, history: ChatMessage[], text: string): void {
+  const r = runPrompt(session, { ...samplingOptions(f, text), chat: true, history, ...(f.system !== undefined ? { system: f.system } : {}) }, f.json ? undefined : (t) => process.stdout.write(t));
+  if (f.json) process.stdout.write(`${JSON.stringify({ user: text, assistant: r.text, tokens_generated: r.tokens_generated, tok_per_sec: r.tok_per_sec })}\n`);
+  else process.stdout.write('\n');
+  history.push({ role: 'user', content: text }, { role: 'assistant', content: r.text });
+}
+
+async function chatAction(model: string, f: ChatFlags): Promise<void> {
   const session = load(model);
   const history: ChatMessage[] = [];
   const interactive = !f.batch && process.stdin.isTTY;
@@ -121,16 +149,8 @@ async function chatAction(model: string, f: SamplingFlags & { system?: string; b
   for await (const line of rl) {
     const text = line.trim();
     if (text === '/exit' || text === '/quit') break;
-    if (text === '/reset') {
-      history.length = 0;
-      if (interactive) rl.prompt();
-      continue;
-    }
-    if (!text) continue;
-    const r = runPrompt(session, { ...samplingOptions(f, text), chat: true, history, ...(f.system !== undefined ? { system: f.system } : {}) }, f.json ? undefined : (t) => process.stdout.write(t));
-    if (f.json) process.stdout.write(`${JSON.stringify({ user: text, assistant: r.text, tokens_generated: r.tokens_generated, tok_per_sec: r.tok_per_sec })}\n`);
-    else process.stdout.write('\n');
-    history.push({ role: 'user', content: text }, { role: 'assistant', content: r.text });
+    if (text === '/reset') history.length = 0;
+    else if (text) chatTurn(session, f, history, text);
     if (interactive) rl.prompt();
   }
   rl.close();
@@ -236,13 +256,20 @@ export function registerInference(program: Command): void {
     .option('--speculation-k <n>', 'draft tokens proposed per verification pass', intOption('--speculation-k'), 4)
     .option('--verbose', 'print speculative statistics on stderr')
     .action((model: string, prompt: string | undefined, f: RunFlags) => runAction(model, prompt, f));
+  registerChat(program);
+  registerEval(program);
+  registerTokenize(program);
+}
 
+function registerChat(program: Command): void {
   addSamplingFlags(program.command('chat').description('interactive chat with history (reads stdin; --batch for scripts)').argument('<model>', 'model file or folder'))
     .option('--system <text>', 'system prompt')
     .option('--batch', 'read one user turn per stdin line, no prompt')
     .option('--json', 'print one JSON line per turn')
-    .action((model: string, f: SamplingFlags & { system?: string; batch?: boolean; json?: boolean }) => chatAction(model, f));
+    .action((model: string, f: ChatFlags) => chatAction(model, f));
+}
 
+function registerEval(program: Command): void {
   program
     .command('eval')
     .description('perplexity over a text file (--dataset), or a code benchmark with sandboxed execution and pass@k (--data)')
@@ -269,7 +296,9 @@ export function registerInference(program: Command): void {
     .option('--export-pairs <file>', 'code: write DPO pairs (passing vs failing) as JSONL')
     .option('--json', 'print JSON')
     .action((model: string | undefined, f: EvalFlags) => (f.data ? evalCodeAction(model, f) : evalPplAction(model, f)));
+}
 
+function registerTokenize(program: Command): void {
   program
     .command('tokenize')
     .description("ids and tokens of a text under a model's tokenizer")

@@ -23,6 +23,35 @@ function formatShape(shape: readonly number[]): string {
 }
 
 export function registerModelIo(program: Command): void {
+  registerConvert(program);
+  registerInspect(program);
+  registerDiff(program);
+}
+
+function printInspect(r: ReturnType<typeof inspectModel>): void {
+  const c = r.config;
+  printTable(['field', 'value'], [
+    ['path', r.path],
+    ['format', r.format],
+    ['architecture', r.architecture],
+    ['parameters', r.parameters.toLocaleString('en-US')],
+    ['tensors', r.tensor_count],
+    ['dtypes', Object.entries(r.dtypes).map(([d, n]) => `${d}×${n}`).join(' ')],
+    ['size', `${(r.file_bytes / 1e6).toFixed(2)} MB`],
+    ['layers / hidden / heads / kv heads / head_dim', `${c.num_layers} / ${c.hidden_size} / ${c.num_heads} / ${c.num_kv_heads} / ${c.head_dim}`],
+    ['intermediate / vocab / context', `${c.intermediate_size} / ${c.vocab_size} / ${c.max_position_embeddings}`],
+    ['rope_theta / rms_norm_eps / tied', `${c.rope_theta} / ${c.rms_norm_eps} / ${c.tie_word_embeddings}`],
+    ['tokenizer', r.tokenizer ? `${r.tokenizer.model}, ${r.tokenizer.vocab_size} tokens, specials ${r.tokenizer.added_tokens.join(' ')}, chat template ${r.tokenizer.chat_template ? 'yes' : 'no'}` : 'none'],
+    ['metadata keys', r.metadata_keys.join(', ') || '-'],
+    ['provenance', r.provenance.map((p) => `${p.op}@${p.time}`).join(' → ') || '-'],
+  ]);
+  if (r.tensors) {
+    process.stdout.write('\n');
+    printTable(['name', 'dtype', 'shape', 'bytes'], r.tensors.map((t) => [t.name, t.dtype, formatShape(t.shape), t.bytes]));
+  }
+}
+
+function registerConvert(program: Command): void {
   program
     .command('import')
     .description('convert a HF folder, .safetensors or .gguf model to APR (lossless; streams tensor by tensor)')
@@ -46,7 +75,9 @@ export function registerModelIo(program: Command): void {
     .action((input: string, o: { output: string; format?: string; json?: boolean }) => {
       printConvert(exportModel({ input, output: o.output, ...(o.format ? { format: o.format } : {}) }), o.json);
     });
+}
 
+function registerInspect(program: Command): void {
   program
     .command('inspect')
     .description('architecture, parameters, dtypes, tokenizer and metadata of any model file')
@@ -55,27 +86,8 @@ export function registerModelIo(program: Command): void {
     .option('--json', 'print JSON')
     .action((model: string, o: { tensors?: boolean; json?: boolean }) => {
       const r = inspectModel(model, o.tensors ?? false);
-      if (o.json) return printJson(r);
-      const c = r.config;
-      printTable(['field', 'value'], [
-        ['path', r.path],
-        ['format', r.format],
-        ['architecture', r.architecture],
-        ['parameters', r.parameters.toLocaleString('en-US')],
-        ['tensors', r.tensor_count],
-        ['dtypes', Object.entries(r.dtypes).map(([d, n]) => `${d}×${n}`).join(' ')],
-        ['size', `${(r.file_bytes / 1e6).toFixed(2)} MB`],
-        ['layers / hidden / heads / kv heads / head_dim', `${c.num_layers} / ${c.hidden_size} / ${c.num_heads} / ${c.num_kv_heads} / ${c.head_dim}`],
-        ['intermediate / vocab / context', `${c.intermediate_size} / ${c.vocab_size} / ${c.max_position_embeddings}`],
-        ['rope_theta / rms_norm_eps / tied', `${c.rope_theta} / ${c.rms_norm_eps} / ${c.tie_word_embeddings}`],
-        ['tokenizer', r.tokenizer ? `${r.tokenizer.model}, ${r.tokenizer.vocab_size} tokens, specials ${r.tokenizer.added_tokens.join(' ')}, chat template ${r.tokenizer.chat_template ? 'yes' : 'no'}` : 'none'],
-        ['metadata keys', r.metadata_keys.join(', ') || '-'],
-        ['provenance', r.provenance.map((p) => `${p.op}@${p.time}`).join(' → ') || '-'],
-      ]);
-      if (r.tensors) {
-        process.stdout.write('\n');
-        printTable(['name', 'dtype', 'shape', 'bytes'], r.tensors.map((t) => [t.name, t.dtype, formatShape(t.shape), t.bytes]));
-      }
+      if (o.json) printJson(r);
+      else printInspect(r);
     });
 
   program
@@ -88,7 +100,9 @@ export function registerModelIo(program: Command): void {
       if (o.json) printJson(tensors);
       else printTable(['name', 'dtype', 'shape', 'bytes'], tensors.map((t) => [t.name, t.dtype, formatShape(t.shape), t.bytes]));
     });
+}
 
+function registerDiff(program: Command): void {
   program
     .command('diff')
     .description('compare two models tensor by tensor after dequantization (max |a−b|, cosine)')

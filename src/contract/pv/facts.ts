@@ -31,7 +31,7 @@ const TestResultsSchema = z.object({
 });
 export type TestResults = z.infer<typeof TestResultsSchema>;
 
-export const ProofResultSchema = z.object({
+const ProofResultSchema = z.object({
   id: z.string(),
   contract: z.string(),
   obligation: z.string(),

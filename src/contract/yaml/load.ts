@@ -69,7 +69,7 @@ function describeIssue(message: string, code: string): string {
 }
 
 /** The contract files of a folder (`*.yaml`, `*.yml`), sorted by name. */
-export function contractFiles(dir: string): string[] {
+function contractFiles(dir: string): string[] {
   return readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f) && statSync(join(dir, f)).isFile())
     .sort()

@@ -6,27 +6,27 @@ import { z } from 'zod';
  * lint warning (PV-unknown-key) rather than a schema error; the lint pass lists them.
  */
 
-export const OBLIGATION_TYPES = ['invariant', 'bound', 'equivalence', 'idempotence', 'conservation', 'ordering'] as const;
-export const TEST_KINDS = ['property', 'unit', 'golden', 'differential'] as const;
+const OBLIGATION_TYPES = ['invariant', 'bound', 'equivalence', 'idempotence', 'conservation', 'ordering'] as const;
+const TEST_KINDS = ['property', 'unit', 'golden', 'differential'] as const;
 
 const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'expected an id (letters, digits, . _ : -)');
 const Text = z.string().trim().min(1, 'expected non-empty text');
 
-export const MetadataSchema = z.looseObject({
+const MetadataSchema = z.looseObject({
   id: Id,
   version: z.union([z.number().int().positive(), z.string().regex(/^\d+\.\d+\.\d+$/, 'expected an integer or semver x.y.z')]),
   description: Text,
   references: z.array(z.string()).optional(),
 });
 
-export const EquationSchema = z.looseObject({
+const EquationSchema = z.looseObject({
   formula: Text,
   domain: Text,
   codomain: Text,
   invariants: z.array(z.string()).optional(),
 });
 
-export const ObligationSchema = z.looseObject({
+const ObligationSchema = z.looseObject({
   id: Id,
   type: z.enum(OBLIGATION_TYPES),
   property: Text,
@@ -40,7 +40,7 @@ export const ObligationSchema = z.looseObject({
   numeric: z.boolean().optional(),
 });
 
-export const FalsificationTestSchema = z.looseObject({
+const FalsificationTestSchema = z.looseObject({
   id: Id,
   rule: Text,
   prediction: Text,
@@ -52,7 +52,7 @@ export const FalsificationTestSchema = z.looseObject({
   kind: z.enum(TEST_KINDS).optional(),
 });
 
-export const ProofSchema = z.looseObject({
+const ProofSchema = z.looseObject({
   id: Id,
   obligation: Id,
   bound: z.number().int().nonnegative().nullable().optional(),

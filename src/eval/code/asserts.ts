@@ -1,3 +1,19 @@
+/** Inside a string literal: the index of its last character on this line, and whether it closed there. */
+function skipInString(line: string, i: number, quote: string): { i: number; closed: boolean } {
+  if (line[i] === '\\') return { i: i + 1, closed: false };
+  if (line.startsWith(quote, i)) return { i: i + quote.length - 1, closed: true };
+  return { i, closed: false };
+}
+
+/** The quote that opens at `i` (`'`, `"` or a triple quote), or null. */
+function quoteAt(line: string, i: number): string | null {
+  const ch = line[i] ?? '';
+  if (ch !== '"' && ch !== "'") return null;
+  return line.startsWith(ch.repeat(3), i) ? ch.repeat(3) : ch;
+}
+
+const DEPTH: Readonly<Record<string, number>> = { '(': 1, '[': 1, '{': 1, ')': -1, ']': -1, '}': -1 };
+
 /**
  * Bracket depth change of one line of Python, skipping string literals and comments. `open` carries an
  * unterminated triple-quoted string from the previous line.
@@ -6,22 +22,16 @@ function scanLine(line: string, open: string | null): { depth: number; open: str
   let depth = 0;
   let quote = open;
   for (let i = 0; i < line.length; i++) {
-    const ch = line[i] ?? '';
     if (quote !== null) {
-      if (ch === '\\') i++;
-      else if (line.startsWith(quote, i)) {
-        i += quote.length - 1;
-        quote = null;
-      }
+      const s = skipInString(line, i, quote);
+      i = s.i;
+      if (s.closed) quote = null;
       continue;
     }
-    if (ch === '#') break;
-    if (ch === '"' || ch === "'") {
-      const triple = line.startsWith(ch.repeat(3), i);
-      quote = triple ? ch.repeat(3) : ch;
-      if (triple) i += 2;
-    } else if ('([{'.includes(ch)) depth++;
-    else if (')]}'.includes(ch)) depth--;
+    if (line[i] === '#') break;
+    quote = quoteAt(line, i);
+    if (quote !== null) i += quote.length - 1;
+    else depth += DEPTH[line[i] ?? ''] ?? 0;
   }
   // a single-quoted string cannot span lines
   return { depth, open: quote !== null && quote.length === 3 ? quote : null };

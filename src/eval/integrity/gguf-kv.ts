@@ -1,7 +1,6 @@
-import { closeSync, fstatSync, openSync } from 'node:fs';
 import { Cursor } from '../../formats/gguf/cursor.js';
 import { readType, readValue } from '../../formats/gguf/read-values.js';
-import { fdSource } from '../../formats/gguf/source.js';
+import { fileSource } from '../../formats/byte-source.js';
 import type { GgufValue } from '../../formats/gguf/index.js';
 
 /** Smallest KV pair: empty key (u64 length), type u32, one byte of value. */
@@ -12,9 +11,9 @@ const MIN_KV_BYTES = 8 + 4 + 1;
  * can judge the hyper-parameters even when the tensor directory after them is damaged.
  */
 export function readGgufKv(path: string): Map<string, GgufValue> {
-  const fd = openSync(path, 'r');
+  const src = fileSource(path);
   try {
-    const c = new Cursor(fdSource(fd, fstatSync(fd).size, path), path);
+    const c = new Cursor(src, path);
     c.u32('magic');
     c.u32('version');
     c.u64('tensor_count');
@@ -26,6 +25,6 @@ export function readGgufKv(path: string): Map<string, GgufValue> {
     }
     return kv;
   } finally {
-    closeSync(fd);
+    src.close();
   }
 }

@@ -19,7 +19,7 @@ import {
   flagNames,
   headerCrc,
 } from './layout.js';
-import type { ByteSource } from './source.js';
+import type { ByteSource } from '../byte-source.js';
 
 /** The validated structure of an APR file: header, metadata JSON object and tensor index. */
 export interface AprLayout {
@@ -208,7 +208,7 @@ export function parseLayout(src: ByteSource): AprLayout {
   return { header, metadata, entries, dataLength };
 }
 
-export const FOOTER_CHUNK = 4 << 20;
+const FOOTER_CHUNK = 4 << 20;
 
 /** The CRC stored in the last 4 bytes. */
 export function storedFooter(src: ByteSource): number {

@@ -5,7 +5,7 @@ import { FormatError } from '../errors.js';
 import type { AprHeader, AprIndexEntry } from './layout.js';
 import { decodeMetadata } from './metadata.js';
 import { parseLayout, storedFooter, verifyFooter } from './parse.js';
-import { type ByteSource, fileSource } from './source.js';
+import { type ByteSource, fileSource } from '../byte-source.js';
 
 export interface ReadAprOptions {
   /**

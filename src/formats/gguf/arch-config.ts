@@ -6,7 +6,7 @@ import type { GgufTensorInfo, GgufValue } from './types.js';
 const ARCHS = ['llama', 'qwen2'] as const;
 
 /** The shortest decimal that rounds to the same float32: GGUF stores 1e-5 as 9.99999974e-6; HF says 1e-5. */
-export function shortestF32(x: number): number {
+function shortestF32(x: number): number {
   for (let p = 1; p <= 9; p++) {
     const v = Number(x.toPrecision(p));
     if (Math.fround(v) === x) return v;
@@ -57,7 +57,7 @@ export class KvReader {
   }
 }
 
-export function ggufArchitecture(r: KvReader): ArchConfig['architecture'] {
+function ggufArchitecture(r: KvReader): ArchConfig['architecture'] {
   const arch = r.string('general.architecture');
   const known = ARCHS.find((a) => a === arch);
   if (!known) throw new FormatError(r.file, 'general.architecture', `unsupported architecture ${JSON.stringify(arch)} (supported: ${ARCHS.join(', ')})`);

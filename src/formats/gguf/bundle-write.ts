@@ -69,7 +69,7 @@ function defaultName(bundle: ModelBundle): string {
 }
 
 /** gguf-py's size label: the parameter count with at least two significant digits ("5.6M", "820K"). */
-export function sizeLabel(params: number): string {
+function sizeLabel(params: number): string {
   const [scale, suffix] = params > 1e12 ? [1e-12, 'T'] : params > 1e9 ? [1e-9, 'B'] : params > 1e6 ? [1e-6, 'M'] : [1e-3, 'K'];
   const scaled = params * scale;
   const digits = String(Math.round(scaled)).replace(/^0+/, '').length;
@@ -88,6 +88,22 @@ function generalKeys(bundle: ModelBundle, meta: Map<string, GgufValue>, tensors:
   return kv;
 }
 
+/** general.alignment: the requested one when it is not the default, else the source file's (if any). */
+function alignmentKv(kv: Map<string, GgufValue>, meta: ReadonlyMap<string, GgufValue>, alignment: number | undefined): void {
+  const previous = meta.get('general.alignment');
+  if (alignment !== undefined && alignment !== GGUF_DEFAULT_ALIGNMENT) kv.set('general.alignment', { type: 'u32', value: alignment });
+  else if (alignment === undefined && previous !== undefined) kv.set('general.alignment', previous);
+}
+
+/** The vocabulary keys, then the source's other tokenizer.* keys, then the chat template. */
+function tokenizerKv(kv: Map<string, GgufValue>, tokenizer: NonNullable<ModelBundle['tokenizer']>, rest: readonly [string, GgufValue][]): void {
+  const vocab = ggufVocabFromTokenizer(tokenizer);
+  for (const [k, v] of vocabKeys(vocab)) kv.set(k, v);
+  for (const [k, v] of rest) if (k.startsWith('tokenizer.')) kv.set(k, v);
+  const template = tokenizer.chatTemplate ?? vocab.chat_template;
+  if (template !== undefined) kv.set('tokenizer.chat_template', { type: 'string', value: template });
+}
+
 /** Every KV pair of the output, in convert_hf_to_gguf.py's order. */
 export function bundleKv(bundle: ModelBundle, tensors: readonly GgufTensorInput[], opts: WriteGgufOptions = {}): Map<string, GgufValue> {
   const meta = metadataKv(bundle);
@@ -96,18 +112,10 @@ export function bundleKv(bundle: ModelBundle, tensors: readonly GgufTensorInput[
   kv.set('general.file_type', fileType(tensors, meta.get('general.file_type')));
   for (const [k, v] of archTailKeys(bundle.config)) kv.set(k, v);
   kv.set('general.quantization_version', meta.get('general.quantization_version') ?? { type: 'u32', value: 2 });
-  const previous = meta.get('general.alignment');
-  if (opts.alignment !== undefined && opts.alignment !== GGUF_DEFAULT_ALIGNMENT) kv.set('general.alignment', { type: 'u32', value: opts.alignment });
-  else if (opts.alignment === undefined && previous !== undefined) kv.set('general.alignment', previous);
+  alignmentKv(kv, meta, opts.alignment);
   const rest = [...meta].filter(([k]) => !kv.has(k) && !COMPUTED.has(k));
   for (const [k, v] of rest) if (!k.startsWith('tokenizer.')) kv.set(k, v);
-  if (bundle.tokenizer) {
-    const vocab = ggufVocabFromTokenizer(bundle.tokenizer);
-    for (const [k, v] of vocabKeys(vocab)) kv.set(k, v);
-    for (const [k, v] of rest) if (k.startsWith('tokenizer.')) kv.set(k, v);
-    const template = bundle.tokenizer.chatTemplate ?? vocab.chat_template;
-    if (template !== undefined) kv.set('tokenizer.chat_template', { type: 'string', value: template });
-  }
+  if (bundle.tokenizer) tokenizerKv(kv, bundle.tokenizer, rest);
   return kv;
 }
 

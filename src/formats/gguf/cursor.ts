@@ -1,11 +1,14 @@
 import { FormatError } from '../errors.js';
-import type { ByteSource } from './source.js';
+import type { ByteSource } from '../byte-source.js';
 
 const utf8 = new TextDecoder('utf-8');
+const WINDOW = 1 << 20;
 
 /** A bounds-checked little-endian reader: every read checks the remaining bytes first, so nothing is allocated for a length the file cannot hold. */
 export class Cursor {
   pos = 0;
+  private winStart = 0;
+  private win: Uint8Array = new Uint8Array(0);
 
   constructor(
     private readonly src: ByteSource,
@@ -22,9 +25,18 @@ export class Cursor {
 
   take(n: number, field: string): DataView {
     if (n > this.remaining) this.fail(field, `needs ${n} bytes at offset ${this.pos} but the file has ${this.remaining} left`);
-    const b = this.src.bytes(this.pos, n);
+    const b = this.bytes(this.pos, n);
     this.pos += n;
     return new DataView(b.buffer, b.byteOffset, n);
+  }
+
+  /** Reads through a 1 MiB window, so that parsing a header of many small fields costs few reads. */
+  private bytes(offset: number, length: number): Uint8Array {
+    const start = offset - this.winStart;
+    if (start >= 0 && start + length <= this.win.byteLength) return this.win.subarray(start, start + length);
+    this.win = this.src.read(offset, Math.min(Math.max(length, WINDOW), this.src.size - offset));
+    this.winStart = offset;
+    return this.win.subarray(0, length);
   }
 
   u32(field: string): number {

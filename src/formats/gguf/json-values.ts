@@ -2,7 +2,7 @@
  * GGUF metadata values ↔ JSON-safe values plus a type string ('u32', 'array<string>', 'array<array<i32>>'),
  * so unmapped KV pairs survive a trip through a bundle's JSON metadata (APR) with their exact GGUF types.
  */
-import type { GgufArray, GgufValue } from './types.js';
+import type { GgufArray, GgufBigIntType, GgufNumberType, GgufValue } from './types.js';
 
 type Json = null | boolean | number | string | Json[];
 
@@ -46,41 +46,67 @@ function toBigInt(v: unknown): bigint | undefined {
   return undefined;
 }
 
-function defined<T>(xs: (T | undefined)[]): xs is T[] {
-  return xs.every((x) => x !== undefined);
+const NUMBER_TYPES: ReadonlySet<string> = new Set(['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'f64']);
+const isNumberType = (t: string): t is GgufNumberType => NUMBER_TYPES.has(t);
+const isBigIntType = (t: string): t is GgufBigIntType => t === 'u64' || t === 'i64';
+const asString = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
+const asBool = (x: unknown): boolean | undefined => (typeof x === 'boolean' ? x : undefined);
+
+/** A JSON number for a GGUF number type: floats take any number, integer types only integers. */
+function asNumber(t: GgufNumberType, x: unknown): number | undefined {
+  if (typeof x !== 'number') return undefined;
+  return t === 'f32' || t === 'f64' || Number.isInteger(x) ? x : undefined;
 }
 
-function arrayFromJson(itemType: string, v: unknown[]): GgufArray | undefined {
+/** Every element converted, or undefined when one does not fit. */
+function collect<T>(v: readonly unknown[], convert: (x: unknown) => T | undefined): T[] | undefined {
+  const out: T[] = [];
+  for (const x of v) {
+    const y = convert(x);
+    if (y === undefined) return undefined;
+    out.push(y);
+  }
+  return out;
+}
+
+function scalarFromJson(t: string, v: unknown): GgufValue | undefined {
+  if (t === 'string' || t === 'bool') {
+    const value = t === 'string' ? asString(v) : asBool(v);
+    if (typeof value === 'string') return { type: 'string', value };
+    return typeof value === 'boolean' ? { type: 'bool', value } : undefined;
+  }
+  if (isBigIntType(t)) {
+    const value = toBigInt(v);
+    return value === undefined ? undefined : { type: t, value };
+  }
+  if (!isNumberType(t)) return undefined;
+  const value = asNumber(t, v);
+  return value === undefined ? undefined : { type: t, value };
+}
+
+function scalarArrayFromJson(t: string, v: readonly unknown[]): GgufArray | undefined {
+  if (t === 'string') {
+    const value = collect(v, asString);
+    return value && { type: 'array', itemType: t, value };
+  }
+  if (t === 'bool') {
+    const value = collect(v, asBool);
+    return value && { type: 'array', itemType: t, value };
+  }
+  if (isBigIntType(t)) {
+    const value = collect(v, toBigInt);
+    return value && { type: 'array', itemType: t, value };
+  }
+  if (!isNumberType(t)) return undefined;
+  const value = collect(v, (x) => asNumber(t, x));
+  return value && { type: 'array', itemType: t, value };
+}
+
+function arrayFromJson(itemType: string, v: readonly unknown[]): GgufArray | undefined {
   const inner = /^array<(.+)>$/.exec(itemType);
-  if (inner) {
-    const items = v.map((x) => (Array.isArray(x) ? arrayFromJson(inner[1] ?? '', x) : undefined));
-    return defined(items) ? { type: 'array', itemType: 'array', value: items } : undefined;
-  }
-  const scalars = v.map((x) => ggufValueFromJson(x, itemType));
-  if (!defined(scalars)) return undefined;
-  const pick = <T>(test: (x: unknown) => x is T): T[] | undefined => {
-    const out: T[] = [];
-    for (const x of scalars) {
-      if (!test(x.value)) return undefined;
-      out.push(x.value);
-    }
-    return out;
-  };
-  const isNum = (x: unknown): x is number => typeof x === 'number';
-  const isBig = (x: unknown): x is bigint => typeof x === 'bigint';
-  const isStr = (x: unknown): x is string => typeof x === 'string';
-  const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
-  switch (itemType) {
-    case 'string': { const value = pick(isStr); return value && { type: 'array', itemType, value }; }
-    case 'bool': { const value = pick(isBool); return value && { type: 'array', itemType, value }; }
-    case 'u64': case 'i64': { const value = pick(isBig); return value && { type: 'array', itemType, value }; }
-    case 'u8': case 'i8': case 'u16': case 'i16': case 'u32': case 'i32': case 'f32': case 'f64': {
-      const value = pick(isNum);
-      return value && { type: 'array', itemType, value };
-    }
-    default:
-      return undefined;
-  }
+  if (!inner) return scalarArrayFromJson(itemType, v);
+  const value = collect(v, (x) => (Array.isArray(x) ? arrayFromJson(inner[1] ?? '', x) : undefined));
+  return value && { type: 'array', itemType: 'array', value };
 }
 
 /** Rebuilds a typed value from JSON and a type string (inferred when absent); undefined if they do not fit. */
@@ -89,22 +115,5 @@ export function ggufValueFromJson(v: unknown, type?: string): GgufValue | undefi
   if (t === undefined) return undefined;
   const arr = /^array<(.+)>$/.exec(t);
   if (arr) return Array.isArray(v) ? arrayFromJson(arr[1] ?? '', v) : undefined;
-  switch (t) {
-    case 'string':
-      return typeof v === 'string' ? { type: t, value: v } : undefined;
-    case 'bool':
-      return typeof v === 'boolean' ? { type: t, value: v } : undefined;
-    case 'u64':
-    case 'i64': {
-      const b = toBigInt(v);
-      return b === undefined ? undefined : { type: t, value: b };
-    }
-    case 'f32':
-    case 'f64':
-      return typeof v === 'number' ? { type: t, value: v } : undefined;
-    case 'u8': case 'i8': case 'u16': case 'i16': case 'u32': case 'i32':
-      return typeof v === 'number' && Number.isInteger(v) ? { type: t, value: v } : undefined;
-    default:
-      return undefined;
-  }
+  return scalarFromJson(t, v);
 }

@@ -1,9 +1,7 @@
-import { closeSync, fstatSync, openSync } from 'node:fs';
 import { DTYPES, byteSize, dtypeFromId } from '../../tensor/dtype.js';
-import { FormatError } from '../errors.js';
 import { Cursor } from './cursor.js';
 import { readType, readValue } from './read-values.js';
-import { type ByteSource, bufferSource, fdSource, readFully } from './source.js';
+import { type ByteSource, bufferSource, fileSource } from '../byte-source.js';
 import { GGML_MAX_DIMS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, type GgufTensorInfo, type GgufValue } from './types.js';
 
 /** A parsed GGUF header: metadata and the tensor directory. */
@@ -132,25 +130,13 @@ export function parseGguf(bytes: Uint8Array, file = '<buffer>'): GgufFile {
 
 /** Opens a GGUF file: reads and validates the header; tensor bytes are read on demand by `read`. */
 export function readGguf(path: string): GgufFile {
-  let fd: number | undefined;
+  const src = fileSource(path);
   try {
-    fd = openSync(path, 'r');
+    const header = parseGgufHeader(src, path);
+    const read = (t: GgufTensorInfo): Uint8Array => src.read(header.dataOffset + t.offset, t.byteLength);
+    return { ...header, path, read, close: () => src.close() };
   } catch (err) {
-    throw new FormatError(path, 'file', `cannot open (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  try {
-    const header = parseGgufHeader(fdSource(fd, fstatSync(fd).size, path), path);
-    const read = (t: GgufTensorInfo): Uint8Array => {
-      if (fd === undefined) throw new Error(`${path}: read of '${t.name}' after close`);
-      return readFully(fd, t.byteLength, header.dataOffset + t.offset, path);
-    };
-    const close = (): void => {
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
-    };
-    return { ...header, path, read, close };
-  } catch (err) {
-    closeSync(fd);
+    src.close();
     throw err;
   }
 }

@@ -61,15 +61,3 @@ export const GGUF_DEFAULT_ALIGNMENT = 32;
 export const GGML_MAX_DIMS = 4;
 /** Deepest array nesting accepted (gguf.h allows any; real files use at most 2). */
 export const MAX_ARRAY_DEPTH = 8;
-
-/** Shorthands for building metadata values. */
-export const gv = {
-  u32: (value: number): GgufValue => ({ type: 'u32', value }),
-  i32: (value: number): GgufValue => ({ type: 'i32', value }),
-  f32: (value: number): GgufValue => ({ type: 'f32', value }),
-  bool: (value: boolean): GgufValue => ({ type: 'bool', value }),
-  string: (value: string): GgufValue => ({ type: 'string', value }),
-  strings: (value: string[]): GgufValue => ({ type: 'array', itemType: 'string', value }),
-  i32s: (value: number[]): GgufValue => ({ type: 'array', itemType: 'i32', value }),
-  f32s: (value: number[]): GgufValue => ({ type: 'array', itemType: 'f32', value }),
-};

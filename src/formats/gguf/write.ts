@@ -1,6 +1,6 @@
 import { type DType, DTYPES, byteSize } from '../../tensor/dtype.js';
 import { writeAtomically } from '../atomic-write.js';
-import { GGML_MAX_DIMS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_TYPE_IDS, type GgufArray, type GgufType, type GgufValue } from './types.js';
+import { GGML_MAX_DIMS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_TYPE_IDS, type GgufArray, type GgufType, type GgufValue, SCALAR_BYTES } from './types.js';
 
 /** A tensor to write: GGUF name, type, dims in GGUF order (ne[0] innermost) and its bytes on demand. */
 export interface GgufTensorInput {
@@ -18,6 +18,29 @@ const INT_RANGES: Partial<Record<GgufType, [number, number]>> = {
   u32: [0, 0xffffffff],
   i32: [-0x80000000, 0x7fffffff],
 };
+
+type ScalarWrite = (w: DataView, o: number, v: number | bigint | boolean) => void;
+
+/** Little-endian writers of the scalar types; SCALAR_BYTES gives each one's width. */
+const SCALAR_WRITERS: Partial<Record<GgufType, ScalarWrite>> = {
+  u8: (w, o, v) => w.setUint8(o, Number(v)),
+  i8: (w, o, v) => w.setInt8(o, Number(v)),
+  bool: (w, o, v) => w.setUint8(o, v ? 1 : 0),
+  u16: (w, o, v) => w.setUint16(o, Number(v), true),
+  i16: (w, o, v) => w.setInt16(o, Number(v), true),
+  u32: (w, o, v) => w.setUint32(o, Number(v), true),
+  i32: (w, o, v) => w.setInt32(o, Number(v), true),
+  f32: (w, o, v) => w.setFloat32(o, Number(v), true),
+  f64: (w, o, v) => w.setFloat64(o, Number(v), true),
+  u64: (w, o, v) => w.setBigUint64(o, BigInt(v), true),
+  i64: (w, o, v) => w.setBigInt64(o, BigInt(v), true),
+};
+
+/** Integer types up to 32 bits take only integers in their range (DataView would wrap them silently). */
+function checkIntRange(t: GgufType, v: number | bigint | boolean, key: string): void {
+  const range = INT_RANGES[t];
+  if (range && (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1])) throw new RangeError(`GGUF key '${key}': ${String(v)} is not a valid ${t}`);
+}
 
 /** A growable little-endian byte buffer for the header. */
 class ByteWriter {
@@ -46,24 +69,12 @@ class ByteWriter {
   }
 
   scalar(t: GgufType, v: number | bigint | boolean, key: string): void {
-    const range = INT_RANGES[t];
-    if (range && (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1])) throw new RangeError(`GGUF key '${key}': ${String(v)} is not a valid ${t}`);
-    const w = this.reserve(8);
-    const o = this.length;
-    switch (t) {
-      case 'u8': w.setUint8(o, Number(v)); this.length += 1; return;
-      case 'i8': w.setInt8(o, Number(v)); this.length += 1; return;
-      case 'bool': w.setUint8(o, v ? 1 : 0); this.length += 1; return;
-      case 'u16': w.setUint16(o, Number(v), true); this.length += 2; return;
-      case 'i16': w.setInt16(o, Number(v), true); this.length += 2; return;
-      case 'u32': w.setUint32(o, Number(v), true); this.length += 4; return;
-      case 'i32': w.setInt32(o, Number(v), true); this.length += 4; return;
-      case 'f32': w.setFloat32(o, Number(v), true); this.length += 4; return;
-      case 'f64': w.setFloat64(o, Number(v), true); this.length += 8; return;
-      case 'u64': w.setBigUint64(o, BigInt(v), true); this.length += 8; return;
-      case 'i64': w.setBigInt64(o, BigInt(v), true); this.length += 8; return;
-      default: throw new RangeError(`GGUF key '${key}': ${t} is not a scalar type`);
-    }
+    checkIntRange(t, v, key);
+    const write = SCALAR_WRITERS[t];
+    const size = SCALAR_BYTES[t];
+    if (!write || size === undefined) throw new RangeError(`GGUF key '${key}': ${t} is not a scalar type`);
+    write(this.reserve(8), this.length, v);
+    this.length += size;
   }
 
   string(s: string): void {

@@ -9,7 +9,7 @@ import { archConfigToHf } from './config-map.js';
 import { pythonJsonDumps } from './json-text.js';
 
 /** transformers' default `max_shard_size` ("5GB", decimal units as huggingface_hub parses them). */
-export const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
+const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
 
 export interface HfDirWriteOptions extends DirWriteOptions {
   /** Start a new shard before a tensor that would take the current one past this size. */

@@ -11,8 +11,8 @@ import { planSafetensors, writeSafetensors } from '../safetensors/write.js';
 import { type PeftLoraConfig, type PeftLoraConfigInput, parsePeftConfig, peftConfigForWrite } from './config.js';
 import { type AdapterLayout, adapterLayout } from './modules.js';
 
-export const ADAPTER_CONFIG = 'adapter_config.json';
-export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+const ADAPTER_CONFIG = 'adapter_config.json';
+const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
 /** A PEFT LoRA adapter folder. Tensor names are PEFT's (`base_model.model.<module>.lora_A.weight`). */
 export interface PeftAdapter {

@@ -5,7 +5,7 @@ import { FormatError } from '../errors.js';
  * The part of PEFT's `LoraConfig` that decides what an adapter computes. Missing keys take PEFT's defaults;
  * keys not listed are kept as they are (so a config read and written again loses nothing).
  */
-export const PeftLoraConfigSchema = z.looseObject({
+const PeftLoraConfigSchema = z.looseObject({
   peft_type: z.literal('LORA'),
   task_type: z.string().nullable().default('CAUSAL_LM'),
   r: z.number().int().positive().default(8),

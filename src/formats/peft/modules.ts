@@ -76,22 +76,33 @@ function expectShape(path: string, t: TensorRef, shape: readonly number[]): void
   }
 }
 
-function toModule(path: string, config: PeftLoraConfig, module: string, p: Parts): LoraModule {
+/** The A and B factors of a module: the linear pair or the embedding pair, never a mix of both. */
+function factors(path: string, module: string, p: Parts): { a: TensorRef; b: TensorRef; embedding: boolean } {
   const embedding = p.ea !== undefined || p.eb !== undefined;
+  const field = `${PEFT_PREFIX}${module}`;
   const a = embedding ? p.ea : p.a;
   const b = embedding ? p.eb : p.b;
-  const missing = a === undefined ? (embedding ? 'lora_embedding_A' : 'lora_A.weight') : b === undefined ? (embedding ? 'lora_embedding_B' : 'lora_B.weight') : undefined;
-  if (a === undefined || b === undefined) throw new FormatError(path, `${PEFT_PREFIX}${module}`, `has no ${missing ?? 'factor'}`);
-  if (embedding && (p.a !== undefined || p.b !== undefined)) throw new FormatError(path, `${PEFT_PREFIX}${module}`, 'mixes linear and embedding LoRA factors');
-  const { r, alpha, scale } = loraScaling(path, config, module);
-  if (a.shape.length !== 2 || b.shape.length !== 2) throw new FormatError(path, `${a.name}.shape`, 'LoRA factors must be matrices');
-  expectShape(path, a, [r, a.shape[1] ?? 0]);
-  expectShape(path, b, [b.shape[0] ?? 0, r]);
-  const out = b.shape[0] ?? 0;
+  if (a === undefined) throw new FormatError(path, field, `has no ${embedding ? 'lora_embedding_A' : 'lora_A.weight'}`);
+  if (b === undefined) throw new FormatError(path, field, `has no ${embedding ? 'lora_embedding_B' : 'lora_B.weight'}`);
+  if (embedding && (p.a !== undefined || p.b !== undefined)) throw new FormatError(path, field, 'mixes linear and embedding LoRA factors');
+  return { a, b, embedding };
+}
+
+/** The DoRA magnitude and lora_B bias are vectors over the output dimension; DoRA must match the config. */
+function checkExtras(path: string, config: PeftLoraConfig, module: string, p: Parts, out: number): void {
   if (p.magnitude) expectShape(path, p.magnitude, [out]);
   if (p.biasB) expectShape(path, p.biasB, [out]);
   if (p.magnitude && !config.use_dora) throw new FormatError(path, p.magnitude.name, 'DoRA magnitude present but use_dora is false');
   if (!p.magnitude && config.use_dora) throw new FormatError(path, `${PEFT_PREFIX}${module}.lora_magnitude_vector`, 'missing although use_dora is true');
+}
+
+function toModule(path: string, config: PeftLoraConfig, module: string, p: Parts): LoraModule {
+  const { a, b, embedding } = factors(path, module, p);
+  const { r, alpha, scale } = loraScaling(path, config, module);
+  if (a.shape.length !== 2 || b.shape.length !== 2) throw new FormatError(path, `${a.name}.shape`, 'LoRA factors must be matrices');
+  expectShape(path, a, [r, a.shape[1] ?? 0]);
+  expectShape(path, b, [b.shape[0] ?? 0, r]);
+  checkExtras(path, config, module, p, b.shape[0] ?? 0);
   const mod: LoraModule = { module, kind: embedding ? 'embedding' : 'linear', a, b, r, alpha, scale };
   if (p.magnitude) mod.magnitude = p.magnitude;
   if (p.biasB) mod.biasB = p.biasB;

@@ -6,7 +6,7 @@
  */
 
 /** A number literal that is not a safe integer (fraction, exponent, or beyond 2^53 - 1), kept as text. */
-export class JsonNumberLiteral {
+class JsonNumberLiteral {
   constructor(readonly text: string) {}
 }
 

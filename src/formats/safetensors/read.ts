@@ -166,7 +166,7 @@ function checkContiguous(path: string, entries: SafetensorsEntry[], dataStart: n
 }
 
 /** Parses and validates a safetensors header, rejecting what the reference implementation rejects. */
-export function parseSafetensorsHeader(path: string, headerBytes: Uint8Array, dataLength: number): { entries: SafetensorsEntry[]; metadata: Record<string, string>; dataStart: number } {
+function parseSafetensorsHeader(path: string, headerBytes: Uint8Array, dataLength: number): { entries: SafetensorsEntry[]; metadata: Record<string, string>; dataStart: number } {
   const header = decodeHeader(path, headerBytes);
   if (!(header instanceof Map)) throw new FormatError(path, 'header', 'expected a JSON object');
   const dataStart = 8 + headerBytes.byteLength;

@@ -5,6 +5,10 @@ import { embed, matmul } from './matmul.js';
 import { rmsnorm } from './norm.js';
 import { rope } from './rope.js';
 import { wasmKernels } from './wasm/runtime.js';
+import { availableParallelism } from 'node:os';
+import { defineContract } from '../../contract/index.js';
+import { MAX_THREADS, threadPool } from './pool.js';
+import { matmulThreaded } from './threaded.js';
 
 export { attention, kvStore } from './attention.js';
 export { decodeBlockRow, ROW_DECODERS } from './blocks.js';
@@ -13,6 +17,8 @@ export { embed, matmul, matvec } from './matmul.js';
 export { rmsnorm } from './norm.js';
 export { rope } from './rope.js';
 export { softmax } from './softmax.js';
+export { matmulThreaded } from './threaded.js';
+export { threadPool, type ThreadPool } from './pool.js';
 
 type KernelOps = 'matmul' | 'embed' | 'rmsnorm' | 'addBias' | 'add' | 'swiglu' | 'rope' | 'kvStore' | 'attention';
 
@@ -81,3 +87,51 @@ export const cpuPortableBackend: Backend<Float32Array, WeightMatrix> = {
   prepareWeight: (w) => w,
   ...kernels,
 };
+
+export interface CpuBackendOptions {
+  /** Threads for matrix products, the calling thread included (default: APR_THREADS, else min(cores, 8)). */
+  threads?: number;
+  /** Products below this many multiply-adds stay on the calling thread (default: APR_THREAD_MIN_WORK, else 2^17). */
+  minWork?: number;
+}
+
+function envCount(name: string): number | undefined {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+/** Default thread count: APR_THREADS when a positive integer, else min(available cores, 8). */
+function defaultThreads(): number {
+  const env = envCount('APR_THREADS');
+  if (env !== undefined && env >= 1) return Math.min(env, MAX_THREADS);
+  return Math.max(1, Math.min(availableParallelism(), 8));
+}
+
+export const cpuBackendContract = defineContract<CpuBackendOptions, Backend<Float32Array, WeightMatrix>>({
+  id: 'kernel-threads-v1',
+  equation: 'cpu_backend',
+  spec: 'createCpuBackend({threads: T}) = cpuBackend with matmul on T threads; every kernel result independent of T',
+  pre: [['threads an integer in [1, 64] when given', ({ threads }) => threads === undefined || (Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)]],
+});
+
+/**
+ * The CPU backend with its matrix products on `threads` threads (worker threads over the shared kernel
+ * memory); the other kernels run on the calling thread. One thread, or no WebAssembly: `cpuBackend` itself.
+ */
+export function createCpuBackend(opts: CpuBackendOptions = {}): Backend<Float32Array, WeightMatrix> {
+  return cpuBackendContract.run(opts, () => {
+    const threads = opts.threads ?? defaultThreads();
+    let pool = threadPool(threads);
+    if (pool === undefined) return cpuBackend;
+    const minWork = opts.minWork ?? envCount('APR_THREAD_MIN_WORK') ?? 1 << 17;
+    return {
+      ...cpuBackend,
+      name: `${cpuBackend.name}-${threads}t`,
+      matmul: (w, x, n, out) => {
+        if (pool === undefined || pool.isClosed) pool = threadPool(threads);
+        if (pool === undefined) cpuBackend.matmul(w, x, n, out);
+        else matmulThreaded(pool, w, x, n, out, minWork);
+      },
+    };
+  });
+}

@@ -152,7 +152,7 @@ function finite(a: Float32Array, len: number): boolean {
 function matmulWasm(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): boolean {
   const k = wasmKernels;
   if (k === undefined || w.cols % (4 * ACC) !== 0 || !k.owns(w.data) || !k.owns(x) || !k.owns(out)) return false;
-  const args = [w.data.byteOffset, x.byteOffset, out.byteOffset, w.rows, w.cols, n] as const;
+  const args = [w.data.byteOffset, x.byteOffset, out.byteOffset, w.rows, w.cols, n, w.rows] as const;
   const quant = (): readonly [number, number] => [k.scratch(ROWS * w.cols * 4), k.f16Table];
   switch (w.dtype) {
     case 'F32': k.fn.matmul_f32(...args); return true;

@@ -1,7 +1,8 @@
 import { type DType, elementCount } from '../dtype.js';
 import { bf16ToF32 } from '../half.js';
 import { f16Table } from './f16-table.js';
-import { dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from './kquants.js';
+import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from './kquants.js';
+import { dequantizeQ2_K, dequantizeQ3_K } from './kquants-q23.js';
 import { dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0 } from './legacy.js';
 import { dequantizeAprQ4, dequantizeAprQ8 } from '../quant/apr.js';
 import { dequantizeNf4 } from '../quant/nf4.js';

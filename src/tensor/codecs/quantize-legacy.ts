@@ -1,5 +1,5 @@
 /**
- * ggml's reference quantizers (quantize_row_q8_0_ref, _q4_0_ref, _q4_1_ref), emulated step by step in
+ * ggml's reference quantizers (quantize_row_q8_0_ref, _q4_0_ref, _q4_1_ref, _q5_0_ref, _q5_1_ref), emulated step by step in
  * float32 (Math.fround after every operation ggml does in float; ggml-base is built without FMA
  * contraction), so the bytes equal what llama-quantize writes without an importance matrix.
  */
@@ -67,16 +67,22 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
   return out;
 }
 
+/** The block's minimum and maximum, as ggml's `v < min` / `v > max` scan finds them. */
+function minMax(x: Float32Array, from: number): { min: number; max: number } {
+  let min = Infinity, max = -Infinity;
+  for (let j = 0; j < QK; j++) {
+    const v = x[from + j] ?? 0;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}
+
 export function quantizeQ4_1(x: Float32Array): Uint8Array {
   const nb = checkLength('Q4_1', x);
   const out = new Uint8Array(nb * 20);
   for (let i = 0; i < nb; i++) {
-    let min = Infinity, max = -Infinity;
-    for (let j = 0; j < QK; j++) {
-      const v = x[i * QK + j] ?? 0;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
+    const { min, max } = minMax(x, i * QK);
     const d = f(f(max - min) / 15);
     const id = d ? f(1 / d) : 0;
     putHalf(out, i * 20, d);
@@ -86,6 +92,53 @@ export function quantizeQ4_1(x: Float32Array): Uint8Array {
       const hi = Math.min(15, Math.trunc(f(f(f((x[i * QK + 16 + j] ?? 0) - min) * id) + 0.5)));
       out[i * 20 + 4 + j] = (lo & 0xff) | (hi << 4);
     }
+  }
+  return out;
+}
+
+/** Low nibbles to qs, fifth bits to the 32-bit qh word (element j → bit j), as ggml packs them. */
+function pack5(out: Uint8Array, qhAt: number, qsAt: number, q: Uint8Array): void {
+  let qh = 0;
+  for (let j = 0; j < 16; j++) {
+    const a = q[j] ?? 0, b = q[j + 16] ?? 0;
+    out[qsAt + j] = (a & 0x0f) | ((b & 0x0f) << 4);
+    qh |= ((a & 0x10) >> 4) << j;
+    qh |= ((b & 0x10) >> 4) << (j + 16);
+  }
+  out[qhAt] = qh & 0xff;
+  out[qhAt + 1] = (qh >>> 8) & 0xff;
+  out[qhAt + 2] = (qh >>> 16) & 0xff;
+  out[qhAt + 3] = (qh >>> 24) & 0xff;
+}
+
+/** Q5_0 blocks { f16 d; u8 qh[4]; u8 qs[16] }: d = max/−16, q = min(31, ⌊x/d + 16.5⌋). */
+export function quantizeQ5_0Ref(x: Float32Array): Uint8Array {
+  const nb = checkLength('Q5_0', x);
+  const out = new Uint8Array(nb * 22);
+  const q = new Uint8Array(QK);
+  for (let i = 0; i < nb; i++) {
+    const d = f(signedAbsMax(x, i * QK) / -16);
+    const id = d ? f(1 / d) : 0;
+    putHalf(out, i * 22, d);
+    for (let j = 0; j < QK; j++) q[j] = Math.min(31, Math.trunc(f(f((x[i * QK + j] ?? 0) * id) + 16.5)));
+    pack5(out, i * 22 + 2, i * 22 + 6, q);
+  }
+  return out;
+}
+
+/** Q5_1 blocks { f16 d; f16 m; u8 qh[4]; u8 qs[16] }: d = (max − min)/31, q = ⌊(x − min)/d + 0.5⌋. */
+export function quantizeQ5_1Ref(x: Float32Array): Uint8Array {
+  const nb = checkLength('Q5_1', x);
+  const out = new Uint8Array(nb * 24);
+  const q = new Uint8Array(QK);
+  for (let i = 0; i < nb; i++) {
+    const { min, max } = minMax(x, i * QK);
+    const d = f(f(max - min) / 31);
+    const id = d ? f(1 / d) : 0;
+    putHalf(out, i * 24, d);
+    putHalf(out, i * 24 + 2, min);
+    for (let j = 0; j < QK; j++) q[j] = Math.trunc(f(f(f((x[i * QK + j] ?? 0) - min) * id) + 0.5)) & 0xff;
+    pack5(out, i * 24 + 4, i * 24 + 8, q);
   }
   return out;
 }

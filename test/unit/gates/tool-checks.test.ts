@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitCode } from '../../../gates/lib/runner.js';
 import { runCompliance } from '../../../gates/registry.js';
@@ -44,6 +46,8 @@ describe('pmat tool checks (tsc, eslint, vitest, pv) on planted projects', () =>
     const high = plant();
     writeCoverage(high, SOURCES, 95);
     const none = plant();
+    rmSync(join(none, 'node_modules'));
+    mkdirSync(join(none, 'node_modules'));
     const [rl, rh, rn] = await Promise.all([low, high, none].map((d) => runCompliance(d, { only: ['CB-004'], cache: false, skipSlow: true })));
     expect(rl?.checks[0]?.status).toBe('fail');
     expect(rl?.checks[0]?.findings.map((f) => f.message)).toContain('lines 50.0% < 80%');

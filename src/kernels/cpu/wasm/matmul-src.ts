@@ -47,8 +47,8 @@ function micro(a: Asm, R: number, T: number): void {
   });
   for (let r = 0; r < R; r++) {
     for (let t = 0; t < T; t++) {
-      // out address: out + ((t + tt)·rows + r + rr)·4
-      a.get('out').get('t').i32(t).op(OP.i32_add).get('rows').op(OP.i32_mul).get('r').op(OP.i32_add).i32(r).op(OP.i32_add).i32(2).op(OP.i32_shl).op(OP.i32_add);
+      // out address: out + ((t + tt)·ldo + r + rr)·4
+      a.get('out').get('t').i32(t).op(OP.i32_add).get('ldo').op(OP.i32_mul).get('r').op(OP.i32_add).i32(r).op(OP.i32_add).i32(2).op(OP.i32_shl).op(OP.i32_add);
       reduce(a, `acc${r}_${t}_`);
       a.mem(OP.f32_store, 0, 2);
     }
@@ -86,7 +86,8 @@ function emitMatmul(a: Asm, rowPointers: (a: Asm, R: number) => void): void {
   });
 }
 
-const F32_PARAMS = [['w', 'i32'], ['x', 'i32'], ['out', 'i32'], ['rows', 'i32'], ['cols', 'i32'], ['n', 'i32']] as const;
+/** `ldo` is the float stride between output rows (≥ rows), so a worker can compute a slice of the rows. */
+const F32_PARAMS = [['w', 'i32'], ['x', 'i32'], ['out', 'i32'], ['rows', 'i32'], ['cols', 'i32'], ['n', 'i32'], ['ldo', 'i32']] as const;
 
 const Q_PARAMS = [...F32_PARAMS, ['scratch', 'i32'], ['tab', 'i32']] as const;
 

@@ -11,11 +11,11 @@ import { KERNEL_WASM } from './module.js';
  */
 
 interface KernelExports {
-  matmul_f32(w: number, x: number, out: number, rows: number, cols: number, n: number): void;
-  matmul_q8_0(w: number, x: number, out: number, rows: number, cols: number, n: number, scratch: number, tab: number): void;
-  matmul_q4_0(w: number, x: number, out: number, rows: number, cols: number, n: number, scratch: number, tab: number): void;
-  matmul_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, scratch: number, tab: number): void;
-  matmul_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, scratch: number, tab: number): void;
+  matmul_f32(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number): void;
+  matmul_q8_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  matmul_q4_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  matmul_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  matmul_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   decode_q8_0(src: number, dst: number, nb: number, tab: number): void;
   decode_q4_0(src: number, dst: number, nb: number, tab: number): void;
   decode_q4_k(src: number, dst: number, nb: number, tab: number): void;
@@ -26,6 +26,9 @@ interface KernelExports {
 
 export interface WasmKernels {
   readonly fn: KernelExports;
+  /** The shared memory and the compiled module, for worker threads that instantiate the same kernels on it. */
+  readonly memory: WasmMemory;
+  readonly module: object;
   /** Byte offset of the f16 → f32 table. */
   readonly f16Table: number;
   /** Whether `view` lives in the kernel memory (its byteOffset is then its address). */
@@ -44,7 +47,7 @@ export interface WasmKernels {
 }
 
 /** The parts of the WebAssembly JS API used here (the project's TypeScript lib has no DOM typings). */
-interface WasmMemory {
+export interface WasmMemory {
   readonly buffer: ArrayBufferLike;
   grow(pages: number): number;
 }
@@ -147,9 +150,11 @@ function instantiate(): WasmKernels | undefined {
   if (process.env['APR_KERNELS'] === 'js' || api === undefined) return undefined;
   let memory: WasmMemory;
   let fn: KernelExports;
+  let module: object;
   try {
     memory = new api.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
-    const instance = new api.Instance(new api.Module(KERNEL_WASM), { env: { memory } });
+    module = new api.Module(KERNEL_WASM);
+    const instance = new api.Instance(module, { env: { memory } });
     fn = instance.exports as unknown as KernelExports;
   } catch {
     return undefined;
@@ -167,6 +172,8 @@ function instantiate(): WasmKernels | undefined {
   };
   return {
     fn,
+    memory,
+    module,
     f16Table: tab,
     owns: (view) => heap.owns(view),
     allocF32: (length) => {

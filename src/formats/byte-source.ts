@@ -1,9 +1,9 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { FormatError } from '../errors.js';
+import { FormatError } from './errors.js';
 
 /**
- * Random access to the bytes of an APR file. The parser reads through this interface only, so a test can
- * run it on an in-memory buffer and see every read it makes.
+ * Random access to the bytes of a file. Parsers read through this interface only, so a test can run them
+ * on an in-memory buffer and see every read they make.
  */
 export interface ByteSource {
   /** The file name used in error messages. */
@@ -22,41 +22,52 @@ function checkRange(src: ByteSource, offset: number, length: number): void {
   }
 }
 
-/** A file opened for reading; only the requested ranges are read. */
-export function fileSource(path: string): ByteSource {
-  let fd: number | undefined = openSync(path, 'r');
-  let size: number;
-  try {
-    size = fstatSync(fd).size;
-  } catch (err) {
-    closeSync(fd);
-    throw err;
+/** Fills `target` from `position` of an open file, or throws a FormatError when the file ends first. */
+function readFdInto(fd: number, target: Uint8Array, position: number, file: string): void {
+  const length = target.byteLength;
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, target, done, length - done, position + done);
+    if (n === 0) throw new FormatError(file, 'file', `ends at ${position + done}, expected ${position + length} bytes (changed while open?)`);
+    done += n;
   }
+}
+
+/** An open file descriptor of `size` bytes; `close` runs `release` once (nothing for a borrowed fd). */
+function fdSource(fd: number, size: number, name: string, release: (fd: number) => void = () => undefined): ByteSource {
+  let open = true;
   const src: ByteSource = {
-    name: path,
+    name,
     size,
     read(offset, length) {
+      checkRange(src, offset, length);
       const buf = new Uint8Array(length);
       src.readInto(buf, offset);
       return buf;
     },
     readInto(target, offset) {
-      const length = target.byteLength;
-      checkRange(src, offset, length);
-      if (fd === undefined) throw new Error(`${path}: read after close`);
-      let done = 0;
-      while (done < length) {
-        const n = readSync(fd, target, done, length - done, offset + done);
-        if (n === 0) throw new FormatError(path, 'file', `ends at ${offset + done}, expected ${offset + length} bytes (changed while open?)`);
-        done += n;
-      }
+      checkRange(src, offset, target.byteLength);
+      if (!open) throw new Error(`${name}: read after close`);
+      readFdInto(fd, target, offset, name);
     },
     close() {
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
+      if (open) release(fd);
+      open = false;
     },
   };
   return src;
+}
+
+/** A file opened for reading; only the requested ranges are read. */
+export function fileSource(path: string): ByteSource {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    return fdSource(fd, fstatSync(fd).size, path, closeSync);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    throw new FormatError(path, 'file', `cannot open (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 /** An in-memory file (tests, and files already in memory). Returns copies, as a file read would. */

@@ -1,0 +1,254 @@
+import { defineContract } from '../../contract/index.js';
+import { dequantize } from '../../tensor/codecs/index.js';
+import { DTYPES } from '../../tensor/dtype.js';
+import type { AttentionShape, Backend, WeightMatrix } from '../types.js';
+import type { GpuHandle } from './device.js';
+import { type Bindable, bufferIds, type CommandRecorder, GPU_USAGE, recorders } from './encoder.js';
+import { ATTENTION, ATTN_MAX_HEAD_DIM } from './wgsl-attention.js';
+import { DEFAULT_TILE, MATMUL_WGSL, MATVEC_MAX_N, MATVEC_ROWS, type TileConfig } from './wgsl-matmul.js';
+import { BLOCKED_MATVEC, MATMUL4_WGSL } from './wgsl-matmul-v4.js';
+import { ADD, ADD_BIAS, KV_STORE, RMSNORM_WGSL, ROPE, SOFTMAX, SWIGLU } from './wgsl-ops.js';
+import { WDECODE } from './wgsl-quant.js';
+import { ropeTables, type RopeTableSet } from './rope-table.js';
+
+/** An activation buffer on the device: `length` float32 values. */
+export interface GpuBuf extends Bindable {
+  readonly length: number;
+}
+
+/** A weight on the device in its stored form (raw ggml blocks for a quantized dtype the WGSL decodes). */
+export interface GpuWeight extends Bindable {
+  readonly dtype: string;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** Deliberate kernel faults, for testing that the parity gate catches a wrong kernel. */
+export type WebGpuFault = 'rope-sign' | 'matmul-drop-last-column';
+
+export interface WebGpuBackendOptions {
+  /** Tile shape of the prefill product (default 8×8 outputs per thread, 16-deep). */
+  readonly tile?: TileConfig;
+  /** Perturbs one kernel (tests only). */
+  readonly fault?: WebGpuFault;
+  /** Prefill kernel: 'v4' (vec4 loads, prefetch; needs cols ≡ 0 mod 4, else 'v1') or 'v1' (scalar). Default 'v4'. */
+  readonly kernel?: 'v1' | 'v4';
+  /** Blocked matrix-vector kernels for Q4_K and Q8_0 (default true); n ≤ chunkedMatvecMaxN runs them 8 rows at a time. */
+  readonly blockedMatvec?: boolean;
+  readonly chunkedMatvecMaxN?: number;
+  /** Largest n that takes the matrix-vector kernel rather than the tiled one (default 8, at most 8). */
+  readonly matvecMaxN?: number;
+}
+
+/** The WebGPU backend plus the kernels the Backend interface does not name. */
+export interface WebGpuBackend extends Backend<GpuBuf, GpuWeight> {
+  readonly description: string;
+  release(buf: GpuBuf): void;
+  releaseWeight(w: GpuWeight): void;
+  /** Row softmax of x[n, dim] in place. */
+  softmax(x: GpuBuf, n: number, dim: number): void;
+  /** Submits everything recorded so far. */
+  flush(): void;
+  /** Resolves when the device has finished all submitted work. */
+  finish(): Promise<void>;
+  /** The first device error seen (validation, out of memory), if any. */
+  readonly firstError: string | undefined;
+}
+
+function padded(bytes: number): number {
+  return Math.max(4, Math.ceil(bytes / 4) * 4);
+}
+
+class WebGpu implements WebGpuBackend {
+  readonly name = 'webgpu';
+  private readonly rec: CommandRecorder;
+  private readonly ropeTables: RopeTableSet<GpuBuf>;
+  private readonly tile: TileConfig;
+  private readonly vecMax: number;
+
+  constructor(private readonly gpu: GpuHandle, private readonly opts: WebGpuBackendOptions) {
+    this.rec = recorders.open(gpu.device);
+    this.ropeTables = ropeTables.create<GpuBuf>((data) => this.upload(data), (b) => this.release(b));
+    this.tile = opts.tile ?? DEFAULT_TILE;
+    this.vecMax = Math.max(1, Math.min(MATVEC_MAX_N, opts.matvecMaxN ?? MATVEC_MAX_N));
+  }
+
+  get description(): string {
+    return this.gpu.description;
+  }
+
+  get firstError(): string | undefined {
+    return this.rec.firstError;
+  }
+
+  private buffer(bytes: number, data?: Uint8Array): GPUBuffer {
+    const size = padded(bytes);
+    if (size > this.gpu.limits.maxStorageBufferBindingSize) {
+      throw new RangeError(`webgpu: a ${size}-byte buffer exceeds the device's maxStorageBufferBindingSize ${this.gpu.limits.maxStorageBufferBindingSize}`);
+    }
+    const usage = GPU_USAGE.STORAGE | GPU_USAGE.COPY_SRC | GPU_USAGE.COPY_DST;
+    if (!data) return this.gpu.device.createBuffer({ size, usage });
+    const buf = this.gpu.device.createBuffer({ size, usage, mappedAtCreation: true });
+    new Uint8Array(buf.getMappedRange()).set(data);
+    buf.unmap();
+    return buf;
+  }
+
+  alloc(length: number): GpuBuf {
+    return { buffer: this.buffer(length * 4), length, id: bufferIds.next() };
+  }
+
+  upload(data: Float32Array): GpuBuf {
+    return { buffer: this.buffer(data.byteLength, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), length: data.length, id: bufferIds.next() };
+  }
+
+  read(): Float32Array {
+    throw new Error('webgpu backend: results come back only asynchronously (readAsync / model.forwardAsync)');
+  }
+
+  async readAsync(buf: GpuBuf, offset: number, length: number): Promise<Float32Array> {
+    const bytes = padded(length * 4);
+    const staging = this.gpu.device.createBuffer({ size: bytes, usage: GPU_USAGE.MAP_READ | GPU_USAGE.COPY_DST });
+    this.rec.commands().copyBufferToBuffer(buf.buffer, offset * 4, staging, 0, length * 4);
+    this.rec.flush();
+    await staging.mapAsync(1);
+    const out = new Float32Array(staging.getMappedRange().slice(0, length * 4));
+    staging.unmap();
+    staging.destroy();
+    if (this.rec.firstError !== undefined) throw new Error(`webgpu: device error: ${this.rec.firstError}`);
+    return out;
+  }
+
+  copy(src: GpuBuf, srcOffset: number, dst: GpuBuf, dstOffset: number, length: number): void {
+    if (length > 0) this.rec.commands().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, length * 4);
+  }
+
+  release(buf: GpuBuf): void {
+    this.rec.forget(buf.id);
+    this.rec.destroyLater(buf.buffer);
+  }
+
+  prepareWeight(w: WeightMatrix): GpuWeight {
+    const { rows, cols } = w;
+    if (w.data instanceof Float32Array) return { dtype: 'F32', rows, cols, id: bufferIds.next(), buffer: this.buffer(w.data.byteLength, new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength)) };
+    if (WDECODE[w.dtype] !== undefined) {
+      const { blockSize, blockBytes } = DTYPES[w.dtype];
+      const bytes = (rows * cols / blockSize) * blockBytes;
+      return { dtype: w.dtype, rows, cols, id: bufferIds.next(), buffer: this.buffer(bytes, w.data.subarray(0, bytes)) };
+    }
+    const f = dequantize(w.dtype, w.data, rows * cols);
+    return { dtype: 'F32', rows, cols, id: bufferIds.next(), buffer: this.buffer(f.byteLength, new Uint8Array(f.buffer, f.byteOffset, f.byteLength)) };
+  }
+
+  releaseWeight(w: GpuWeight): void {
+    this.rec.forget(w.id);
+    this.rec.destroyLater(w.buffer);
+  }
+
+  matmul(w: GpuWeight, x: GpuBuf, n: number, out: GpuBuf): void {
+    const cols = this.opts.fault === 'matmul-drop-last-column' ? w.cols - 1 : w.cols;
+    const blocked = this.opts.blockedMatvec !== false && BLOCKED_MATVEC[w.dtype] !== undefined && cols % 4 === 0;
+    if (blocked && n <= Math.max(this.vecMax, this.opts.chunkedMatvecMaxN ?? 32)) {
+      const src = BLOCKED_MATVEC[w.dtype] ?? '';
+      for (let tb = 0; tb < n; tb += MATVEC_MAX_N) {
+        this.rec.dispatch(`matvec4:${w.dtype}`, () => src, [w.rows, cols, Math.min(MATVEC_MAX_N, n - tb), 0, tb], [w, x, out], recorders.fold(Math.ceil(w.rows / MATVEC_ROWS)));
+      }
+      return;
+    }
+    if (n <= this.vecMax) {
+      this.rec.dispatch(`matvec:${w.dtype}`, () => MATMUL_WGSL.matvec(w.dtype), [w.rows, cols, n], [w, x, out], recorders.fold(Math.ceil(w.rows / MATVEC_ROWS)));
+      return;
+    }
+    const { tm, tn, bk } = this.tile;
+    if ((this.opts.kernel ?? 'v4') === 'v4' && cols % 4 === 0 && tm % 4 === 0 && tn % 4 === 0 && bk % 4 === 0) {
+      const g4: [number, number] = [Math.ceil(w.rows / (16 * tn)), Math.ceil(n / (16 * tm))];
+      this.rec.dispatch(`tiled4:${w.dtype}:${tm}x${tn}x${bk}`, () => MATMUL4_WGSL.tiled(w.dtype, this.tile), [w.rows, cols, n], [w, x, out], g4);
+      return;
+    }
+    const grid: [number, number] = [Math.ceil(w.rows / (16 * tn)), Math.ceil(n / (16 * tm))];
+    this.rec.dispatch(`tiled:${w.dtype}:${tm}x${tn}x${bk}`, () => MATMUL_WGSL.tiled(w.dtype, this.tile), [w.rows, cols, n], [w, x, out], grid);
+  }
+
+  embed(table: GpuWeight, tokens: ArrayLike<number>, out: GpuBuf): void {
+    const ids = Uint32Array.from(tokens);
+    const idBuf: GpuBuf = { buffer: this.buffer(ids.byteLength, new Uint8Array(ids.buffer)), length: ids.length, id: bufferIds.next() };
+    const grid = recorders.fold(Math.ceil((ids.length * table.cols) / 256));
+    this.rec.dispatch(`embed:${table.dtype}`, () => MATMUL_WGSL.embed(table.dtype), [table.rows, table.cols, ids.length], [table, idBuf, out], grid);
+    this.release(idBuf);
+  }
+
+  private flat(key: string, src: string, params: readonly number[], bufs: readonly Bindable[], count: number): void {
+    if (count > 0) this.rec.dispatch(key, () => src, params, bufs, recorders.fold(Math.ceil(count / 256)));
+  }
+
+  rmsnorm(x: GpuBuf, weight: GpuBuf, eps: number, n: number, dim: number, out: GpuBuf): void {
+    const inPlace = x.id === out.id;
+    const params = [n, dim, f32Bits(eps)];
+    this.rec.dispatch(`rmsnorm:${inPlace}`, () => RMSNORM_WGSL.shader(inPlace), params, inPlace ? [weight, x] : [weight, x, out], recorders.fold(n));
+  }
+
+  addBias(x: GpuBuf, bias: GpuBuf, n: number, dim: number): void {
+    this.flat('addBias', ADD_BIAS, [n * dim, dim], [x, bias], n * dim);
+  }
+
+  add(a: GpuBuf, b: GpuBuf, length: number, out: GpuBuf): void {
+    if (out.id === b.id && out.id !== a.id) return this.add(b, a, length, out);
+    if (out.id !== a.id) this.copy(a, 0, out, 0, length);
+    if (a.id === b.id && out.id === a.id) throw new RangeError('webgpu add: a, b and out are one buffer');
+    this.flat('add', ADD, [length], [out, b], length);
+  }
+
+  swiglu(gate: GpuBuf, up: GpuBuf, length: number, out: GpuBuf): void {
+    if (out.id === up.id) return this.flat('swiglu', SWIGLU, [length, 1], [up, gate], length);
+    if (out.id !== gate.id) this.copy(gate, 0, out, 0, length);
+    this.flat('swiglu', SWIGLU, [length, 0], [out, up], length);
+  }
+
+  rope(x: GpuBuf, n: number, heads: number, headDim: number, startPos: number, theta: number): void {
+    const t = this.ropeTables.table(headDim, theta, startPos + n);
+    const src = this.opts.fault === 'rope-sign' ? ROPE.replace('a * c - b * s', 'a * c + b * s') : ROPE;
+    this.flat(`rope:${this.opts.fault ?? ''}`, src, [n, heads, headDim, startPos, t.sinOffset], [x, t.buf], (n * heads * headDim) / 2);
+  }
+
+  kvStore(cache: GpuBuf, src: GpuBuf, n: number, kvHeads: number, headDim: number, startPos: number, capacity: number): void {
+    this.flat('kvStore', KV_STORE, [n, kvHeads, headDim, startPos, capacity], [cache, src], n * kvHeads * headDim);
+  }
+
+  attention(q: GpuBuf, kCache: GpuBuf, vCache: GpuBuf, s: AttentionShape, out: GpuBuf): void {
+    if (s.headDim > ATTN_MAX_HEAD_DIM) throw new RangeError(`webgpu attention: headDim ${s.headDim} > ${ATTN_MAX_HEAD_DIM}`);
+    const params = [s.n, s.startPos, s.heads, s.kvHeads, s.headDim, s.capacity, f32Bits(1 / Math.sqrt(s.headDim))];
+    if (s.n > 0) this.rec.dispatch('attention', () => ATTENTION, params, [q, kCache, vCache, out], [s.heads, s.n]);
+  }
+
+  softmax(x: GpuBuf, n: number, dim: number): void {
+    if (n > 0) this.rec.dispatch('softmax', () => SOFTMAX, [n, dim], [x], recorders.fold(n));
+  }
+
+  flush(): void {
+    this.rec.flush();
+  }
+
+  async finish(): Promise<void> {
+    this.rec.flush();
+    await this.gpu.device.queue.onSubmittedWorkDone();
+  }
+}
+
+const bitsView = new DataView(new ArrayBuffer(4));
+function f32Bits(v: number): number {
+  bitsView.setFloat32(0, v, true);
+  return bitsView.getUint32(0, true);
+}
+
+export const webgpuBackendContract = defineContract<{ gpu: GpuHandle; opts: WebGpuBackendOptions }, WebGpuBackend>({
+  id: 'webgpu-backend-v1',
+  equation: 'webgpu_kernels',
+  spec: 'every WGSL kernel computes the CPU kernel of the same name (src/kernels/cpu) up to float32 reassociation; quantized weights decode bit-for-bit as the CPU row decoders',
+  pre: [['tile sizes are positive', ({ opts }) => opts.tile === undefined || (opts.tile.tm >= 1 && opts.tile.tn >= 1 && opts.tile.bk >= 1)]],
+  post: [['named webgpu', (_i, be) => be.name === 'webgpu']],
+});
+
+/** The WebGPU compute backend over an acquired device. */
+export function createWebGpuBackend(gpu: GpuHandle, opts: WebGpuBackendOptions = {}): WebGpuBackend {
+  return webgpuBackendContract.run({ gpu, opts }, () => new WebGpu(gpu, opts));
+}

@@ -1,0 +1,141 @@
+/**
+ * Command recording for the WebGPU backend: one compute pass per submission, a uniform arena of 256-byte
+ * parameter slots written once per submission, cached pipelines and bind groups, and buffers whose
+ * destruction waits until the commands that use them have been submitted.
+ */
+
+const SLOT_WORDS = 64;
+const SLOTS = 4096;
+const MAX_WG = 65535;
+export const GPU_USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+
+export interface Bindable {
+  readonly buffer: GPUBuffer;
+  readonly id: number;
+}
+
+let nextId = 1;
+
+/** Fresh buffer ids (they key the bind-group cache). */
+export const bufferIds = { next: (): number => nextId++ } as const;
+
+class Recorder {
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private readonly groups = new Map<string, GPUBindGroup>();
+  /** Cached bind-group keys per buffer id, so releasing a buffer drops exactly its groups. */
+  private readonly keysOf = new Map<number, string[]>();
+  private readonly uniform: GPUBuffer;
+  private readonly staging = new Uint32Array(SLOTS * SLOT_WORDS);
+  private slot = 0;
+  private doomed: GPUBuffer[] = [];
+  private error: string | undefined;
+
+  constructor(readonly device: GPUDevice) {
+    this.uniform = device.createBuffer({ size: SLOTS * SLOT_WORDS * 4, usage: GPU_USAGE.UNIFORM | GPU_USAGE.COPY_DST });
+    device.addEventListener('uncapturederror', (ev) => {
+      this.error ??= (ev).error.message.split('\n')[0];
+    });
+  }
+
+  /** The first validation or out-of-memory error the device reported, if any. */
+  get firstError(): string | undefined {
+    return this.error;
+  }
+
+  private pipeline(key: string, source: () => string): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: source(), label: key });
+      const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    this.pass ??= this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  /** The command encoder outside any pass (for copies). */
+  commands(): GPUCommandEncoder {
+    this.pass?.end();
+    this.pass = undefined;
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** Records one dispatch of kernel `key` with parameter words `params` (≤ 15; word 15 is set here for flat grids). */
+  dispatch(key: string, source: () => string, params: readonly number[], bufs: readonly Bindable[], grid: readonly [number, number]): void {
+    if (this.slot === SLOTS) this.flush();
+    const { pipeline, layout } = this.pipeline(key, source);
+    const base = this.slot * SLOT_WORDS;
+    this.staging.fill(0, base, base + 16);
+    params.forEach((p, i) => (this.staging[base + i] = p >>> 0));
+    this.staging[base + 15] = grid[0];
+    const gkey = `${key}|${this.slot}|${bufs.map((b) => b.id).join(',')}`;
+    let group = this.groups.get(gkey);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniform, offset: this.slot * SLOT_WORDS * 4, size: 64 } }];
+      bufs.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer } }));
+      group = this.device.createBindGroup({ layout, entries });
+      if (this.groups.size > 20000) {
+        this.groups.clear();
+        this.keysOf.clear();
+      }
+      this.groups.set(gkey, group);
+      for (const b of bufs) {
+        const keys = this.keysOf.get(b.id);
+        if (keys) keys.push(gkey);
+        else this.keysOf.set(b.id, [gkey]);
+      }
+    }
+    this.slot++;
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(grid[0], grid[1]);
+  }
+
+  /** A grid of `count` workgroups folded into (x ≤ 65,535, y). */
+  static fold(count: number): [number, number] {
+    const x = Math.max(1, Math.min(count, MAX_WG));
+    return [x, Math.max(1, Math.ceil(count / x))];
+  }
+
+  /** Destroys `buf` once the commands recorded so far are submitted. */
+  destroyLater(buf: GPUBuffer): void {
+    this.doomed.push(buf);
+  }
+
+  /** Forgets cached bind groups that name a buffer id (call before its memory is reused). */
+  forget(id: number): void {
+    for (const k of this.keysOf.get(id) ?? []) this.groups.delete(k);
+    this.keysOf.delete(id);
+  }
+
+  /** Writes the parameter slots and submits everything recorded. */
+  flush(): void {
+    this.pass?.end();
+    this.pass = undefined;
+    if (this.slot > 0) this.device.queue.writeBuffer(this.uniform, 0, this.staging, 0, this.slot * SLOT_WORDS);
+    if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = undefined;
+    this.slot = 0;
+    for (const b of this.doomed) b.destroy();
+    this.doomed = [];
+  }
+}
+
+/** What the backend records through. */
+export type CommandRecorder = Recorder;
+
+export const recorders = {
+  open: (device: GPUDevice): CommandRecorder => new Recorder(device),
+  /** A grid of `count` workgroups folded into (x ≤ 65,535, y). */
+  fold: (count: number): [number, number] => Recorder.fold(count),
+} as const;

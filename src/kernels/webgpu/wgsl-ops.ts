@@ -1,0 +1,161 @@
+/**
+ * WGSL sources of the non-product kernels. Every shader reads its parameters from the uniform `P`
+ * (16 u32 words; floats are bit-cast) and, for flat 1-D grids, the element index is
+ * gid.y · (workgroups along x) · 256 + gid.x, so grids wider than 65,535 workgroups fold into y.
+ */
+
+const UNIFORM = '@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;';
+const FLAT = 'let i = gid.y * P[3].w * 256u + gid.x;';
+
+/** x[i] ← x[i] + y[i] for i < P0. */
+export const ADD = /* wgsl */ `${UNIFORM}
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  ${FLAT}
+  if (i < P[0].x) { x[i] = x[i] + y[i]; }
+}
+`;
+
+/** x[i] ← silu(g)·u where (g, u) = (x[i], y[i]) when P1 = 0, else (y[i], x[i]); i < P0. */
+export const SWIGLU = /* wgsl */ `${UNIFORM}
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  ${FLAT}
+  if (i < P[0].x) {
+    let xg = P[0].y == 0u;
+    let g = select(y[i], x[i], xg);
+    let u = select(x[i], y[i], xg);
+    x[i] = (g / (1.0 + exp(-g))) * u;
+  }
+}
+`;
+
+/** x[t, c] ← x[t, c] + bias[c]; P0 = n·dim, P1 = dim. */
+export const ADD_BIAS = /* wgsl */ `${UNIFORM}
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  ${FLAT}
+  if (i < P[0].x) { x[i] = x[i] + bias[i % P[0].y]; }
+}
+`;
+
+/** cache[(g·cap + sp + t)·d + i] ← src[(t·K + g)·d + i]; P0 n, P1 K, P2 d, P3 sp, P4 cap. */
+export const KV_STORE = /* wgsl */ `${UNIFORM}
+@group(0) @binding(1) var<storage, read_write> cache: array<f32>;
+@group(0) @binding(2) var<storage, read> src: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  ${FLAT}
+  let n = P[0].x; let K = P[0].y; let d = P[0].z; let sp = P[0].w; let cap = P[1].x;
+  if (i < n * K * d) {
+    let t = i / (K * d);
+    let g = (i / d) % K;
+    cache[(g * cap + sp + t) * d + i % d] = src[i];
+  }
+}
+`;
+
+/**
+ * Rotary embedding (rotate_half) of x[n, heads, d] in place with host-computed float32 cos/sin tables
+ * (cs[p·half + j] = cos, cs[P4 + p·half + j] = sin), as src/kernels/cpu/rope.ts; P0 n, P1 heads, P2 d, P3 startPos.
+ */
+export const ROPE = /* wgsl */ `${UNIFORM}
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> cs: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  ${FLAT}
+  let n = P[0].x; let heads = P[0].y; let d = P[0].z; let sp = P[0].w; let sinOff = P[1].x;
+  let half = d / 2u;
+  if (i < n * heads * half) {
+    let j = i % half;
+    let row = i / half;
+    let t = row / heads;
+    let o = row * d;
+    let c = cs[(sp + t) * half + j];
+    let s = cs[sinOff + (sp + t) * half + j];
+    let a = x[o + j];
+    let b = x[o + j + half];
+    x[o + j] = a * c - b * s;
+    x[o + j + half] = b * c + a * s;
+  }
+}
+`;
+
+const ROW_REDUCE = /* wgsl */ `
+var<workgroup> red: array<f32, 256>;
+fn reduce_sum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+fn reduce_max(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+`;
+
+/** RMSNorm of row wid (one workgroup per row): P0 n, P1 dim, P2 eps bits. `inPlace` writes back into x. */
+function rmsnormShader(inPlace: boolean): string {
+  const io = inPlace
+    ? '@group(0) @binding(2) var<storage, read_write> x: array<f32>;'
+    : '@group(0) @binding(2) var<storage, read> x: array<f32>;\n@group(0) @binding(3) var<storage, read_write> out: array<f32>;';
+  const dst = inPlace ? 'x' : 'out';
+  return /* wgsl */ `${UNIFORM}
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+${io}
+${ROW_REDUCE}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let dim = P[0].y; let eps = bitcast<f32>(P[0].z);
+  let o = (wid.y * P[3].w + wid.x) * dim;
+  if (wid.y * P[3].w + wid.x >= P[0].x) { return; }
+  var ss = 0.0;
+  for (var i = lid; i < dim; i += 256u) { let v = x[o + i]; ss += v * v; }
+  let r = 1.0 / sqrt(reduce_sum(ss, lid) / f32(dim) + eps);
+  for (var i = lid; i < dim; i += 256u) { ${dst}[o + i] = w[i] * (x[o + i] * r); }
+}
+`;
+}
+
+/** Softmax of each row of x[n, dim] in place (one workgroup per row): P0 n, P1 dim. */
+export const SOFTMAX = /* wgsl */ `${UNIFORM}
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+${ROW_REDUCE}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let dim = P[0].y;
+  let row = wid.y * P[3].w + wid.x;
+  if (row >= P[0].x) { return; }
+  let o = row * dim;
+  var m = -3.0e38;
+  for (var i = lid; i < dim; i += 256u) { m = max(m, x[o + i]); }
+  m = reduce_max(m, lid);
+  var s = 0.0;
+  for (var i = lid; i < dim; i += 256u) { s += exp(x[o + i] - m); }
+  s = reduce_sum(s, lid);
+  for (var i = lid; i < dim; i += 256u) { x[o + i] = exp(x[o + i] - m) / s; }
+}
+`;
+
+/** RMSNorm shader text, out of place or in place. */
+export const RMSNORM_WGSL = { shader: rmsnormShader } as const;

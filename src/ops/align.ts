@@ -1,0 +1,146 @@
+/**
+ * `apr align`: preference alignment of a model on trl-style `{"prompt","chosen","rejected"}` pairs with DPO
+ * or ORPO, fully or through a LoRA adapter, against a frozen reference (default: the model itself).
+ */
+import { existsSync } from 'node:fs';
+import { defineContract } from '../contract/index.js';
+import { FormatError } from '../formats/errors.js';
+import { openModel } from '../formats/open.js';
+import { sourceDigest } from '../formats/source-digest.js';
+import { loadModel } from '../model/index.js';
+import { loadTokenizer } from '../tokenizer/index.js';
+import { type PreferencePair, readPreferencePairs, tokenizePair } from '../train/align/data.js';
+import { type AlignExample, type AlignMethod, type AlignSettings, alignRun, evaluatePair, withReference } from '../train/align/run.js';
+import { splitRecords } from '../train/data/index.js';
+import { type WrittenModel, writeTrained } from '../train/distill/output.js';
+import type { LogitsSource } from '../train/distill/run.js';
+import { requireSameVocab } from '../train/distill/tokenizer-check.js';
+import { runTraining } from '../train/loop.js';
+import { createTrainableModel, type Trainable } from '../train/model/index.js';
+import type { EpochRecord, TrainingOptions } from '../train/types.js';
+import { TOOL_VERSION } from './version.js';
+
+export interface AlignOptions {
+  model: string;
+  data: string;
+  output: string;
+  method: AlignMethod;
+  beta?: number;
+  lambda?: number;
+  /** Frozen reference model; default the model itself before training. */
+  refModel?: string;
+  lora?: boolean;
+  rank?: number;
+  loraAlpha?: number;
+  targets?: string[];
+  epochs?: number;
+  lr?: number;
+  seed?: number;
+  maxSeqLen?: number;
+  batchSize?: number;
+  gradAccum?: number;
+  /** Fraction of the pairs held out (default 0.2). */
+  valSplit?: number;
+  format?: string;
+  onEpoch?: (r: EpochRecord) => void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface AlignResult {
+  output: string;
+  format: WrittenModel['format'];
+  bytes: number;
+  method: AlignMethod;
+  beta: number;
+  lambda: number;
+  reference: string;
+  trainPairs: number;
+  valPairs: number;
+  trainableParameters: number;
+  /** Held-out metrics before the first step (reward margin 0 when the reference is the model itself). */
+  initial: Record<string, number>;
+  history: EpochRecord[];
+  seconds: number;
+}
+
+export const alignContract = defineContract<AlignOptions, AlignResult>({
+  id: 'op-align-v1',
+  equation: 'align',
+  spec: 'θ ← AdamW on DPO −log σ(β·Δ) or ORPO −ℓ_w + λ·(−log σ(log odds)) over preference pairs; πref frozen; writes θ (or its LoRA adapter)',
+  pre: [
+    ['β > 0, λ ≥ 0, epochs ≥ 1', (o) => (o.beta ?? 0.1) > 0 && (o.lambda ?? 0.1) >= 0 && (o.epochs ?? 1) >= 1],
+    ['inputs exist', (o) => [o.model, o.data, ...(o.refModel ? [o.refModel] : [])].every(existsSync)],
+  ],
+  post: [
+    ['one finite history row per epoch, accuracy in [0, 1]', (o, r) => r.history.length === (o.epochs ?? 1)
+      && r.history.every((h) => Number.isFinite(h.trainLoss) && (h.metrics['accuracy'] ?? 0) >= 0 && (h.metrics['accuracy'] ?? 0) <= 1)],
+    ['output written', (_o, r) => existsSync(r.output)],
+  ],
+});
+
+function trainingOptions(o: AlignOptions): TrainingOptions {
+  return {
+    epochs: o.epochs ?? 1, batchSize: o.batchSize ?? 1, gradAccum: o.gradAccum ?? 4, lr: o.lr ?? (o.lora ? 5e-4 : 5e-5),
+    warmupRatio: 0.1, minLrRatio: 0.1, weightDecay: 0, maxGradNorm: 1, seed: o.seed ?? 0,
+  };
+}
+
+function tokenizedPairs(o: AlignOptions, tokenizer: ReturnType<typeof loadTokenizer>, pairs: PreferencePair[]): ReturnType<typeof tokenizePair>[] {
+  return pairs.map((p, i) => tokenizePair(o.data, i + 1, p, tokenizer, o.maxSeqLen ?? 256));
+}
+
+/** Reference log-probabilities: from `refModel`, or from the policy before its first step. */
+function referenced(o: AlignOptions, policy: Trainable, pairs: ReturnType<typeof tokenizePair>[], modelTokenizer: Parameters<typeof requireSameVocab>[1]): AlignExample[] {
+  const V = policy.config.vocab_size;
+  if (!o.refModel) return withReference({ logitsAll: (t) => policy.logits(t) }, pairs, V);
+  const bundle = openModel(o.refModel);
+  let ref: ReturnType<typeof loadModel> | undefined;
+  try {
+    requireSameVocab(o.model, modelTokenizer, o.refModel, bundle.tokenizer);
+    ref = loadModel(bundle);
+    const source: LogitsSource = ref;
+    return withReference(source, pairs, V);
+  } finally {
+    ref?.dispose();
+    bundle.tensors.close();
+  }
+}
+
+function meanMetrics(reports: readonly { metrics?: Readonly<Record<string, number>> }[]): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const r of reports) for (const [k, v] of Object.entries(r.metrics ?? {})) sums[k] = (sums[k] ?? 0) + v;
+  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, reports.length)]));
+}
+
+function run(o: AlignOptions): AlignResult {
+  const t0 = performance.now();
+  const options = trainingOptions(o);
+  const settings: AlignSettings = { method: o.method, beta: o.beta ?? 0.1, lambda: o.lambda ?? 0.1 };
+  const bundle = openModel(o.model);
+  try {
+    if (!bundle.tokenizer) throw new FormatError(o.model, 'tokenizer', 'the model carries no tokenizer');
+    const tokenizer = loadTokenizer(bundle.tokenizer, { source: `${o.model}: tokenizer`, modelConfig: bundle.config });
+    const pairs = tokenizedPairs(o, tokenizer, readPreferencePairs(o.data));
+    const rank = o.rank ?? 8;
+    const policy = createTrainableModel(bundle, { method: o.lora ? 'lora' : 'full', rank, alpha: o.loraAlpha ?? 2 * rank, seed: options.seed, ...(o.targets ? { targets: o.targets } : {}) });
+    const examples = referenced(o, policy, pairs, bundle.tokenizer);
+    const { train, val } = splitRecords(examples, o.valSplit ?? 0.2, options.seed);
+    const initial = meanMetrics(val.map((e) => evaluatePair(policy, e, settings)));
+    const history = runTraining({
+      ...alignRun({ policy, train, val, settings, options }),
+      ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    });
+    const provenance = { op: 'align', options: { ...settings, lora: o.lora ?? false, rank, refModel: o.refModel ?? null, ...options }, inputDigests: [o.model, o.data, ...(o.refModel ? [o.refModel] : [])].map(sourceDigest), toolVersion: TOOL_VERSION, time: new Date().toISOString() };
+    const written = writeTrained(policy, o.output, o.lora ?? false, provenance, o.format);
+    const trainableParameters = policy.parameters().reduce((a, p) => a + p.data.length, 0);
+    return { ...written, ...settings, reference: o.refModel ?? o.model, trainPairs: train.length, valPairs: val.length, trainableParameters, initial, history, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    bundle.tensors.close();
+  }
+}
+
+/** `apr align`: trains the model (or a LoRA adapter) on preference pairs and writes it to `opts.output`. */
+export function alignModel(opts: AlignOptions): AlignResult {
+  return alignContract.run(opts, () => run(opts));
+}

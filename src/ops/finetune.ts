@@ -1,0 +1,264 @@
+/**
+ * `apr finetune`: LoRA / QLoRA / full finetuning of a decoder on JSONL data (instruct or completion), written
+ * as a PEFT adapter folder or (with merge, or the full method) a model; and merging an existing PEFT adapter.
+ */
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { defineContract } from '../contract/index.js';
+import { writeAtomically } from '../formats/atomic-write.js';
+import { FormatError } from '../formats/errors.js';
+import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../formats/open.js';
+import { readPeftAdapter, writePeftAdapter } from '../formats/peft/adapter.js';
+import { parsePeftConfig } from '../formats/peft/config.js';
+import { mergeLora } from '../formats/peft/merge.js';
+import { sourceDigest } from '../formats/source-digest.js';
+import type { ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
+import { MemoryTensorStore } from '../tensor/store.js';
+import { loadTokenizer } from '../tokenizer/index.js';
+import { type DataTask, type TokenExample, loadDataset } from '../train/data/index.js';
+import { crossEntropy, nextTokenTargets } from '../train/losses/cross-entropy.js';
+import { runTraining } from '../train/loop.js';
+import { type Trainable, createTrainableModel } from '../train/model/index.js';
+import { lossCurveSvg } from '../train/plot-svg.js';
+import type { EpochRecord, StepReport, TrainingOptions, TrainingRun } from '../train/types.js';
+import { TOOL_VERSION } from './version.js';
+
+export type FinetuneMethod = 'lora' | 'qlora' | 'full';
+
+export interface FinetuneOptions {
+  /** The base model (any format openModel reads). */
+  model: string;
+  data: string;
+  /** An adapter folder (lora/qlora without merge), else a model file (format from the extension or `format`). */
+  output: string;
+  method?: FinetuneMethod;
+  rank?: number;
+  alpha?: number;
+  targets?: string[];
+  task?: DataTask;
+  maxSeqLen?: number;
+  valSplit?: number;
+  /** Merge the trained adapter into the base and write the model. */
+  merge?: boolean;
+  format?: string;
+  training?: Partial<TrainingOptions>;
+  checkpointDir?: string;
+  /** Where to write the loss curve (SVG). */
+  plot?: string;
+  onEpoch?: (r: EpochRecord) => void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface FinetuneResult {
+  output: string;
+  /** `peft` for an adapter folder. */
+  format: OutputFormat | 'peft';
+  bytes: number;
+  method: FinetuneMethod;
+  options: TrainingOptions;
+  history: EpochRecord[];
+  trainExamples: number;
+  valExamples: number;
+  trainTokens: number;
+  droppedRecords: number;
+  trainableParameters: number;
+  baseWeightBytes: number;
+  plot?: string;
+  seconds: number;
+}
+
+export interface MergeAdapterOptions {
+  model: string;
+  adapter: string;
+  output: string;
+  format?: string;
+}
+
+export interface MergeAdapterResult {
+  output: string;
+  format: OutputFormat;
+  bytes: number;
+  modules: number;
+  seconds: number;
+}
+
+/** The defaults of `apr finetune` (transformers' Trainer defaults where it has one). */
+function defaultTrainingOptions(method: FinetuneMethod): TrainingOptions {
+  return { epochs: 3, batchSize: 1, gradAccum: 1, lr: method === 'full' ? 5e-5 : 2e-4, warmupRatio: 0, minLrRatio: 0, weightDecay: 0, maxGradNorm: 1, seed: 42 };
+}
+
+function validOptions(o: TrainingOptions): boolean {
+  const posInt = (x: number): boolean => Number.isInteger(x) && x >= 1;
+  return posInt(o.epochs) && posInt(o.batchSize) && posInt(o.gradAccum) && o.lr > 0 && o.warmupRatio >= 0 && o.warmupRatio <= 1 && o.minLrRatio >= 0 && o.minLrRatio <= 1 && o.weightDecay >= 0 && o.maxGradNorm >= 0;
+}
+
+export const finetuneContract = defineContract<FinetuneOptions, FinetuneResult>({
+  id: 'op-finetune-v1',
+  equation: 'finetune',
+  spec: 'θ ← AdamW(cosine-warmup lr, clip ‖g‖ ≤ c) on mean masked CE over the training examples, per epoch; out = PEFT adapter (A, B) or W + (α/r)·B·A',
+  pre: [
+    ['model and data exist', (o) => existsSync(o.model) && existsSync(o.data)],
+    ['output is not an input', (o) => ![o.model, o.data].some((p) => resolve(p) === resolve(o.output))],
+    ['rank ≥ 1, 0 ≤ val split < 1, max-seq-len ≥ 2', (o) => (o.rank ?? 16) >= 1 && (o.valSplit ?? 0.2) >= 0 && (o.valSplit ?? 0.2) < 1 && (o.maxSeqLen ?? 512) >= 2],
+    ['training options in range', (o) => validOptions({ ...defaultTrainingOptions(o.method ?? 'lora'), ...o.training })],
+  ],
+  post: [
+    ['one finite history row per epoch', (_o, r) => r.history.length === r.options.epochs && r.history.every((h) => Number.isFinite(h.trainLoss))],
+    ['output written', (_o, r) => existsSync(r.output)],
+  ],
+});
+
+export const mergeAdapterContract = defineContract<MergeAdapterOptions, MergeAdapterResult>({
+  id: 'op-finetune-v1',
+  equation: 'merge_adapter',
+  spec: "W′ = W + s·B·A for every adapted module (s = α/r, or α/√r with rsLoRA); other tensors, config and tokenizer unchanged",
+  pre: [
+    ['model and adapter exist', (o) => existsSync(o.model) && existsSync(o.adapter)],
+    ['output is not an input', (o) => ![o.model, o.adapter].some((p) => resolve(p) === resolve(o.output))],
+  ],
+  post: [['output written', (_o, r) => existsSync(r.output)]],
+});
+
+function exampleReport(model: Trainable, e: TokenExample, withGrad: boolean): StepReport {
+  const targets = nextTokenTargets(e.tokens, e.mask);
+  const vocab = model.config.vocab_size;
+  let weight = 0;
+  for (const t of targets) if (t >= 0) weight++;
+  if (!withGrad) return { loss: crossEntropy({ logits: model.logits(e.tokens), targets, vocab }).loss, weight };
+  const f = model.forward(e.tokens);
+  const r = crossEntropy({ logits: f.logits, targets, vocab });
+  f.backward(r.dLogits);
+  return { loss: r.loss, weight };
+}
+
+function provenance(inputs: string[], options: Record<string, unknown>): ProvenanceEntry {
+  return { op: 'finetune', options, inputDigests: inputs.map(sourceDigest), toolVersion: TOOL_VERSION, time: new Date().toISOString() };
+}
+
+/** The base metadata without a logits fingerprint (it was recorded for other weights). */
+function withoutGolden(b: ModelBundle): ModelBundle {
+  const { golden: _stale, ...metadata } = b.metadata;
+  return { ...b, metadata };
+}
+
+function mergeInto(model: string, adapterDir: string, output: string, format: OutputFormat, prov: ProvenanceEntry): { bytes: number; modules: number } {
+  const adapter = readPeftAdapter(adapterDir);
+  const merged = mergeLora(openModel(model), adapter);
+  try {
+    return { bytes: writeModel(withoutGolden(merged), output, format, prov), modules: adapter.layout.modules.length };
+  } finally {
+    merged.tensors.close();
+  }
+}
+
+/**
+ * The LoraConfig keys peft 0.21 writes beyond those the writer adds, with the values of a plain LoRA (read
+ * from the fixture adapter that peft saved), so that the config has the keys peft's own has
+ * (peft_version is left out: it names the library that wrote the file).
+ */
+const PEFT_0_21_KEYS: Readonly<Record<string, unknown>> = {
+  alora_invocation_tokens: null, arrow_config: null, auto_mapping: null, corda_config: null, ensure_weight_tying: false, eva_config: null,
+  exclude_modules: null, kasa_config: null, layer_replication: null, loftq_config: {}, lora_bias: false, lora_ga_config: null,
+  megatron_config: null, megatron_core: 'megatron.core', monteclora_config: null, qalora_group_size: 16, target_parameters: null,
+  trainable_token_indices: null, use_bdlora: null, use_qalora: false, velora_config: null,
+};
+
+function writeAdapter(model: Trainable, dir: string): number {
+  const store = new MemoryTensorStore();
+  for (const t of model.adapterTensors()) store.add(t.name, 'F32', t.shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  writePeftAdapter(dir, parsePeftConfig(join(dir, 'adapter_config.json'), { ...PEFT_0_21_KEYS, ...model.adapterConfig() }), store);
+  return statSync(join(dir, 'adapter_model.safetensors')).size;
+}
+
+function writeOutput(o: FinetuneOptions, method: FinetuneMethod, model: Trainable, prov: ProvenanceEntry): { format: OutputFormat | 'peft'; bytes: number } {
+  if (method === 'full') {
+    const format = outputFormatFor(o.output, o.format);
+    return { format, bytes: writeModel(withoutGolden(model.toBundle()), o.output, format, prov) };
+  }
+  if (!o.merge) return { format: 'peft', bytes: writeAdapter(model, o.output) };
+  const format = outputFormatFor(o.output, o.format);
+  const tmp = mkdtempSync(join(tmpdir(), 'apr-finetune-'));
+  try {
+    writeAdapter(model, join(tmp, 'adapter'));
+    return { format, bytes: mergeInto(o.model, join(tmp, 'adapter'), o.output, format, prov).bytes };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function trainingRun(o: FinetuneOptions, model: Trainable, data: { train: TokenExample[]; val: TokenExample[] }, options: TrainingOptions): TrainingRun<TokenExample> {
+  return {
+    params: model.parameters(),
+    train: data.train,
+    val: data.val,
+    options,
+    step: (e) => exampleReport(model, e, true),
+    evaluate: (e) => exampleReport(model, e, false),
+    zeroGrad: () => model.zeroGrad(),
+    ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.checkpointDir !== undefined ? { checkpointDir: o.checkpointDir } : {}),
+  };
+}
+
+interface Settings {
+  readonly method: FinetuneMethod;
+  readonly rank: number;
+  readonly alpha: number;
+  readonly targets: string[];
+  readonly task: DataTask;
+  readonly maxSeqLen: number;
+  readonly valSplit: number;
+}
+
+function settingsOf(o: FinetuneOptions): Settings {
+  const rank = o.rank ?? 16;
+  return { method: o.method ?? 'lora', rank, alpha: o.alpha ?? 2 * rank, targets: o.targets ?? ['q_proj', 'v_proj'], task: o.task ?? 'instruct', maxSeqLen: o.maxSeqLen ?? 512, valSplit: o.valSplit ?? 0.2 };
+}
+
+function writePlot(path: string, history: readonly EpochRecord[], title: string): void {
+  const svg = new TextEncoder().encode(lossCurveSvg(history, title));
+  writeAtomically(path, (f) => f.write(svg));
+}
+
+function train(o: FinetuneOptions): FinetuneResult {
+  const t0 = performance.now();
+  const s = settingsOf(o);
+  const options: TrainingOptions = { ...defaultTrainingOptions(s.method), ...o.training };
+  const base = openModel(o.model);
+  try {
+    if (!base.tokenizer) throw new FormatError(o.model, 'tokenizer', 'the model carries no tokenizer (needed to read the data)');
+    const tokenizer = loadTokenizer(base.tokenizer, { source: `${o.model}: tokenizer`, modelConfig: base.config });
+    const data = loadDataset(o.data, tokenizer, { task: s.task, maxSeqLen: s.maxSeqLen, valSplit: s.valSplit, seed: options.seed });
+    const model = createTrainableModel(base, { method: s.method, rank: s.rank, alpha: s.alpha, targets: s.targets, seed: options.seed });
+    const history = runTraining(trainingRun(o, model, data, options));
+    const written = writeOutput(o, s.method, model, provenance([o.model, o.data], { ...s, ...options }));
+    if (o.plot !== undefined) writePlot(o.plot, history, `apr finetune ${s.method}: ${o.data}`);
+    return {
+      output: o.output, ...written, method: s.method, options, history,
+      trainExamples: data.train.length, valExamples: data.val.length, trainTokens: data.trainTokens, droppedRecords: data.dropped,
+      trainableParameters: model.parameters().reduce((a, p) => a + p.data.length, 0), baseWeightBytes: model.baseWeightBytes(),
+      ...(o.plot !== undefined ? { plot: o.plot } : {}),
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    base.tensors.close();
+  }
+}
+
+/** Trains a LoRA / QLoRA adapter or the full model on `o.data` and writes the result. */
+export function finetune(o: FinetuneOptions): FinetuneResult {
+  return finetuneContract.run(o, () => train(o));
+}
+
+/** `apr finetune base --adapter dir --merge -o out`: writes the base with a PEFT LoRA adapter merged. */
+export function mergeAdapter(o: MergeAdapterOptions): MergeAdapterResult {
+  return mergeAdapterContract.run(o, () => {
+    const t0 = performance.now();
+    const format = outputFormatFor(o.output, o.format);
+    const prov = provenance([o.model, o.adapter], { adapter: o.adapter, merge: true });
+    const r = mergeInto(o.model, o.adapter, o.output, format, prov);
+    return { output: o.output, format, ...r, seconds: (performance.now() - t0) / 1000 };
+  });
+}
