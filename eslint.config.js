@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.pv/**', '.cache/**', 'test/fixtures/bad-project/**', '**/*.cjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.pv/**', '.cache/**', '.gpu-carry/**', 'bench/out/**', 'test/fixtures/bad-project/**', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

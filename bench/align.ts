@@ -2,11 +2,15 @@
  * DPO and ORPO on generated preference pairs (issue 10): prompt = `prompt` tokens of Python source, chosen =
  * the next `response` real tokens, rejected = the same tokens in a seeded random order. Train pairs come from
  * local CPython standard-library modules, held-out pairs from heldout.py.txt (`--rejected other`: the rejected
- * response is a real continuation taken from elsewhere in the same text instead). The policy is tiny-coder-llama
- * with a LoRA adapter (or `--full` fine-tuning of tiny-draft-llama); the reference is the model itself, frozen.
- *   nice -n 10 npx tsx bench/align.ts [--pairs 64] [--val 32] [--prompt 32] [--response 24] [--epochs 2] [--methods dpo,orpo] [--rejected shuffle|noise|other] [--lambda 0.1] [--beta 0.1] [--full]
+ * response is a real continuation taken from elsewhere in the same text instead; `--rejected greedy`: the base
+ * model's own greedy continuation of the prompt; `--rejected repeat`: the prompt's last line repeated — the
+ * reference prefers these over the real text on many pairs, so the preference term has something to learn).
+ * The policy is tiny-coder-llama with a LoRA adapter (or `--full` fine-tuning of tiny-draft-llama); the reference is the model itself, frozen.
+ *   nice -n 10 npx tsx bench/align.ts [--pairs 64] [--val 32] [--prompt 32] [--response 24] [--epochs 2] [--methods dpo,orpo] [--rejected shuffle|noise|other|greedy|repeat] [--lambda 0.1] [--beta 0.1] [--full]
  * Reported per epoch: DPO loss or ORPO loss, implicit reward margin β·Δ and preference accuracy (margin > 0)
- * on train (running, during the epoch) and held-out pairs; before training the margin is 0 by construction.
+ * on train (running, during the epoch) and held-out pairs; before training the margin is 0 by construction
+ * (accuracy counts margin > 0, so it starts at 0: compare with the reference's own ranking printed below), and
+ * for ORPO the held-out log odds ratio, its accuracy (log odds > 0) and the SFT NLL.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { greedyContinuation, repeatedLastLine } from './align-pairs.js';

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { ts } from 'ts-morph';
 import { z } from 'zod';
 import { importGraph } from './lib/analysis.js';
@@ -19,10 +20,27 @@ function namedPaths(sf: ts.SourceFile): string[] {
   return out;
 }
 
-/** Source files reached from the tests through imports (transitively) or named as paths to run. */
+/** Modules a file loads by URL, as worker threads are: `new URL('./worker.js', import.meta.url)`. */
+function urlLoaded(ctx: ProjectContext, file: string): string[] {
+  const out: string[] = [];
+  walk(ctx.sourceFile(file), (n) => {
+    const arg = ts.isNewExpression(n) && n.expression.getText() === 'URL' ? n.arguments?.[0] : undefined;
+    if (arg && ts.isStringLiteralLike(arg) && /^\.\.?\//.test(arg.text) && /\.(ts|js)$/.test(arg.text)) {
+      const target = posix.join(posix.dirname(file), arg.text).replace(/\.js$/, '.ts');
+      if (ctx.sourceFiles.includes(target)) out.push(target);
+    }
+  });
+  return out;
+}
+
+/** Source files reached from the tests through imports (transitively), URL-loaded workers, or named as paths to run. */
 function reached(ctx: ProjectContext): Set<string> {
   const next = new Map<string, string[]>();
   for (const e of importGraph(ctx)) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+  for (const f of ctx.sourceFiles) {
+    const loaded = urlLoaded(ctx, f);
+    if (loaded.length > 0) next.set(f, [...(next.get(f) ?? []), ...loaded]);
+  }
   const seen = new Set<string>();
   const queue = [...ctx.testFiles];
   for (const t of ctx.testFiles) {

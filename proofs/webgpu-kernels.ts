@@ -119,7 +119,7 @@ async function rowsAndMatvec(z: ProofSession, plant?: string): Promise<ProofOutc
 async function tiled(z: ProofSession, plant?: string): Promise<ProofOutcome> {
   const { ctx } = z;
   const queries: (() => Promise<ProofOutcome>)[] = [() => proveRadixLemma(z), () => proveRadixUnique(z)];
-  for (const [tm, tn, bk] of [[8, 8, 16], [4, 4, 16], [2, 2, 8]] as const) {
+  for (const [tm, tn, bk] of [[8, 8, 16], [8, 4, 16], [4, 4, 16], [2, 2, 8]] as const) {
     const bm = 16 * tm;
     const bn = 16 * tn;
     const [n, rows, cols, wy, wx, ty, tx, i, j, e, k0] = ints(ctx, ['n', 'rows', 'cols', 'wy', 'wx', 'ty', 'tx', 'i', 'j', 'e', 'k0']) as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
@@ -141,6 +141,62 @@ async function tiled(z: ProofSession, plant?: string): Promise<ProofOutcome> {
     );
   }
   return allOf(queries);
+}
+
+/**
+ * vec4 tiled product (wgsl-matmul-v4.ts, the default when cols ≡ 0 mod 4): thread (ty, tx) = (⌊lid/16⌋,
+ * lid mod 16) owns t = wy·bm + 64⌊i/4⌋ + 4ty + (i mod 4) for i < tm (rows r likewise with tn). Staging: slot
+ * e < bm·bk/4 loads x4[((t0 + m)·cols + k0 + k)/4] with m = ⌊e/kq⌋, k = 4(e mod kq), kq = bk/4, and stores
+ * its four lanes at As[(k + j)·stride + ⌊m/4⌋] (stride = bm/4 + pad); compute reads As[k·stride + 16g + ty].
+ */
+async function tiled4(z: ProofSession, plant?: string): Promise<ProofOutcome> {
+  const { ctx } = z;
+  const queries: (() => Promise<ProofOutcome>)[] = [() => proveRadixLemma(z)];
+  for (const [tm, bk, pad] of [[8, 16, 1], [8, 32, 0], [4, 16, 1], [4, 8, 1]] as const) {
+    const bm = 16 * tm;
+    const kq = bk / 4;
+    const stride = bm / 4 + pad;
+    const [n, cols, wy, ty, i, e, k0, wy2, ty2, i2, j, k, g, cols4] = ints(ctx, ['n', 'cols', 'wy', 'ty', 'i', 'e', 'k0', 'wy2', 'ty2', 'i2', 'j', 'k', 'g', 'cols4']) as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
+    const tOf = (a: Z3Arith, b: Z3Arith, c: Z3Arith): Z3Arith => a.mul(bm).add(c.div(4).mul(64)).add(b.mul(plant === 'tile4-row-stride-2' ? 2 : 4)).add(c.mod(4));
+    const wgs = n.add(bm - 1).div(bm);
+    const grid = [n.ge(1), inRange(wy, wgs), inRange(ty, 16), inRange(i, tm)];
+    const tag = `v4 ${tm}×${bk}${pad ? ' padded' : ''}`;
+    const m = e.div(kq);
+    const kk = e.mod(kq).mul(4);
+    queries.push(
+      () => z.check(ctx.Implies(inRange(e, n), ctx.And(inRange(e.div(bm), wgs), inRange(e.mod(bm).mod(64).div(4), 16), inRange(e.mod(bm).div(64).mul(4).add(e.mod(4)), tm), tOf(e.div(bm), e.mod(bm).mod(64).div(4), e.mod(bm).div(64).mul(4).add(e.mod(4))).eq(e))), { given: [n.ge(1)], show: { n, e }, label: `tile ${tag}: every row t < n has an owner (weight rows likewise)` }),
+      () => z.check(ctx.Implies(ctx.And(inRange(wy2, wgs), inRange(ty2, 16), inRange(i2, tm), tOf(wy, ty, i).eq(tOf(wy2, ty2, i2))), ctx.And(wy.eq(wy2), ty.eq(ty2), i.eq(i2))), { given: grid, show: { n, wy, ty, i }, label: `tile ${tag}: one owner per row` }),
+      () => z.check(ctx.Implies(ctx.And(inRange(e, bm * kq), inRange(j, 4)), ctx.And(inRange(m, bm), inRange(kk.add(j).mul(stride).add(m.div(4)), bk * stride))), { show: { e, j }, label: `tile ${tag}: staging slot m < bm and store (k + j)·stride + ⌊m/4⌋ inside the tile` }),
+      () => z.check(ctx.Implies(ctx.And(inRange(k, bk), inRange(g, tm / 4), inRange(ty, 16)), inRange(k.mul(stride).add(g.mul(16)).add(ty), bk * stride)), { show: { k, g, ty }, label: `tile ${tag}: compute reads As[k·stride + 16g + ty] inside the tile` }),
+      () => z.check(ctx.Implies(ctx.And(inRange(e, bm * kq), wy.mul(bm).add(m).lt(n), k0.ge(0), k0.mod(bk).eq(0), k0.add(kk).lt(cols), cols.eq(cols4.mul(4))), ctx.And(wy.mul(bm).add(m).mul(cols).add(k0).add(kk).mod(4).eq(0), wy.mul(bm).add(m).mul(cols).add(k0).add(kk).add(3).lt(n.mul(cols)))), { given: [...grid, cols4.ge(1), radixInstance(ctx, wy.mul(bm).add(m), n, k0.add(kk), cols)], show: { n, cols, wy, e, k0 }, label: `tile ${tag}: guarded vec4 x reads aligned and inside n·cols` }),
+    );
+  }
+  return allOf(queries);
+}
+
+/**
+ * Blocked matvec (wgsl-matmul-v4.ts), n ≤ 8 rows from tb with tb + n ≤ N: out[(tb + lane)·rows + r] and
+ * x4[((tb + t)·cols)/4 + c4 + w] in bounds; Q8_0 and Q6_K read nine u32 words from W = ⌊o/4⌋ of an even
+ * byte offset o whose 32-byte run ends inside the weight.
+ */
+async function blockedMatvec(z: ProofSession, plant?: string): Promise<ProofOutcome> {
+  const { ctx } = z;
+  const [N, tb, nn, t, rows, r, cols4, c4, lane] = ints(ctx, ['N', 'tb', 'n', 't', 'rows', 'r', 'cols4', 'c4', 'lane']) as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
+  const dom = [N.ge(1), tb.ge(0), nn.ge(1), nn.le(8), tb.add(nn).le(N), inRange(r, rows), cols4.ge(1)];
+  const [rr, nb, b, k, off] = ints(ctx, ['r', 'blocksPerRow', 'b', 'k', 'off']) as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
+  const words = (bb: number, offs: number[]): (() => Promise<ProofOutcome>) => {
+    const o = rr.mul(nb).add(b).mul(bb);
+    const total = rows.mul(nb).mul(bb);
+    const end = plant === 'run-ten-words' ? 10 : 9;
+    return () => z.check(ctx.Implies(ctx.And(ctx.Or(...offs.map((v) => off.eq(v))), inRange(k, end)), ctx.And(o.add(off).div(4).add(k).ge(0), o.add(off).div(4).add(k).lt(total.add(3).div(4)))), { given: [inRange(rr, rows), nb.ge(1), inRange(b, nb), radixInstance(ctx, rr, rows, b, nb)], show: { rows, blocksPerRow: nb, r: rr, b, off, k }, label: `${bb}-byte blocks: word ⌊(o + off)/4⌋ + k (k < 9) inside the weight` });
+  };
+  return allOf([
+    () => proveRadixLemma(z),
+    () => z.check(ctx.Implies(inRange(lane, nn), ctx.And(tb.add(lane).mul(rows).add(r).ge(0), tb.add(lane).mul(rows).add(r).lt(N.mul(rows)))), { given: [...dom, radixInstance(ctx, tb.add(lane), N, r, rows)], show: { N, tb, n: nn, rows, r, lane }, label: 'blocked matvec: out[(tb + lane)·rows + r] inside N·rows' }),
+    () => z.check(ctx.Implies(ctx.And(inRange(t, nn), inRange(c4, cols4)), inRange(tb.add(t).mul(cols4).add(c4), N.mul(cols4))), { given: [...dom, radixInstance(ctx, tb.add(t), N, c4, cols4)], show: { N, tb, n: nn, t, c4 }, label: 'blocked matvec: x4[(tb + t)·cols/4 + c4] inside N·cols/4' }),
+    words(34, [0]),
+    words(210, [0, 32, 64, 96, 128, 160]),
+  ]);
 }
 
 /** Attention: workgroup (h, t), 64 threads, output dims i = lid + 64k (k < 4, d ≤ 256); GQA head g = ⌊h/rep⌋. */
@@ -185,9 +241,9 @@ async function weightBytes(z: ProofSession, plant?: string): Promise<ProofOutcom
 const C = 'webgpu-backend-v1';
 export const proofs = defineProofs([
   { id: 'PF-webgpu-flat-grid', contract: C, obligation: 'webgpu-flat-indexing', bound: null, title: 'flat kernels (add, swiglu, addBias, kvStore, rope, embed): the folded grid gives each i < T exactly one invocation, no u32 overflow', plants: { 'fold-stride-255': 'row stride 255·X instead of 256·X' }, run: (z, o) => flatGrid(z, o.plant) },
-  { id: 'PF-webgpu-flat-maps', contract: C, obligation: 'webgpu-flat-indexing', bound: 6, title: 'kvStore decomposition i = (t·K + g)·d + c and cache writes, rope pair and table reads in bounds (K, d, half ≤ bound; n, capacity, heads symbolic)', plants: { 'kv-g-unmodded': 'g = i/d without mod K' }, run: (z, o) => flatMaps(z, o.bound, o.plant) },
-  { id: 'PF-webgpu-rows-matvec', contract: C, obligation: 'webgpu-matvec-indexing', bound: null, title: 'rmsnorm/softmax columns and matvec (n ≤ 8): every output written exactly once, x and reduction reads in bounds', plants: { 'matvec-out-stride-cols': 'out[lane·cols + r]' }, run: (z, o) => rowsAndMatvec(z, o.plant) },
-  { id: 'PF-webgpu-tiled', contract: C, obligation: 'webgpu-tiled-indexing', bound: null, title: 'tiled matmul (8×8×16, 4×4×16, 2×2×8): each out[t, r] has one owner, staging and x reads in bounds', plants: { 'tile-row-stride-8': 'rows ty + 8i' }, run: (z, o) => tiled(z, o.plant) },
+  { id: 'PF-webgpu-flat-maps', contract: C, obligation: 'webgpu-flat-maps-indexing', bound: 6, title: 'kvStore decomposition i = (t·K + g)·d + c and cache writes, rope pair and table reads in bounds (K, d, half ≤ bound; n, capacity, heads symbolic)', plants: { 'kv-g-unmodded': 'g = i/d without mod K' }, run: (z, o) => flatMaps(z, o.bound, o.plant) },
+  { id: 'PF-webgpu-rows-matvec', contract: C, obligation: 'webgpu-matvec-indexing', bound: null, title: 'rmsnorm/softmax columns and matvec (n ≤ 8): every output written exactly once, x and reduction reads in bounds; blocked matvec chunks (tb + n ≤ N) and Q8_0/Q6_K word runs in bounds', plants: { 'matvec-out-stride-cols': 'out[lane·cols + r]', 'run-ten-words': 'ten-word runs' }, run: async (z, o) => allOf([() => rowsAndMatvec(z, o.plant), () => blockedMatvec(z, o.plant)]) },
+  { id: 'PF-webgpu-tiled', contract: C, obligation: 'webgpu-tiled-indexing', bound: null, title: 'tiled matmul, scalar (8×8×16, 8×4×16, 4×4×16, 2×2×8) and vec4 (tm 8/4, bk 8/16/32): each out[t, r] has one owner, staging and x reads in bounds', plants: { 'tile-row-stride-8': 'rows ty + 8i', 'tile4-row-stride-2': 'v4 rows 2ty' }, run: async (z, o) => allOf([() => tiled(z, o.plant), () => tiled4(z, o.plant)]) },
   { id: 'PF-webgpu-attention', contract: C, obligation: 'webgpu-attention-indexing', bound: null, title: 'attention: output dims lid + 64k written once, GQA head in range, K/V/q/out offsets in bounds', plants: { 'attn-dim-stride-32': 'dims lid + 32k' }, run: (z, o) => attention(z, o.plant) },
   { id: 'PF-webgpu-weight-bytes', contract: C, obligation: 'webgpu-weight-bytes-indexing', bound: null, title: 'WGSL wload of Q8_0, Q4_0, Q4_K, Q6_K, F16 reads only bytes of its own row’s blocks', plants: { 'q4k-quants-at-17': 'Q4_K quants read from byte 17 of the block instead of 16' }, run: (z, o) => weightBytes(z, o.plant) },
 ]);

@@ -4,9 +4,9 @@
  * --tokens greedy one-token steps, timed separately. Also reports the weight bytes streamed per token
  * and the implied bandwidth. One JSON line per quant.
  * --matvec blocked,scalar runs each quant with the blocked Q4_K/Q8_0 matvec kernels and with the scalar ones.
- *   node decode.mjs [--quants Q4_K_M,Q8_0,F32] [--layers 22] [--prompt 32] [--tokens 64] [--small] [--matvec blocked,scalar]
+ *   node decode.mjs [--quants Q4_K_M,Q8_0,F32] [--layers 22] [--prompt 32] [--tokens 64] [--small] [--matvec blocked,scalar] [--dawn-features …]
  */
-import { acquireGpu } from '../../src/kernels/webgpu/device.js';
+import { benchGpu } from './gpu-flags.js';
 import { createWebGpuBackend } from '../../src/kernels/webgpu/backend.js';
 import { loadModel } from '../../src/model/load.js';
 import { DTYPES } from '../../src/tensor/dtype.js';
@@ -25,17 +25,22 @@ function argmax(a: Float32Array): number {
   return best;
 }
 
+/** Bytes of the weight matrices one decode step reads (the embedding table is only indexed). */
+function matrixBytesPerToken(bundle: ReturnType<typeof gpuSyntheticBundle>): number {
+  let bytes = 0;
+  for (const name of bundle.tensors.names()) {
+    const t = bundle.tensors.get(name);
+    if (t && t.shape.length === 2 && name !== 'model.embed_tokens.weight') bytes += ((t.shape[0] as number) * (t.shape[1] as number) / DTYPES[t.dtype].blockSize) * DTYPES[t.dtype].blockBytes;
+  }
+  return bytes;
+}
+
 async function main(): Promise<void> {
-  const a = await acquireGpu();
-  if (!a.ok) throw new Error(a.reason);
+  const a = { gpu: await benchGpu() };
   process.stderr.write(`device: ${a.gpu.description}\n`);
   for (const quant of quants) for (const matvec of matvecs) {
     const bundle = gpuSyntheticBundle(quant, layers, small);
-    let weightBytes = 0;
-    for (const name of bundle.tensors.names()) {
-      const t = bundle.tensors.get(name);
-      if (t && t.shape.length === 2 && name !== 'model.embed_tokens.weight') weightBytes += ((t.shape[0] as number) * (t.shape[1] as number) / DTYPES[t.dtype].blockSize) * DTYPES[t.dtype].blockBytes;
-    }
+    const weightBytes = matrixBytesPerToken(bundle);
     const be = createWebGpuBackend(a.gpu, { blockedMatvec: matvec === 'blocked' });
     const t0 = performance.now();
     const model = loadModel(bundle, { backend: be, keepQuantized: true });

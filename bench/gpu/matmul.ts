@@ -4,19 +4,19 @@
  * fp32 peak (--peak-tflops, default 67: H100 SXM and H200 fp32 non-tensor peak). Checks 64 random outputs
  * against a float64 dot product within the reassociation bound before timing. One JSON line per case.
  * Variants: v4-TMxTNxBK (vec4 loads, register prefetch, padded k-major shared tiles) or v1-TMxTNxBK (scalar).
- *   node matmul.mjs [--size 4096] [--iters 20] [--variants v4-8x8x16,v1-8x8x16] [--dtypes F32,Q4_K] [--n N]
+ *   node matmul.mjs [--size 4096] [--iters 20] [--variants v4-8x8x16,v1-8x8x16] [--dtypes F32,Q4_K] [--n N] [--dawn-features disable_robustness,disable_workgroup_init]
  */
 import { dequantize } from '../../src/tensor/codecs/index.js';
 import { DTYPES, type DType } from '../../src/tensor/dtype.js';
 import { createWebGpuBackend, type GpuBuf, type WebGpuBackend } from '../../src/kernels/webgpu/backend.js';
-import { acquireGpu } from '../../src/kernels/webgpu/device.js';
+import { benchGpu } from './gpu-flags.js';
 import { flag, randomWeights } from './synthetic.js';
 
 const size = Number(flag('size', '4096'));
 const n = Number(flag('n', String(size)));
 const iters = Number(flag('iters', '20'));
 const peak = Number(flag('peak-tflops', '67'));
-const variants = flag('variants', 'v4-8x8x16,v4-8x8x32,v4-8x4x16,v4-4x4x16,v1-8x8x16').split(',').map((s) => {
+const variants = flag('variants', 'v4-8x8x16,v4-8x8x32,v4-8x8x8,v4-8x4x16,v4-4x4x16,v1-8x8x16').split(',').map((s) => {
   const [kernel, shape] = s.includes('-') ? s.split('-') : ['v4', s];
   const [tm, tn, bk] = (shape ?? '').split('x').map(Number);
   return { name: s, kernel: kernel === 'v1' ? 'v1' as const : 'v4' as const, tile: { tm: tm ?? 8, tn: tn ?? 8, bk: bk ?? 16 } };
@@ -43,8 +43,7 @@ async function check(be: WebGpuBackend, dense: Float32Array, x: Float32Array, ou
 }
 
 async function main(): Promise<void> {
-  const a = await acquireGpu();
-  if (!a.ok) throw new Error(a.reason);
+  const a = { gpu: await benchGpu() };
   process.stderr.write(`device: ${a.gpu.description}\n`);
   const x = Float32Array.from({ length: n * size }, () => Math.random() - 0.5);
   for (const dtype of dtypes) {

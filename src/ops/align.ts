@@ -18,6 +18,7 @@ import { requireSameVocab } from '../train/distill/tokenizer-check.js';
 import { runTraining } from '../train/loop.js';
 import { createTrainableModel, type Trainable } from '../train/model/index.js';
 import type { EpochRecord, TrainingOptions } from '../train/types.js';
+import type { ProvenanceEntry } from '../tensor/bundle.js';
 import { TOOL_VERSION } from './version.js';
 
 export interface AlignOptions {
@@ -112,6 +113,11 @@ function meanMetrics(reports: readonly { metrics?: Readonly<Record<string, numbe
   return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, reports.length)]));
 }
 
+function provenanceOf(o: AlignOptions, settings: AlignSettings, rank: number, options: TrainingOptions): ProvenanceEntry {
+  const inputs = [o.model, o.data, ...(o.refModel ? [o.refModel] : [])];
+  return { op: 'align', options: { ...settings, lora: o.lora ?? false, rank, refModel: o.refModel ?? null, ...options }, inputDigests: inputs.map(sourceDigest), toolVersion: TOOL_VERSION, time: new Date().toISOString() };
+}
+
 function run(o: AlignOptions): AlignResult {
   const t0 = performance.now();
   const options = trainingOptions(o);
@@ -131,8 +137,7 @@ function run(o: AlignOptions): AlignResult {
       ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
-    const provenance = { op: 'align', options: { ...settings, lora: o.lora ?? false, rank, refModel: o.refModel ?? null, ...options }, inputDigests: [o.model, o.data, ...(o.refModel ? [o.refModel] : [])].map(sourceDigest), toolVersion: TOOL_VERSION, time: new Date().toISOString() };
-    const written = writeTrained(policy, o.output, o.lora ?? false, provenance, o.format);
+    const written = writeTrained(policy, o.output, o.lora ?? false, provenanceOf(o, settings, rank, options), o.format);
     const trainableParameters = policy.parameters().reduce((a, p) => a + p.data.length, 0);
     return { ...written, ...settings, reference: o.refModel ?? o.model, trainPairs: train.length, valPairs: val.length, trainableParameters, initial, history, seconds: (performance.now() - t0) / 1000 };
   } finally {

@@ -159,14 +159,16 @@ class WebGpu implements WebGpuBackend {
       this.rec.dispatch(`matvec:${w.dtype}`, () => MATMUL_WGSL.matvec(w.dtype), [w.rows, cols, n], [w, x, out], recorders.fold(Math.ceil(w.rows / MATVEC_ROWS)));
       return;
     }
+    this.tiled(w, x, n, out, cols);
+  }
+
+  /** Prefill product: the vec4 kernel when the shapes allow it, else the scalar tiled kernel. */
+  private tiled(w: GpuWeight, x: GpuBuf, n: number, out: GpuBuf, cols: number): void {
     const { tm, tn, bk } = this.tile;
-    if ((this.opts.kernel ?? 'v4') === 'v4' && cols % 4 === 0 && tm % 4 === 0 && tn % 4 === 0 && bk % 4 === 0) {
-      const g4: [number, number] = [Math.ceil(w.rows / (16 * tn)), Math.ceil(n / (16 * tm))];
-      this.rec.dispatch(`tiled4:${w.dtype}:${tm}x${tn}x${bk}`, () => MATMUL4_WGSL.tiled(w.dtype, this.tile), [w.rows, cols, n], [w, x, out], g4);
-      return;
-    }
     const grid: [number, number] = [Math.ceil(w.rows / (16 * tn)), Math.ceil(n / (16 * tm))];
-    this.rec.dispatch(`tiled:${w.dtype}:${tm}x${tn}x${bk}`, () => MATMUL_WGSL.tiled(w.dtype, this.tile), [w.rows, cols, n], [w, x, out], grid);
+    const vec4 = (this.opts.kernel ?? 'v4') === 'v4' && [cols, tm, tn, bk].every((v) => v % 4 === 0);
+    if (vec4) this.rec.dispatch(`tiled4:${w.dtype}:${tm}x${tn}x${bk}`, () => MATMUL4_WGSL.tiled(w.dtype, this.tile), [w.rows, cols, n], [w, x, out], grid);
+    else this.rec.dispatch(`tiled:${w.dtype}:${tm}x${tn}x${bk}`, () => MATMUL_WGSL.tiled(w.dtype, this.tile), [w.rows, cols, n], [w, x, out], grid);
   }
 
   embed(table: GpuWeight, tokens: ArrayLike<number>, out: GpuBuf): void {

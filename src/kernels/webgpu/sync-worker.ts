@@ -32,14 +32,21 @@ function answer(state: SharedArrayBuffer, status: 1 | 2, text = ''): void {
   Atomics.notify(words, 0);
 }
 
-function apply(b: WebGpuBackend, op: Op): void {
+/** Buffer and weight bookkeeping; false when `op` is a compute op. */
+function applyMemory(b: WebGpuBackend, op: Op): boolean {
   switch (op[0]) {
-    case 'alloc': bufs.set(op[1], b.alloc(op[2])); break;
-    case 'upload': bufs.set(op[1], b.upload(op[2])); break;
-    case 'weight': weights.set(op[1], b.prepareWeight({ dtype: op[2] as DType, rows: op[3], cols: op[4], data: op[5] })); break;
-    case 'release': b.release(buf(op[1])); bufs.delete(op[1]); break;
-    case 'releaseWeight': b.releaseWeight(weight(op[1])); weights.delete(op[1]); break;
-    case 'copy': b.copy(buf(op[1]), op[2], buf(op[3]), op[4], op[5]); break;
+    case 'alloc': bufs.set(op[1], b.alloc(op[2])); return true;
+    case 'upload': bufs.set(op[1], b.upload(op[2])); return true;
+    case 'weight': weights.set(op[1], b.prepareWeight({ dtype: op[2] as DType, rows: op[3], cols: op[4], data: op[5] })); return true;
+    case 'release': b.release(buf(op[1])); bufs.delete(op[1]); return true;
+    case 'releaseWeight': b.releaseWeight(weight(op[1])); weights.delete(op[1]); return true;
+    case 'copy': b.copy(buf(op[1]), op[2], buf(op[3]), op[4], op[5]); return true;
+    default: return false;
+  }
+}
+
+function applyCompute(b: WebGpuBackend, op: Op): void {
+  switch (op[0]) {
     case 'matmul': b.matmul(weight(op[1]), buf(op[2]), op[3], buf(op[4])); break;
     case 'embed': b.embed(weight(op[1]), op[2], buf(op[3])); break;
     case 'rmsnorm': b.rmsnorm(buf(op[1]), buf(op[2]), op[3], op[4], op[5], buf(op[6])); break;
@@ -49,7 +56,12 @@ function apply(b: WebGpuBackend, op: Op): void {
     case 'rope': b.rope(buf(op[1]), op[2], op[3], op[4], op[5], op[6]); break;
     case 'kvStore': b.kvStore(buf(op[1]), buf(op[2]), op[3], op[4], op[5], op[6], op[7]); break;
     case 'attention': b.attention(buf(op[1]), buf(op[2]), buf(op[3]), op[4], buf(op[5])); break;
+    default: break;
   }
+}
+
+function apply(b: WebGpuBackend, op: Op): void {
+  if (!applyMemory(b, op)) applyCompute(b, op);
 }
 
 async function batch(m: BatchMessage): Promise<void> {

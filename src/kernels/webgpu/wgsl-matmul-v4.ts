@@ -36,6 +36,24 @@ function stagingCode(name: string, regs: string, span: number, bk: number, pad: 
   return { load: loads, store };
 }
 
+/** The register-tile arithmetic (acc += a·b as vec4 fmas) and the guarded stores of acc into out. */
+function accumulatorCode(ga: number, gb: number): { fmas: string[]; writes: string[] } {
+  const fmas: string[] = [];
+  for (let g = 0; g < ga; g++) for (let q = 0; q < 4; q++) for (let h = 0; h < gb; h++) fmas.push(`acc[${(4 * g + q) * gb + h}] = fma(vec4<f32>(a${g}[${q}]), b${h}, acc[${(4 * g + q) * gb + h}]);`);
+  const writes: string[] = [];
+  for (let g = 0; g < ga; g++) {
+    for (let q = 0; q < 4; q++) {
+      writes.push(`{ let t = t0 + ${64 * g + q}u + 4u * ty; if (t < n) {`);
+      for (let h = 0; h < gb; h++) {
+        writes.push(`  { let r = r0 + ${64 * h}u + 4u * tx; let v = acc[${(4 * g + q) * gb + h}];`);
+        writes.push(`    for (var j = 0u; j < 4u; j++) { if (r + j < rows) { out[t * rows + r + j] = v[j]; } } }`);
+      }
+      writes.push('} }');
+    }
+  }
+  return { fmas, writes };
+}
+
 /**
  * Tiled product with vec4 traffic: a 16×16 workgroup computes a (16·tm) × (16·tn) block of out. Each bk
  * step loads the x and W slices from global memory as vec4 along k into registers (prefetched one step
@@ -60,19 +78,7 @@ function tiled4Shader(dtype: string, tile: Tile4Config): string {
   const B = stagingCode('Bs', 'rb', bn, bk, pad, (m, k) => `r0 + ${m} < rows && ${k} < cols`, (m, k) => `bload(r0 + ${m}, ${k})`);
   const sa = bm / 4 + pad;
   const sb = bn / 4 + pad;
-  const fmas: string[] = [];
-  for (let g = 0; g < ga; g++) for (let q = 0; q < 4; q++) for (let h = 0; h < gb; h++) fmas.push(`acc[${(4 * g + q) * gb + h}] = fma(vec4<f32>(a${g}[${q}]), b${h}, acc[${(4 * g + q) * gb + h}]);`);
-  const writes: string[] = [];
-  for (let g = 0; g < ga; g++) {
-    for (let q = 0; q < 4; q++) {
-      writes.push(`{ let t = t0 + ${64 * g + q}u + 4u * ty; if (t < n) {`);
-      for (let h = 0; h < gb; h++) {
-        writes.push(`  { let r = r0 + ${64 * h}u + 4u * tx; let v = acc[${(4 * g + q) * gb + h}];`);
-        writes.push(`    for (var j = 0u; j < 4u; j++) { if (r + j < rows) { out[t * rows + r + j] = v[j]; } } }`);
-      }
-      writes.push('} }');
-    }
-  }
+  const { fmas, writes } = accumulatorCode(ga, gb);
   return /* wgsl */ `${HEADER(weight)}${bload}
 var<workgroup> As: array<vec4<f32>, ${bk * sa}>;
 var<workgroup> Bs: array<vec4<f32>, ${bk * sb}>;

@@ -23,7 +23,7 @@ export interface DistillSettings {
 }
 
 /** Teacher distributions per window, cached by identity of the token array. */
-export class TeacherCache {
+class TeacherCache {
   private readonly cache = new Map<ArrayLike<number>, Float32Array>();
   private bytes = 0;
   constructor(private readonly teachers: readonly LogitsSource[], private readonly vocab: number, private readonly temperature: number, private readonly budget: number) {}

@@ -50,12 +50,12 @@ export function sequenceLogProb(logits: Float32Array, tokens: ArrayLike<number>,
 }
 
 /** log σ(x), stable for large |x|. */
-export function logSigmoid(x: number): number {
+function logSigmoid(x: number): number {
   return x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x));
 }
 
 /** σ(x). */
-export function sigmoid(x: number): number {
+function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
 

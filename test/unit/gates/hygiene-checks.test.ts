@@ -58,6 +58,17 @@ describe('pmat hygiene checks: each fails on its planted fault', () => {
     expect(r.checks[0]?.status, r.checks[0]?.message).toBe('pass');
   });
 
+  it('CB-043 follows a worker loaded by URL from a tested module, and only a tested one', async () => {
+    const worker = 'export const ready = true;\n';
+    const spawner = "import { Worker } from 'node:worker_threads';\nexport const start = (): Worker => new Worker(new URL('./worker.js', import.meta.url));\n";
+    const cfg = JSON.stringify({ paths: { source: ['src/**'] }, checks: { 'CB-043': { thresholds: { failAbovePercent: 100 } } } });
+    const untested = await runCompliance(plant({ 'src/worker.ts': worker, 'src/spawn.ts': spawner, 'pmat.config.json': cfg }), { only: ['CB-043'], cache: false });
+    expect(untested.checks[0]?.findings.map((f) => f.file).sort()).toEqual(['src/spawn.ts', 'src/worker.ts']);
+    const testSpawner = "import { expect, it } from 'vitest';\nimport { start } from '../src/spawn.js';\nit('has a start', () => {\n  expect(typeof start).toBe('function');\n});\n";
+    const tested = await runCompliance(plant({ 'src/worker.ts': worker, 'src/spawn.ts': spawner, 'test/spawn.spec.ts': testSpawner, 'pmat.config.json': cfg }), { only: ['CB-043'], cache: false });
+    expect(tested.checks[0]?.findings).toEqual([]);
+  });
+
   it('CB-042 accepts assertions made in a helper imported from another test file', async () => {
     const r = await runCompliance(
       plant({

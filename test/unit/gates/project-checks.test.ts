@@ -64,6 +64,17 @@ describe('pmat project checks: each fails on its planted fault', () => {
     expect(exitCode(r, false)).toBe(0);
   });
 
+  it('CB-030 counts files named as verification (proof harnesses) on the test side, and only those', async () => {
+    const proof = Array.from({ length: 400 }, (_, i) => `export const fact${i} = ${i} + 1;`).join('\n');
+    const noTests = { 'test/stats.spec.ts': null, 'src/proofs/stats-bounds.ts': proof };
+    const plain = await runCompliance(plant(noTests), { only: ['CB-030'], cache: false });
+    expect(plain.checks[0]?.status).toBe('fail');
+    const config = JSON.stringify({ paths: { source: ['src/**'] }, checks: { 'CB-030': { thresholds: { verification: ['src/proofs/**'] } } } });
+    const counted = await runCompliance(plant({ ...noTests, 'pmat.config.json': config }), { only: ['CB-030'], cache: false });
+    expect(counted.checks[0]?.status, counted.checks[0]?.message).toBe('pass');
+    expect(counted.checks[0]?.message).toContain('incl. 1 verification files');
+  });
+
   it('CB-024 cannot pass outside a git work tree', async () => {
     const r = await runCompliance(plant({}, { git: false }), { only: ['CB-024'], cache: false });
     expect(r.checks[0]?.status).toBe('warn');

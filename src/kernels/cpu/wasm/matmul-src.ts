@@ -12,7 +12,7 @@ export const ACC = 1;
 /** Weight rows per micro-kernel (a power of two). Measured best on Zen 5 / V8 11 among 2–8 rows × 1–4 tokens × 1–2 accumulators. */
 export const ROWS = 4;
 /** Activation rows per micro-kernel in batched calls (a power of two). */
-export const TOKENS = 2;
+const TOKENS = 2;
 
 const V_ZERO = Array<number>(16).fill(0);
 
