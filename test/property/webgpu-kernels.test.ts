@@ -51,7 +51,7 @@ const QDTYPES: DType[] = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
 describe.skipIf(!be)(`WebGPU kernels vs CPU kernels${noGpuReason}`, () => {
   const g = be as NonNullable<typeof be>;
 
-  test('[ob:webgpu-decode-bit-exact] embed (pure decode) of every stored dtype equals the CPU decode bit for bit', async () => {
+  test('[ob:webgpu-decode-bit-exact] [ob:webgpu-weight-bytes-indexing] embed (pure decode) of every stored dtype equals the CPU decode bit for bit', async () => {
     for (const dtype of QDTYPES) {
       const { blockSize } = DTYPES[dtype];
       const cols = Math.max(blockSize, 64) * 2;
@@ -66,7 +66,7 @@ describe.skipIf(!be)(`WebGPU kernels vs CPU kernels${noGpuReason}`, () => {
     }
   });
 
-  test('[ob:webgpu-matmul-parity] matmul (matvec n ≤ 8 and tiled n > 8) within the reassociation bound, every dtype', async () => {
+  test('[ob:webgpu-matmul-parity] [ob:webgpu-matvec-indexing] [ob:webgpu-tiled-indexing] [ob:webgpu-weight-bytes-indexing] matmul (matvec n ≤ 8 and tiled n > 8) within the reassociation bound, every dtype', async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...QDTYPES), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 3 }), fc.constantFrom(1, 2, 5, 8, 9, 21), fc.integer(), async (dtype, rows, blocks, n, seed) => {
         const cols = blocks * (DTYPES[dtype].blockSize === 1 ? 40 : DTYPES[dtype].blockSize);
@@ -88,7 +88,7 @@ describe.skipIf(!be)(`WebGPU kernels vs CPU kernels${noGpuReason}`, () => {
     );
   });
 
-  test('[ob:webgpu-elementwise-exact] add (all aliasings), addBias and kvStore are bit-identical to the CPU', async () => {
+  test('[ob:webgpu-elementwise-exact] [ob:webgpu-flat-indexing] [ob:webgpu-flat-maps-indexing] add (all aliasings), addBias and kvStore are bit-identical to the CPU', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40 }), fc.integer(), async (n, kvHeads, d, seed) => {
         const len = n * kvHeads * d;
@@ -118,7 +118,7 @@ describe.skipIf(!be)(`WebGPU kernels vs CPU kernels${noGpuReason}`, () => {
     );
   });
 
-  test('[ob:webgpu-norm-parity] rmsnorm (in place and not), swiglu (all aliasings), softmax within stated bounds', async () => {
+  test('[ob:webgpu-norm-parity] [ob:webgpu-matvec-indexing] rmsnorm (in place and not), swiglu (all aliasings), softmax within stated bounds', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 700 }), fc.integer(), async (n, dim, seed) => {
         const len = n * dim;
@@ -158,7 +158,7 @@ describe.skipIf(!be)(`WebGPU kernels vs CPU kernels${noGpuReason}`, () => {
     );
   });
 
-  test('[ob:webgpu-rope-parity] rope equals the CPU rotate_half rotation within 4u·(|a| + |b|)', async () => {
+  test('[ob:webgpu-rope-parity] [ob:webgpu-flat-maps-indexing] rope equals the CPU rotate_half rotation within 4u·(|a| + |b|)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 3000 }), fc.integer(), async (n, heads, halfDim, startPos, seed) => {
         const d = 2 * halfDim;
@@ -179,7 +179,7 @@ describe.skipIf(!be)(`WebGPU kernels vs CPU kernels${noGpuReason}`, () => {
     );
   });
 
-  test('[ob:webgpu-attention-parity] causal GQA attention (online softmax over 64-position tiles) within the stated bound', async () => {
+  test('[ob:webgpu-attention-parity] [ob:webgpu-attention-indexing] causal GQA attention (online softmax over 64-position tiles) within the stated bound', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 48 }), fc.integer({ min: 0, max: 150 }), fc.integer(), async (n, kvHeads, rep, halfDim, startPos, seed) => {
         const d = 2 * halfDim;

@@ -51,7 +51,7 @@ describe.skipIf(!gpu)(`tiny-coder-llama on WebGPU${noGpuReason}`, () => {
     expect(Array.from(got)).toEqual(Array.from(model.forward(ids, 0, model.createCache())));
   });
 
-  test('[ob:webgpu-model-matches-transformers] the synchronous proxy (device in a worker) reproduces greedy_32 with the KV cache', () => {
+  test('[ob:webgpu-model-matches-transformers] [ob:webgpu-sync-proxy] the synchronous proxy (device in a worker) reproduces greedy_32 with the KV cache', () => {
     const sync = createSyncWebGpuBackend();
     expect(sync.ok).toBe(true);
     if (!sync.ok) return;
