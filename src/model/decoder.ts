@@ -1,3 +1,4 @@
+import { allFinite, idsInRange } from '../contract/predicates.js';
 import { defineContract } from '../contract/index.js';
 import { contractMode } from '../contract/mode.js';
 import type { Backend } from '../kernels/types.js';
@@ -274,18 +275,7 @@ interface ForwardInput {
   allLogits: boolean;
 }
 
-function idsInRange(ids: ArrayLike<number>, vocab: number): boolean {
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i] as number;
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) return false;
-  }
-  return true;
-}
 
-function finite(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
 
 export const forwardContract = defineContract<ForwardInput, Float32Array>({
   id: 'model-decoder-v1',
@@ -298,7 +288,7 @@ export const forwardContract = defineContract<ForwardInput, Float32Array>({
   ],
   post: [
     ['logits shape', ({ model, tokens, allLogits }, out) => out.length === (allLogits ? tokens.length : 1) * model.config.vocab_size],
-    ['finite logits', (_i, out) => finite(out)],
+    ['finite logits', (_i, out) => allFinite(out)],
     ['cache advanced', ({ tokens, startPos, cache }) => cache.length === startPos + tokens.length],
   ],
 });

@@ -1,3 +1,4 @@
+import { allFinite } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
 import type { AttentionShape } from '../types.js';
 import { type WasmKernels, wasmKernels } from './wasm/runtime.js';
@@ -12,10 +13,6 @@ import { type WasmKernels, wasmKernels } from './wasm/runtime.js';
 let scores = new Float64Array(1024);
 let acc = new Float64Array(256);
 
-function finite(a: Float32Array, len: number): boolean {
-  for (let i = 0; i < len; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
 
 interface KvStoreInput {
   cache: Float32Array;
@@ -68,7 +65,7 @@ export const attentionContract = defineContract<AttentionInput, Float32Array>({
     ['q and out hold n·heads·headDim floats', ({ q, out, shape }) => q.length >= shape.n * shape.heads * shape.headDim && out.length >= shape.n * shape.heads * shape.headDim],
     ['caches hold kvHeads·capacity·headDim floats', ({ kCache, vCache, shape: s }) => kCache.length >= s.kvHeads * s.capacity * s.headDim && vCache.length >= s.kvHeads * s.capacity * s.headDim],
   ],
-  post: [['finite output', ({ shape: s }, out) => finite(out, s.n * s.heads * s.headDim)]],
+  post: [['finite output', ({ shape: s }, out) => allFinite(out, s.n * s.heads * s.headDim)]],
 });
 
 export function attention(q: Float32Array, kCache: Float32Array, vCache: Float32Array, shape: AttentionShape, out: Float32Array): Float32Array {

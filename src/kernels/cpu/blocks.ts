@@ -1,3 +1,4 @@
+import { allFinite } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import { f16ToF32 } from '../../tensor/half.js';
@@ -122,10 +123,6 @@ export const blockDecodeContract = defineContract<DecodeRowInput, Float32Array>(
   post: [['finite output', ({ cols }, out) => allFinite(out, cols)]],
 });
 
-function allFinite(a: Float32Array, n: number): boolean {
-  for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
 
 /** Decodes row `row` of a block-quantized matrix into `out[0..cols)`. */
 export function decodeBlockRow(dtype: DType, data: Uint8Array, row: number, cols: number, out: Float32Array): Float32Array {

@@ -1,11 +1,8 @@
+import { allFinite } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
 
 /** Element-wise kernels: residual add, bias add, SwiGLU gate. All may write in place. */
 
-function finite(a: Float32Array, len: number): boolean {
-  for (let i = 0; i < len; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
 
 interface AddInput {
   a: Float32Array;
@@ -19,7 +16,7 @@ export const addContract = defineContract<AddInput, Float32Array>({
   equation: 'add',
   spec: 'out[i] = a[i] + b[i] for i < length (float32 result)',
   pre: [['buffers hold length floats', ({ a, b, length, out }) => length >= 0 && a.length >= length && b.length >= length && out.length >= length]],
-  post: [['finite output', ({ length }, out) => finite(out, length)]],
+  post: [['finite output', ({ length }, out) => allFinite(out, length)]],
 });
 
 export function add(a: Float32Array, b: Float32Array, length: number, out: Float32Array): Float32Array {
@@ -44,7 +41,7 @@ export const addBiasContract = defineContract<BiasInput, Float32Array>({
     ['x holds n·dim floats', ({ x, n, dim }) => n >= 0 && x.length >= n * dim],
     ['bias holds dim floats', ({ bias, dim }) => bias.length >= dim],
   ],
-  post: [['finite output', ({ n, dim }, x) => finite(x, n * dim)]],
+  post: [['finite output', ({ n, dim }, x) => allFinite(x, n * dim)]],
 });
 
 export function addBias(x: Float32Array, bias: Float32Array, n: number, dim: number): Float32Array {
@@ -69,7 +66,7 @@ export const swigluContract = defineContract<SwigluInput, Float32Array>({
   equation: 'swiglu',
   spec: 'out[i] = silu(gate[i]) · up[i],  silu(g) = g / (1 + exp(−g))',
   pre: [['buffers hold length floats', ({ gate, up, length, out }) => length >= 0 && gate.length >= length && up.length >= length && out.length >= length]],
-  post: [['finite output', ({ length }, out) => finite(out, length)]],
+  post: [['finite output', ({ length }, out) => allFinite(out, length)]],
 });
 
 export function swiglu(gate: Float32Array, up: Float32Array, length: number, out: Float32Array): Float32Array {

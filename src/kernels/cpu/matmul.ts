@@ -1,3 +1,4 @@
+import { allFinite, idsInRange } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
 import { DTYPES } from '../../tensor/dtype.js';
 import type { WeightMatrix } from '../types.js';
@@ -136,13 +137,9 @@ export const matmulContract = defineContract<MatmulInput, Float32Array>({
     ['x holds n·cols floats', ({ w, x, n }) => x.length >= n * w.cols],
     ['out holds n·rows floats', ({ w, out, n }) => out.length >= n * w.rows],
   ],
-  post: [['finite output', ({ w, n }, out) => finite(out, n * w.rows)]],
+  post: [['finite output', ({ w, n }, out) => allFinite(out, n * w.rows)]],
 });
 
-function finite(a: Float32Array, len: number): boolean {
-  for (let i = 0; i < len; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
 
 /**
  * The SIMD form, taken when the weight, x and out all live in the kernel memory and cols is a multiple of 4·ACC.
@@ -196,16 +193,9 @@ export const embedContract = defineContract<EmbedInput, Float32Array>({
     ['out holds n·dim floats', ({ table, tokens, out }) => out.length >= tokens.length * table.cols],
     ['token ids in [0, vocab)', ({ table, tokens }) => idsInRange(tokens, table.rows)],
   ],
-  post: [['finite output', ({ table, tokens }, out) => finite(out, tokens.length * table.cols)]],
+  post: [['finite output', ({ table, tokens }, out) => allFinite(out, tokens.length * table.cols)]],
 });
 
-function idsInRange(ids: ArrayLike<number>, vocab: number): boolean {
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i] as number;
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) return false;
-  }
-  return true;
-}
 
 /** Gathers embedding rows: out[t, :] = table[tokens[t], :], decoding quantized rows. */
 export function embed(table: WeightMatrix, tokens: ArrayLike<number>, out: Float32Array): Float32Array {

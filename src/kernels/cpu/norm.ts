@@ -1,3 +1,4 @@
+import { allFinite } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
 
 interface RmsnormInput {
@@ -9,10 +10,6 @@ interface RmsnormInput {
   out: Float32Array;
 }
 
-function finite(a: Float32Array, len: number): boolean {
-  for (let i = 0; i < len; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
 
 export const rmsnormContract = defineContract<RmsnormInput, Float32Array>({
   id: 'kernel-rmsnorm-v1',
@@ -24,7 +21,7 @@ export const rmsnormContract = defineContract<RmsnormInput, Float32Array>({
     ['x and out hold n·dim floats', ({ x, out, n, dim }) => x.length >= n * dim && out.length >= n * dim],
     ['weight holds dim floats', ({ weight, dim }) => weight.length >= dim],
   ],
-  post: [['finite output', ({ n, dim }, out) => finite(out, n * dim)]],
+  post: [['finite output', ({ n, dim }, out) => allFinite(out, n * dim)]],
 });
 
 /** Hugging Face's LlamaRMSNorm: x · rsqrt(mean(x²) + eps), then times the weight (out may alias x). */

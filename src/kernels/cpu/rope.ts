@@ -1,3 +1,4 @@
+import { allFinite } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
 
 /**
@@ -60,10 +61,6 @@ interface RopeInput {
   theta: number;
 }
 
-function finite(a: Float32Array, len: number): boolean {
-  for (let i = 0; i < len; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
 
 export const ropeContract = defineContract<RopeInput, Float32Array>({
   id: 'kernel-rope-v1',
@@ -75,7 +72,7 @@ export const ropeContract = defineContract<RopeInput, Float32Array>({
     ['startPos ≥ 0', ({ startPos }) => Number.isInteger(startPos) && startPos >= 0],
     ['x holds n·heads·headDim floats', ({ x, n, heads, headDim }) => n >= 0 && x.length >= n * heads * headDim],
   ],
-  post: [['finite output', ({ n, heads, headDim }, x) => finite(x, n * heads * headDim)]],
+  post: [['finite output', ({ n, heads, headDim }, x) => allFinite(x, n * heads * headDim)]],
 });
 
 /** Rotates rows x[t, heads, headDim] (position startPos + t) in place. */

@@ -1,3 +1,4 @@
+import { allFinite, idsInRange } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
 import type { ArchConfig, ModelBundle } from '../../tensor/bundle.js';
 import { Tape } from '../autograd/tape.js';
@@ -13,18 +14,7 @@ interface ForwardInput {
   tokens: ArrayLike<number>;
 }
 
-function idsInRange(ids: ArrayLike<number>, vocab: number): boolean {
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i] as number;
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) return false;
-  }
-  return true;
-}
 
-function finite(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
 
 export const trainForwardContract = defineContract<ForwardInput, Float32Array>({
   id: 'train-autograd-v1',
@@ -36,7 +26,7 @@ export const trainForwardContract = defineContract<ForwardInput, Float32Array>({
   ],
   post: [
     ['logits shape [n, vocab]', ({ config, tokens }, out) => out.length === tokens.length * config.vocab_size],
-    ['finite logits', (_i, out) => finite(out)],
+    ['finite logits', (_i, out) => allFinite(out)],
   ],
 });
 
