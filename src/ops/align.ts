@@ -17,11 +17,12 @@ import type { LogitsSource } from '../train/distill/run.js';
 import { requireSameVocab } from '../train/distill/tokenizer-check.js';
 import { runTraining } from '../train/loop.js';
 import { createTrainableModel, type Trainable } from '../train/model/index.js';
-import type { EpochRecord, TrainingOptions } from '../train/types.js';
+import type { EpochRecord, TrainingOptions, TrainingRequest } from '../train/types.js';
 import type { ProvenanceEntry } from '../tensor/bundle.js';
 import { TOOL_VERSION } from './version.js';
 
-export interface AlignOptions {
+/** valSplit defaults to 0.2 (of the pairs). */
+export interface AlignOptions extends TrainingRequest {
   model: string;
   data: string;
   output: string;
@@ -34,17 +35,6 @@ export interface AlignOptions {
   rank?: number;
   loraAlpha?: number;
   targets?: string[];
-  epochs?: number;
-  lr?: number;
-  seed?: number;
-  maxSeqLen?: number;
-  batchSize?: number;
-  gradAccum?: number;
-  /** Fraction of the pairs held out (default 0.2). */
-  valSplit?: number;
-  format?: string;
-  onEpoch?: (r: EpochRecord) => void;
-  onProgress?: (done: number, total: number) => void;
 }
 
 export interface AlignResult {

@@ -16,10 +16,11 @@ import { type DistillStrategy, distillRun } from '../train/distill/run.js';
 import { requireSameVocab } from '../train/distill/tokenizer-check.js';
 import { runTraining } from '../train/loop.js';
 import { createTrainableModel, initRandomBundle } from '../train/model/index.js';
-import type { EpochRecord, TrainingOptions } from '../train/types.js';
+import type { EpochRecord, TrainingOptions, TrainingRequest } from '../train/types.js';
 import { TOOL_VERSION } from './version.js';
 
-export interface DistillOptions {
+/** valSplit defaults to 0.1 (of the JSONL records). */
+export interface DistillOptions extends TrainingRequest {
   teacher: string;
   /** More teachers for `ensemble` (the first teacher is `teacher`). */
   teachers?: string[];
@@ -30,18 +31,6 @@ export interface DistillOptions {
   strategy: DistillStrategy;
   temperature?: number;
   alpha?: number;
-  epochs?: number;
-  lr?: number;
-  seed?: number;
-  maxSeqLen?: number;
-  batchSize?: number;
-  gradAccum?: number;
-  /** Fraction of the JSONL records held out for validation (default 0.1). */
-  valSplit?: number;
-  /** apr | gguf | safetensors; default from the output path. */
-  format?: string;
-  onEpoch?: (r: EpochRecord) => void;
-  onProgress?: (done: number, total: number) => void;
 }
 
 export interface DistillResult {

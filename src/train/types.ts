@@ -98,3 +98,19 @@ export interface TrainingRun<E> {
   /** Directory for checkpoints (parameters + optimizer state + position) after each epoch; resumes from it. */
   readonly checkpointDir?: string;
 }
+
+/** The run settings an op takes from its user, each optional (the op supplies its defaults), and its callbacks. */
+export interface TrainingRequest {
+  epochs?: number;
+  lr?: number;
+  seed?: number;
+  maxSeqLen?: number;
+  batchSize?: number;
+  gradAccum?: number;
+  /** Fraction of the data held out for validation. */
+  valSplit?: number;
+  /** apr | gguf | safetensors for a model output; default from the output path. */
+  format?: string;
+  onEpoch?: (r: EpochRecord) => void;
+  onProgress?: (done: number, total: number) => void;
+}
