@@ -1,6 +1,9 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { ContractViolation } from '../contract/index.js';
+import { OutputPathError } from '../formats/atomic-write.js';
 import { FormatError } from '../formats/errors.js';
+import { PromptTooLongError } from '../model/generate.js';
+import { BackendUnavailableError } from '../model/session.js';
 import { EXIT } from './exit-codes.js';
 
 /** A one-line user error with an exit code (never a stack trace). */
@@ -43,19 +46,21 @@ export function progress(label: string, total: number, quiet = false): Progress 
   return { tick: (n = 1) => bar.increment(n), stop: () => bar.stop() };
 }
 
+/** The exit code of an error reported as one line with its own message (no stack), if it is one. */
+function knownExitCode(err: unknown): number | undefined {
+  if (err instanceof CliError) return err.exitCode;
+  if (err instanceof OutputPathError || err instanceof PromptTooLongError || err instanceof BackendUnavailableError) return EXIT.usage;
+  if (err instanceof FormatError) return EXIT.badInput;
+  if (err instanceof ContractViolation) return EXIT.contract;
+  return undefined;
+}
+
 /** Maps any error to a one-line message on stderr and an exit code. */
 export function reportError(tool: string, err: unknown): number {
-  if (err instanceof CliError) {
+  const known = knownExitCode(err);
+  if (known !== undefined && err instanceof Error) {
     process.stderr.write(`${tool}: error: ${err.message}\n`);
-    return err.exitCode;
-  }
-  if (err instanceof FormatError) {
-    process.stderr.write(`${tool}: error: ${err.message}\n`);
-    return EXIT.badInput;
-  }
-  if (err instanceof ContractViolation) {
-    process.stderr.write(`${tool}: error: ${err.message}\n`);
-    return EXIT.contract;
+    return known;
   }
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.path === 'string') {

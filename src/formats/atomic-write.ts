@@ -1,5 +1,25 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+
+/** An output whose folder does not exist (or is a file): a usage error, found before anything is written. */
+export class OutputPathError extends Error {
+  readonly path: string;
+  constructor(path: string, problem: string) {
+    super(`${path}: cannot write the output: ${problem}`);
+    this.name = 'OutputPathError';
+    this.path = path;
+  }
+}
+
+/**
+ * Throws OutputPathError unless the folder that will hold `path` exists. Writers never create the folders
+ * above an output, so a mistyped `-o` fails at once with the path and the folder named (not the temporary).
+ */
+export function checkOutputPath(path: string): void {
+  const folder = dirname(path);
+  if (!existsSync(folder)) throw new OutputPathError(path, `folder ${folder} does not exist`);
+  if (!statSync(folder).isDirectory()) throw new OutputPathError(path, `${folder} is not a folder`);
+}
 
 /**
  * A file written through a temporary sibling and renamed into place on `commit()`, so a reader never sees
@@ -12,6 +32,7 @@ export class AtomicFile {
   private position = 0;
 
   constructor(path: string) {
+    checkOutputPath(path);
     this.path = path;
     this.tmpPath = join(dirname(path), `.apr-tmp-${process.pid}-${Date.now()}-${basename(path)}`);
     this.fd = openSync(this.tmpPath, 'w');

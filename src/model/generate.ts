@@ -57,6 +57,40 @@ export const generateContract = defineContract<GenerateInput, GenerateResult>({
   ],
 });
 
+/** A prompt that leaves no room in the model's context for a new token (llama.cpp: "prompt is too long"). */
+export class PromptTooLongError extends Error {
+  readonly promptTokens: number;
+  readonly contextLength: number;
+  constructor(promptTokens: number, contextLength: number) {
+    super(`prompt is too long: ${promptTokens} tokens, the model's context is ${contextLength} tokens; nothing was generated (shorten the prompt)`);
+    this.name = 'PromptTooLongError';
+    this.promptTokens = promptTokens;
+    this.contextLength = contextLength;
+  }
+}
+
+/** How many tokens one generation may produce within the model's context, and why it was lowered. */
+export interface ContextFit {
+  maxTokens: number;
+  /** Set when `maxTokens` was lowered to what the context leaves. */
+  warning?: string;
+}
+
+/**
+ * Fits one generation into the model's context as llama.cpp does (prompt + generated tokens ≤ context):
+ * throws PromptTooLongError when the prompt leaves no room for a new token, and lowers `maxTokens` (with a
+ * warning to print once) when prompt + maxTokens would run past the context.
+ */
+export function fitContext(promptTokens: number, maxTokens: number, contextLength: number): ContextFit {
+  if (promptTokens >= contextLength) throw new PromptTooLongError(promptTokens, contextLength);
+  const room = contextLength - promptTokens;
+  if (maxTokens <= room) return { maxTokens };
+  return {
+    maxTokens: room,
+    warning: `prompt (${promptTokens} tokens) + --max-tokens ${maxTokens} exceeds the model's context of ${contextLength} tokens; generation stops at the context, after at most ${room} tokens`,
+  };
+}
+
 function tokPerSec(tokens: number, ms: number): number {
   return ms > 0 ? (tokens * 1000) / ms : 0;
 }

@@ -1,11 +1,13 @@
 import { defineContract } from '../contract/index.js';
-import { type GenerateResult, type OnToken, generate } from '../model/generate.js';
+import { type GenerateResult, type OnToken, fitContext, generate } from '../model/generate.js';
 import type { Session } from '../model/session.js';
 import type { SamplingOptions } from '../model/sampling.js';
 import { type PromptRequest, promptTokenIds } from '../tokenizer/index.js';
 
 export interface RunOptions extends SamplingOptions, PromptRequest {
   maxTokens: number;
+  /** Receives a warning (one line) when prompt + maxTokens would run past the model's context. */
+  onWarning?: (message: string) => void;
 }
 
 export interface RunResult {
@@ -42,17 +44,23 @@ export const runPromptContract = defineContract<{ session: Session; opts: RunOpt
 /** The decoder `runPrompt` drives: plain `generate` by default; speculative decoding passes its own. */
 export type Decode = (promptIds: number[], opts: RunOptions & { stopTokens: readonly number[] }, onToken: OnToken) => Pick<GenerateResult, 'ids' | 'stopReason' | 'timing'>;
 
-/** `apr run`: generates a completion; `onText` receives the text as it is produced (for --stream). */
+/**
+ * `apr run`: generates a completion; `onText` receives the text as it is produced (for --stream). Prompt +
+ * generated tokens stay within the model's context (see fitContext: a prompt too long throws, maxTokens is
+ * lowered with a warning).
+ */
 export function runPrompt(session: Session, opts: RunOptions, onText?: (text: string) => void, decode?: Decode): RunResult {
   return runPromptContract.run({ session, opts }, () => {
     const ids = promptTokenIds(session.tokenizer, opts);
     if (ids.length === 0) ids.push(session.tokenizer.bosTokenId ?? session.tokenizer.eosTokenId ?? 0);
+    const fit = fitContext(ids.length, opts.maxTokens, session.model.config.max_position_embeddings);
+    if (fit.warning !== undefined) opts.onWarning?.(fit.warning);
     const stream = onText ? session.tokenizer.createStreamDecoder({ skipSpecialTokens: true }) : undefined;
     const onToken = (id: number): void => {
       const piece = stream?.push(id);
       if (piece && onText) onText(piece);
     };
-    const decodeOpts = { ...opts, stopTokens: session.tokenizer.stopTokenIds };
+    const decodeOpts = { ...opts, maxTokens: fit.maxTokens, stopTokens: session.tokenizer.stopTokenIds };
     const r = decode ? decode(ids, decodeOpts, onToken) : generate(session.model, ids, decodeOpts, onToken);
     const rest = stream?.flush();
     if (rest && onText) onText(rest);

@@ -3,6 +3,7 @@ import { diffModels } from '../../ops/diff.js';
 import { inspectModel } from '../../ops/inspect.js';
 import { exportModel, importModel } from '../../ops/model-io.js';
 import type { ConvertResult } from '../../ops/model-io.js';
+import { EXIT } from '../exit-codes.js';
 import { CliError, printJson, printTable } from '../output.js';
 
 const ARCHS = ['llama', 'qwen2'] as const;
@@ -43,7 +44,7 @@ function printInspect(r: ReturnType<typeof inspectModel>): void {
     ['rope_theta / rms_norm_eps / tied', `${c.rope_theta} / ${c.rms_norm_eps} / ${c.tie_word_embeddings}`],
     ['tokenizer', r.tokenizer ? `${r.tokenizer.model}, ${r.tokenizer.vocab_size} tokens, specials ${r.tokenizer.added_tokens.join(' ')}, chat template ${r.tokenizer.chat_template ? 'yes' : 'no'}` : 'none'],
     ['metadata keys', r.metadata_keys.join(', ') || '-'],
-    ['provenance', r.provenance.map((p) => `${p.op}@${p.time}`).join(' → ') || '-'],
+    ['provenance', r.provenance.map((p) => (p.time === undefined ? p.op : `${p.op}@${p.time}`)).join(' → ') || '-'],
   ]);
   if (r.tensors) {
     process.stdout.write('\n');
@@ -109,8 +110,10 @@ function registerDiff(program: Command): void {
     .argument('<a>', 'first model')
     .argument('<b>', 'second model')
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExit status (as diff and cmp): 0 if the models are identical, 1 if they differ (values, shapes or tensor names),\n2 bad usage, 3 an unreadable model.')
     .action((a: string, b: string, o: { json?: boolean }) => {
       const r = diffModels(a, b);
+      if (!r.identical) process.exitCode = EXIT.failed;
       if (o.json) return printJson(r);
       printTable(['tensor', 'max_abs_diff', 'cosine'], r.tensors.map((t) => [t.name, t.max_abs_diff.toExponential(3), t.cosine.toFixed(8)]));
       for (const n of r.only_in_a) process.stdout.write(`only in ${a}: ${n}\n`);
