@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS, type SandboxJob, type SandboxPolicy, type SandboxResult
 
 export { readCodeProblems, parseCodeProblems } from '../eval/code/problems.js';
 export { readCompletionSamples, parseCompletionSamples } from '../eval/code/samples.js';
+export type { SampleReadOptions } from '../eval/code/samples.js';
 export type { CodeProblem, CompletionSample, CompletionSource, GeneratedCompletion, GenerationRequest, PromptStrategy, Reranker } from '../eval/code/types.js';
 export type { CodeEvalResults, ProblemReport, SampleReport } from '../eval/code/score.js';
 
@@ -94,6 +95,14 @@ function validate(opts: EvalCodeOptions): void {
   for (const k of opts.ks ?? [1]) if (!isPosInt(k)) throw new RangeError(`eval-code: k must be a positive integer, got ${k}`);
   if (opts.source && (opts.ks ?? [1]).some((k) => k > n)) throw new RangeError(`eval-code: every k must be ≤ n-samples (${n})`);
   if (opts.timeoutMs !== undefined && !(opts.timeoutMs > 0)) throw new RangeError(`eval-code: timeout must be positive, got ${opts.timeoutMs}`);
+  if (opts.rerank === 'logprob') requireLogprobs(opts.samples ?? []);
+}
+
+/** Logprob reranking of completions made elsewhere: every sample must carry its mean log-probability. */
+function requireLogprobs(samples: readonly CompletionSample[]): void {
+  const missing = samples.filter((s) => s.meanLogprob === null);
+  const first = missing[0];
+  if (first) throw new RangeError(`eval-code: rerank logprob needs a mean_logprob on every sample: ${missing.length} of ${samples.length} have none (first: ${first.taskId})`);
 }
 
 function request(opts: EvalCodeOptions, prompt: string): GenerationRequest {
@@ -109,6 +118,8 @@ async function prepare(problem: CodeProblem, opts: EvalCodeOptions, byTask: Map<
   const prompt = buildPrompt(problem, opts.promptStrategy ?? 'standard', opts.exemplars);
   const made = await opts.source(problem, n, request(opts, prompt));
   if (made.length !== n) throw new Error(`eval-code: the completion source returned ${made.length} completions for ${problem.taskId}, expected ${n}`);
+  // a model gives no log-probability only for an empty completion (ranked last); none at all: nothing to rank by
+  if (opts.rerank === 'logprob' && made.every((c) => c.meanLogprob === null)) throw new Error(`eval-code: rerank logprob: the completion source gave no log-probability for ${problem.taskId}`);
   return { problem, prompt, completions: made.map((c) => ({ raw: c.text, meanLogprob: c.meanLogprob })) };
 }
 
@@ -134,9 +145,12 @@ async function executeAll(opts: EvalCodeOptions, exec: SampleExecutor): Promise<
   const total = opts.problems.reduce((a, p) => a + (opts.source ? (opts.nSamples ?? 1) : (byTask.get(p.taskId)?.length ?? 0)), 0);
   let done = 0;
   const pending: Promise<ExecutedProblem>[] = [];
-  // generation runs problem after problem while earlier problems' samples execute
-  for (const problem of opts.problems) {
-    const prepared = await prepare(problem, opts, byTask);
+  // every problem's completions are requested at once (a batching source decodes them together); each
+  // problem's samples execute as soon as its completions are in, while later problems still generate
+  const preparing = opts.problems.map((problem) => prepare(problem, opts, byTask));
+  for (const p of preparing) p.catch(() => undefined);
+  for (const [k, problem] of opts.problems.entries()) {
+    const prepared = await (preparing[k] as Promise<Prepared>);
     const visible = visibleFor(problem, opts);
     const processed = prepared.completions.map((c) => postProcessCompletion(problem, c.raw));
     const runs = processed.map((pc, i) =>

@@ -19,11 +19,14 @@ const cell: fc.Arbitrary<Cell> = fc.record({
   visible: fc.option(fc.array(fc.record({ passed: fc.boolean(), output: fc.constantFrom('1', '2', '3') }), { minLength: 1, maxLength: 2 }), { nil: null }),
 });
 
-const scenario = fc.record({
-  table: fc.array(fc.array(cell, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 }),
-  ks: fc.uniqueArray(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 4 }),
-  rerank: fc.constantFrom<Reranker>('none', 'logprob', 'majority', 'execution'),
-});
+// logprob reranking of samples made elsewhere needs every sample's mean_logprob (a missing one is an error)
+const scenario = fc
+  .record({
+    table: fc.array(fc.array(cell, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 }),
+    ks: fc.uniqueArray(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 4 }),
+    rerank: fc.constantFrom<Reranker>('none', 'logprob', 'majority', 'execution'),
+  })
+  .map((s) => (s.rerank === 'logprob' ? { ...s, table: s.table.map((row) => row.map((c) => ({ ...c, lp: c.lp ?? -5 }))) } : s));
 
 type Scenario = { table: Cell[][]; ks: number[]; rerank: Reranker };
 

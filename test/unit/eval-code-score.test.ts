@@ -46,4 +46,9 @@ describe('aggregateOutcomes (apr eval for code: c, pass@k, reranked pass@1)', ()
     expect(lp.problems[0]?.reranked).toEqual({ index: 0, passed: false });
     expect(lp.results.reranked_pass_at_1).toBe(0);
   });
+
+  it('logprob reranking of a problem none of whose samples carries a log-probability is an error, not the first sample', () => {
+    const none = [sample(false, true), sample(true, true)];
+    expect(() => aggregateOutcomes({ ks: [1], rerank: 'logprob', problems: [{ taskId: 'A', samples: A }, { taskId: 'C', samples: none }] })).toThrow('rerank logprob: no sample carries a mean log-probability');
+  });
 });

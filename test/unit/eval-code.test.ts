@@ -138,7 +138,7 @@ describe('evaluateCode: scoring (scripted executor, no processes)', () => {
 
   it('logprob reranking picks the highest mean logprob; reranked ≥ plain on a constructed case', async () => {
     const outcomes = new Map<string, Scripted>([['a0', { status: 'failed' }], ['a1', { status: 'passed' }], ['a2', { status: 'failed' }], ['b0', { status: 'passed' }], ['b1', { status: 'failed' }], ['b2', { status: 'failed' }]]);
-    const samples = [scriptedSample('A', 'a0', -2), scriptedSample('A', 'a1', -0.3), scriptedSample('A', 'a2', null), scriptedSample('B', 'b0', -0.1), scriptedSample('B', 'b1', -0.9), scriptedSample('B', 'b2', -0.2)];
+    const samples = [scriptedSample('A', 'a0', -2), scriptedSample('A', 'a1', -0.3), scriptedSample('A', 'a2', -3), scriptedSample('B', 'b0', -0.1), scriptedSample('B', 'b1', -0.9), scriptedSample('B', 'b2', -0.2)];
     const r = await evaluateCode({ problems: [stubProblem('A'), stubProblem('B')], samples, rerank: 'logprob', executor: scriptedExecutor(outcomes) });
     expect(r.problems.map((p) => p.reranked)).toEqual([{ index: 1, passed: true }, { index: 0, passed: true }]);
     expect(r.results.pass_at_1).toBeCloseTo(1 / 3, 15);

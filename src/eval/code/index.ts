@@ -12,6 +12,7 @@ export { buildPrompt } from './prompt.js';
 export { rerank } from './rerank.js';
 export type { RerankCandidate } from './rerank.js';
 export { parseCompletionSamples, readCompletionSamples } from './samples.js';
+export type { SampleReadOptions } from './samples.js';
 export { aggregateOutcomes } from './score.js';
 export type { AggregateInput, CodeEvalResults, ProblemOutcomes, ProblemReport, SampleOutcome, SampleReport } from './score.js';
 export type { CodeProblem, CompletionSample, CompletionSource, GeneratedCompletion, GenerationRequest, PromptStrategy, Reranker } from './types.js';

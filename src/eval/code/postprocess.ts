@@ -44,24 +44,32 @@ export interface ProcessedCompletion {
   code: string;
 }
 
+const definesEntry = (problem: CodeProblem, text: string): boolean => new RegExp(`^(?:async\\s+)?def\\s+${problem.entryPoint}\\s*\\(`, 'm').test(text);
+
 /** Cleans a raw completion the way the HumanEval/evalplus harnesses do before running it. */
 export function postProcessCompletion(problem: CodeProblem, raw: string): ProcessedCompletion {
   const text = extractCode(raw);
-  const definesEntry = new RegExp(`^(?:async\\s+)?def\\s+${problem.entryPoint}\\s*\\(`, 'm').test(text);
-  if (problem.format === 'mbpp' || definesEntry) return { mode: 'full', code: sanitizeModule(text) };
+  if (problem.format === 'mbpp' || definesEntry(problem, text)) return { mode: 'full', code: sanitizeModule(text) };
   return { mode: 'continuation', code: truncateBody(text) };
+}
+
+/** The program of one cleaned completion: a whole function is appended after the prompt (see buildJob). */
+function programOf(problem: CodeProblem, completion: ProcessedCompletion): string {
+  if (problem.format === 'mbpp') return `${problem.setup}\n${completion.code}`;
+  return completion.mode === 'continuation' ? problem.prompt + completion.code : `${problem.prompt}\n    pass\n\n${completion.code}`;
 }
 
 /**
  * The sandbox job of one completion. A whole function is appended after the prompt (which stays valid
  * Python: its stub keeps the imports and helpers the prompt defines, and the completion redefines the stub).
+ * The problem's reference solution goes with it, as written (trusted: not cut or sanitized), for the judge.
  */
 export function buildJob(problem: CodeProblem, completion: ProcessedCompletion, visibleTests: readonly string[]): SandboxJob {
-  const program =
-    problem.format === 'mbpp'
-      ? `${problem.setup}\n${completion.code}`
-      : completion.mode === 'continuation'
-        ? problem.prompt + completion.code
-        : `${problem.prompt}\n    pass\n\n${completion.code}`;
-  return { program, visibleTests, testProgram: problem.testProgram, entryPoint: problem.entryPoint };
+  return { program: programOf(problem, completion), visibleTests, testProgram: problem.testProgram, entryPoint: problem.entryPoint, reference: referenceProgram(problem) };
+}
+
+function referenceProgram(problem: CodeProblem): string {
+  const ref = problem.canonicalSolution;
+  if (ref === null || ref.trim() === '') return '';
+  return programOf(problem, { mode: problem.format === 'humaneval' && !definesEntry(problem, ref) ? 'continuation' : 'full', code: ref });
 }

@@ -3,6 +3,14 @@ import { extractAsserts } from './asserts.js';
 import { type JsonlRecord, parseJsonl, readJsonl, RecordFields } from './jsonl.js';
 import type { CodeProblem } from './types.js';
 
+/**
+ * HumanEval's harness runs `test` then `check(entry_point)`; a test of bare asserts (MBPP style, no check
+ * function) calls the entry point itself and runs as it is.
+ */
+function testProgramOf(test: string, entryPoint: string): string {
+  return /^(?:async\s+)?def\s+check\s*\(/m.test(test) ? `${test}\n\ncheck(${entryPoint})\n` : `${test}\n`;
+}
+
 function humanEval(f: RecordFields): CodeProblem {
   const entryPoint = f.string('entry_point');
   if (!/^[A-Za-z_]\w*$/.test(entryPoint)) f.fail('entry_point', 'expected a Python identifier');
@@ -14,7 +22,7 @@ function humanEval(f: RecordFields): CodeProblem {
     entryPoint,
     canonicalSolution: f.optionalString('canonical_solution'),
     setup: '',
-    testProgram: `${test}\n\ncheck(${entryPoint})\n`,
+    testProgram: testProgramOf(test, entryPoint),
     asserts: extractAsserts(test),
   };
 }

@@ -8,7 +8,12 @@ export interface RerankCandidate {
   visible: readonly VisibleOutcome[] | null;
 }
 
+/**
+ * The highest mean log-probability (ties: the first); a candidate without one ranks last (a model gives none
+ * for an empty completion). With none at all there is nothing to rank by: an error, never the first sample.
+ */
 function byLogprob(cands: readonly RerankCandidate[]): number {
+  if (cands.every((c) => c.meanLogprob === null)) throw new RangeError('rerank logprob: no sample carries a mean log-probability');
   let best = 0;
   let bestLp = -Infinity;
   cands.forEach((c, i) => {

@@ -2,7 +2,12 @@ import { FormatError } from '../../formats/errors.js';
 import { type JsonlRecord, parseJsonl, readJsonl, RecordFields } from './jsonl.js';
 import type { CodeProblem, CompletionSample } from './types.js';
 
-function toSamples(records: readonly JsonlRecord[], file: string, problems: readonly CodeProblem[]): CompletionSample[] {
+export interface SampleReadOptions {
+  /** Every line must carry `mean_logprob` (`--rerank logprob` ranks by it); a line without is a FormatError. */
+  requireLogprob?: boolean;
+}
+
+function toSamples(records: readonly JsonlRecord[], file: string, problems: readonly CodeProblem[], opts: SampleReadOptions): CompletionSample[] {
   const known = new Set(problems.map((p) => p.taskId));
   const samples = records.map((rec): CompletionSample => {
     const f = new RecordFields(file, rec);
@@ -10,7 +15,9 @@ function toSamples(records: readonly JsonlRecord[], file: string, problems: read
     if (!known.has(taskId)) f.fail('task_id', `'${taskId}' is not a problem of the data set`);
     // evalplus writes either `completion` (continuation) or `solution` (whole code)
     const completion = f.has('completion') ? f.string('completion') : f.has('solution') ? f.string('solution') : f.fail('completion', 'expected a string (or a `solution` string)');
-    return { taskId, completion, meanLogprob: f.optionalNumber('mean_logprob') };
+    const meanLogprob = f.optionalNumber('mean_logprob');
+    if (meanLogprob === null && opts.requireLogprob === true) f.fail('mean_logprob', 'missing: --rerank logprob ranks the samples by their mean log-probability');
+    return { taskId, completion, meanLogprob };
   });
   const covered = new Set(samples.map((s) => s.taskId));
   const missing = problems.filter((p) => !covered.has(p.taskId)).map((p) => p.taskId);
@@ -22,10 +29,10 @@ function toSamples(records: readonly JsonlRecord[], file: string, problems: read
 }
 
 /** Parses `{task_id, completion}` JSON Lines (evalplus style) against the problems they answer. */
-export function parseCompletionSamples(text: string, problems: readonly CodeProblem[], file = '<samples>'): CompletionSample[] {
-  return toSamples(parseJsonl(text, file), file, problems);
+export function parseCompletionSamples(text: string, problems: readonly CodeProblem[], file = '<samples>', opts: SampleReadOptions = {}): CompletionSample[] {
+  return toSamples(parseJsonl(text, file), file, problems, opts);
 }
 
-export function readCompletionSamples(path: string, problems: readonly CodeProblem[]): CompletionSample[] {
-  return toSamples(readJsonl(path), path, problems);
+export function readCompletionSamples(path: string, problems: readonly CodeProblem[], opts: SampleReadOptions = {}): CompletionSample[] {
+  return toSamples(readJsonl(path), path, problems, opts);
 }

@@ -9,7 +9,7 @@ export interface CodeProblem {
   canonicalSolution: string | null;
   /** Code run before the candidate (MBPP `test_setup_code`); '' for HumanEval. */
   setup: string;
-  /** The hidden test program run after the candidate (HumanEval: `test` + `check(entry_point)`). */
+  /** The hidden test program run after the candidate (HumanEval: `test` + `check(entry_point)`, or bare asserts as given). */
   testProgram: string;
   /** Every single assert statement of the tests, in order (the pool the visible tests come from). */
   asserts: string[];

@@ -1,3 +1,5 @@
+import { JUDGE_PY } from './harness-judge.js';
+
 /**
  * The Python program that runs one sample inside the sandbox (passed with `python -c`, so no file of it lies
  * in the sandbox directory). It reads the job as JSON on stdin, then, before any candidate code runs:
@@ -5,7 +7,7 @@
  * (uid nobody when started by real root, else every capability), sets rlimits (AS, CPU, NPROC, FSIZE, CORE,
  * NOFILE) and installs an audit hook refusing process creation, sockets, ctypes, writes outside the sandbox
  * and reads outside the system/Python directories. It reports on fd 3, one JSON line per stage, each tagged
- * with the job's nonce; a process forked from it never reports.
+ * with the job's nonce; a process forked from it never reports. The stages themselves are in JUDGE_PY.
  */
 export const HARNESS_PY = String.raw`
 import errno, json, os, resource, sys
@@ -177,10 +179,6 @@ def _install_hook(root, me, violations):
     sys.addaudithook(hook)
 
 
-def _fresh():
-    return {'__name__': '__candidate__', '__builtins__': __builtins__}
-
-
 def _short(text, n=1000):
     return text if len(text) <= n else text[:n] + '...'
 
@@ -192,67 +190,38 @@ def _describe(exc):
         return type(exc).__name__
 
 
-def _visible_one(src, ns):
-    import ast  # loaded by _main before the privilege drop
-    try:
-        tree = ast.parse(src)
-    except SyntaxError as exc:
-        return {'passed': False, 'output': '!' + _describe(exc)}
-    st = tree.body[0] if len(tree.body) == 1 else None
-    output = None
-    try:
-        if isinstance(st, ast.Assert) and isinstance(st.test, ast.Compare):
-            value = eval(compile(ast.Expression(st.test.left), '<visible>', 'eval'), ns)
-            try:
-                output = _short(repr(value), 2000)
-            except Exception as exc:
-                output = '!' + type(exc).__name__
-            ns['__apr_left__'] = value
-            test = ast.Compare(left=ast.Name('__apr_left__', ast.Load()), ops=st.test.ops, comparators=st.test.comparators)
-            ok = eval(compile(ast.fix_missing_locations(ast.Expression(test)), '<visible>', 'eval'), ns)
-            return {'passed': bool(ok), 'output': output}
-        exec(compile(tree, '<visible>', 'exec'), ns)
-        return {'passed': True, 'output': output}
-    except AssertionError:
-        return {'passed': False, 'output': output}
-    except SandboxViolation:
-        raise
-    except BaseException as exc:
-        return {'passed': False, 'output': output if output is not None else '!' + type(exc).__name__}
+${JUDGE_PY}
 
+def _make_sender(channel, nonce):
+    """send(msg): one JSON line on the channel, tagged with the nonce, from this process only. The encoder is
+    built here from builtins and the channel's own methods, so a candidate that patches json (or anything
+    else) later cannot change what is written."""
+    write, flush, getpid, me = channel.write, channel.flush, os.getpid, os.getpid()
+    _type, _str, _bool, _dict, _list = type, str, bool, dict, list
+    escapes = dict((i, '\\u%04x' % i) for i in range(32))
+    escapes.update({34: '\\"', 92: '\\\\'})
 
-def _run_stages(job, send):
-    try:
-        program = compile(job['program'], 'solution.py', 'exec')
-    except SyntaxError as exc:
-        return ('failed', _describe(exc))
-    if job['visibleTests']:
-        ns = _fresh()
-        try:
-            exec(program, ns)
-            if job['entryPoint'] and job['entryPoint'] in ns:
-                ns['candidate'] = ns[job['entryPoint']]
-            visible = [_visible_one(t, ns) for t in job['visibleTests']]
-        except SandboxViolation:
-            raise
-        except BaseException as exc:
-            visible = [{'passed': False, 'output': '!' + type(exc).__name__} for _ in job['visibleTests']]
-        send({'stage': 'visible', 'visible': visible})
-    ns = _fresh()
-    try:
-        exec(program, ns)
-        exec(compile(job['testProgram'], 'tests.py', 'exec'), ns)
-    except AssertionError as exc:
-        return ('failed', _describe(exc))
-    except (SandboxViolation, MemoryError):
-        raise
-    except OSError as exc:
-        if exc.errno in _LIMIT_ERRNOS:
-            raise
-        return ('failed', _describe(exc))
-    except BaseException as exc:
-        return ('failed', _describe(exc))
-    return ('passed', '')
+    def encode(v):
+        t = _type(v)
+        if t is _str:
+            return '"' + v.encode('utf-8', 'replace').decode('utf-8').translate(escapes) + '"'
+        if t is _bool:
+            return 'true' if v else 'false'
+        if v is None:
+            return 'null'
+        if t is _list:
+            return '[' + ', '.join([encode(x) for x in v]) + ']'
+        if t is _dict:
+            return '{' + ', '.join([encode(_str(k)) + ': ' + encode(x) for k, x in v.items()]) + '}'
+        return encode(_str(v))
+
+    def send(msg):
+        if getpid() == me:
+            msg['nonce'] = nonce
+            write(encode(msg) + '\n')
+            flush()
+
+    return send
 
 
 def _main():
@@ -260,16 +229,8 @@ def _main():
     job = json.loads(sys.stdin.buffer.read().decode('utf-8'))
     sys.stdin.close()
     me = os.getpid()
-    nonce = job['nonce']
-
-    def send(msg):
-        if os.getpid() == me:
-            msg['nonce'] = nonce
-            channel.write(json.dumps(msg) + '\n')
-            channel.flush()
-
-    if job['visibleTests']:
-        import ast  # noqa: F401  (only the visible stage needs it; slow to import)
+    send = _make_sender(channel, job['nonce'])
+    stages = _make_stages(job, send)
     root = os.path.realpath(os.getcwd())
     if '' in sys.path:
         sys.path.remove('')
@@ -283,7 +244,7 @@ def _main():
     import builtins
     saved_builtins, saved_globals = dict(builtins.__dict__), dict(globals())
     try:
-        status, detail = _run_stages(job, send)
+        status, detail = stages()
     except OSError as exc:
         status, detail = 'error', _describe(exc)
     except MemoryError:

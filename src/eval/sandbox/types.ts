@@ -3,14 +3,25 @@ export interface SandboxJob {
   /** The candidate program (prompt + completion, or setup + full code), run in a fresh namespace. */
   program: string;
   /**
-   * Single assert statements run against a namespace holding the program (with `candidate` bound to the
-   * entry point); each reports pass/fail and the repr of the compared left-hand side. Empty: stage skipped.
+   * Single assert statements run against a view of the program's namespace in which the entry point is also
+   * bound to `candidate` and to the parameter of each test function the test program calls with it (`check(f)`);
+   * each reports pass/fail and the repr of the compared left-hand side. Empty: stage skipped.
    */
   visibleTests: readonly string[];
-  /** Run after the program in another fresh namespace; the sample passes when it raises nothing. */
+  /**
+   * Run after the program in another fresh namespace; the sample passes when it raises nothing and, with a
+   * reference, every call the tests make to the entry point conforms to the reference's output.
+   */
   testProgram: string;
-  /** The function `candidate` is bound to in the visible stage; '' for none. */
+  /** The function the tests call; '' for none. */
   entryPoint: string;
+  /**
+   * The reference solution (a program defining the entry point), '' or absent for none. Each call of the entry
+   * point by the tests is compared with the reference called on a deep copy of the same arguments: the value must
+   * have the reference output's type all the way down and its value (floats within atol 1e-6 + rtol 1e-7; an int
+   * equal to a float result passes), so an object whose `__eq__` always answers True fails ('ReferenceMismatch').
+   */
+  reference?: string;
 }
 
 export interface SandboxLimits {
