@@ -17,13 +17,21 @@ export interface Session {
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
+/** `webgpu` was asked for and no usable adapter exists (the message says why, in one line). */
+export class BackendUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendUnavailableError';
+  }
+}
+
 export interface SessionOptions {
   /** CPU threads for matrix products (default: APR_THREADS, else min(cores, 8)). */
   threads?: number;
   /**
    * Compute backend (default: APR_BACKEND, else cpu). `auto` takes WebGPU only when an adapter exists and
    * the parity gate passes (its first forward pass matches the CPU's, see src/kernels/webgpu/parity.ts),
-   * else the CPU with a one-line warning; `webgpu` fails when there is no adapter.
+   * else the CPU with a one-line warning; `webgpu` throws BackendUnavailableError when there is no usable adapter.
    */
   backend?: BackendChoice;
   /** Options of the WebGPU backend (tests plant a faulty kernel through `fault`). */
@@ -52,7 +60,7 @@ function loadOnGpu(bundle: ModelBundle, tokenizer: Tokenizer, choice: BackendCho
   const warn = opts.warn ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const gpu = createSyncWebGpuBackend(opts.webgpu ?? {});
   if (!gpu.ok) {
-    if (choice === 'webgpu') throw new FormatError(bundle.source.path, 'backend', `webgpu: ${gpu.reason}`);
+    if (choice === 'webgpu') throw new BackendUnavailableError(`the webgpu backend is unavailable: ${gpu.reason}`);
     warn(`warning: webgpu unavailable (${gpu.reason}); using the cpu backend`);
     return undefined;
   }

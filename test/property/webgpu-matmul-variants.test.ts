@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { cpuPortableBackend as cpu } from '../../src/kernels/cpu/index.js';
 import { createWebGpuBackend, type WebGpuBackendOptions } from '../../src/kernels/webgpu/backend.js';
+import { planKernels } from '../../src/kernels/webgpu/limits.js';
 import { dequantize } from '../../src/tensor/codecs/index.js';
 import { DTYPES, type DType } from '../../src/tensor/dtype.js';
 import { randomBlocks, randomF32 } from './kernels-helpers.js';
@@ -23,11 +24,19 @@ const VARIANTS: [string, WebGpuBackendOptions][] = [
 ];
 const DT: DType[] = ['F32', 'Q8_0', 'Q4_K', 'Q6_K'];
 
+/** Why a variant cannot run here (no device, or its tile needs more workgroup memory than the device grants), else ''. */
+function skipReason(opts: WebGpuBackendOptions): string {
+  if (!gpu) return noGpuReason;
+  const fit = planKernels({ limits: gpu.limits, ...(opts.tile ? { tile: opts.tile } : {}) });
+  return fit.ok ? '' : ` (skipped: ${gpu.description}: ${fit.reason})`;
+}
+
 describe.skipIf(!gpu)(`WebGPU product variants vs CPU${noGpuReason}`, () => {
   for (const [name, opts] of VARIANTS) {
-    const be = gpu ? createWebGpuBackend(gpu, opts) : undefined;
+    const skip = skipReason(opts);
+    const be = gpu && skip === '' ? createWebGpuBackend(gpu, opts) : undefined;
     // The 32-deep tile with the Q4_K decoder inlined 32 times takes lavapipe ~50 s to compile; 8x8x16 covers Q4_K.
-    test.each(DT.filter((d) => !(name.includes('x32') && d === 'Q4_K')))(`[ob:webgpu-matmul-parity] ${name}, %s: within the reassociation bound`, async (dt) => {
+    test.skipIf(!be).each(DT.filter((d) => !(name.includes('x32') && d === 'Q4_K')))(`[ob:webgpu-matmul-parity] ${name}, %s: within the reassociation bound${skip}`, async (dt) => {
       const g = be as NonNullable<typeof be>;
       await fc.assert(
         fc.asyncProperty(fc.constant(dt), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 3 }), fc.constantFrom(1, 3, 9, 21, 40), fc.integer(), async (dtype, rows, blocks, n, seed) => {

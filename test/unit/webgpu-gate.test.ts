@@ -29,7 +29,7 @@ describe('acquireGpu', () => {
   test('[ob:webgpu-device-reason] with no backend to try the answer is a reason, not a throw', async () => {
     const r = await acquireGpu({ backends: [] });
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.reason).toMatch(/^no WebGPU adapter \(\); run \.ci\/install-webgpu\.sh/);
+    if (!r.ok) expect(r.reason).toMatch(/^no usable WebGPU adapter \(no backend to try\); run \.ci\/install-webgpu\.sh/);
   });
 });
 

@@ -3,9 +3,10 @@ import { dequantize } from '../../tensor/codecs/index.js';
 import { DTYPES } from '../../tensor/dtype.js';
 import type { AttentionShape, Backend, WeightMatrix } from '../types.js';
 import type { GpuHandle } from './device.js';
+import { planKernels } from './limits.js';
 import { type Bindable, bufferIds, type CommandRecorder, GPU_USAGE, recorders } from './encoder.js';
 import { ATTENTION, ATTN_MAX_HEAD_DIM } from './wgsl-attention.js';
-import { DEFAULT_TILE, MATMUL_WGSL, MATVEC_MAX_N, MATVEC_ROWS, type TileConfig } from './wgsl-matmul.js';
+import { MATMUL_WGSL, MATVEC_MAX_N, MATVEC_ROWS, type TileConfig } from './wgsl-matmul.js';
 import { BLOCKED_MATVEC, MATMUL4_WGSL } from './wgsl-matmul-v4.js';
 import { ADD, ADD_BIAS, KV_STORE, RMSNORM_WGSL, ROPE, SOFTMAX, SWIGLU } from './wgsl-ops.js';
 import { WDECODE } from './wgsl-quant.js';
@@ -27,7 +28,7 @@ export interface GpuWeight extends Bindable {
 export type WebGpuFault = 'rope-sign' | 'matmul-drop-last-column';
 
 export interface WebGpuBackendOptions {
-  /** Tile shape of the prefill product (default 8×8 outputs per thread, 16-deep). */
+  /** Tile shape of the prefill product (default: the device's, 8×4 outputs per thread, 16-deep where it fits). */
   readonly tile?: TileConfig;
   /** Perturbs one kernel (tests only). */
   readonly fault?: WebGpuFault;
@@ -67,9 +68,11 @@ class WebGpu implements WebGpuBackend {
   private readonly vecMax: number;
 
   constructor(private readonly gpu: GpuHandle, private readonly opts: WebGpuBackendOptions) {
+    this.tile = opts.tile ?? gpu.tile;
+    const fit = planKernels({ limits: gpu.limits, tile: this.tile });
+    if (!fit.ok) throw new RangeError(`webgpu: ${gpu.description}: ${fit.reason}`);
     this.rec = recorders.open(gpu.device);
     this.ropeTables = ropeTables.create<GpuBuf>((data) => this.upload(data), (b) => this.release(b));
-    this.tile = opts.tile ?? DEFAULT_TILE;
     this.vecMax = Math.max(1, Math.min(MATVEC_MAX_N, opts.matvecMaxN ?? MATVEC_MAX_N));
   }
 

@@ -171,6 +171,9 @@ export const syncProxyContract = defineContract<SyncWebGpuOptions, SyncWebGpuRes
 /** Starts the device worker and waits for its adapter; returns a synchronous WebGPU backend or why there is none. */
 export function createSyncWebGpuBackend(opts: SyncWebGpuOptions = {}): SyncWebGpuResult {
   return syncProxyContract.run(opts, () => {
+    // Dawn's OpenGL ES backend finds its EGL display through EGL_PLATFORM in the C environment, which only
+    // the main thread's process.env writes through to (device.ts sets it too late, inside the worker).
+    process.env['EGL_PLATFORM'] ??= 'surfaceless';
     const worker = startWorker();
     worker.unref();
     const { timeoutMs, ...backendOpts } = opts;

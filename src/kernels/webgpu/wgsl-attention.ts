@@ -1,3 +1,5 @@
+import { WGSL_REDUCE } from './wgsl-ops.js';
+
 /**
  * Causal grouped-query attention with an online softmax (flash-attention style): one workgroup of 64
  * threads per (query head h, query row t) — dispatched as (heads, n) — walks the cache positions in tiles
@@ -16,20 +18,9 @@ export const ATTENTION = /* wgsl */ `
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 var<workgroup> qs: array<f32, ${ATTN_MAX_HEAD_DIM}>;
 var<workgroup> ps: array<f32, ${ATTN_TILE}>;
-var<workgroup> red: array<f32, ${ATTN_TILE}>;
 
-fn reduce(v: f32, lid: u32, is_max: bool) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = ${ATTN_TILE / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = select(red[lid] + red[lid + s], max(red[lid], red[lid + s]), is_max); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
+${WGSL_REDUCE.tree('reduce_max', ATTN_TILE, (a, b) => `max(${a}, ${b})`)}
+${WGSL_REDUCE.tree('reduce_sum', ATTN_TILE, (a, b) => `${a} + ${b}`)}
 @compute @workgroup_size(${ATTN_TILE})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let sp = P[0].y; let heads = P[0].z; let K = P[0].w; let d = P[1].x; let cap = P[1].y;
@@ -53,12 +44,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var i = 0u; i < d; i++) { dot += qs[i] * kc[base + j * d + i]; }
       s = dot * scale;
     }
-    let mNew = max(m, reduce(s, lid, true));
+    let mNew = max(m, reduce_max(s, lid));
     var p = 0.0;
     if (j < len) { p = exp(s - mNew); }
     ps[lid] = p;
     let alpha = exp(m - mNew);
-    l = l * alpha + reduce(p, lid, false);
+    l = l * alpha + reduce_sum(p, lid);
     let cnt = min(${ATTN_TILE}u, len - j0);
     for (var k = 0u; k < ${ATTN_MAX_HEAD_DIM / ATTN_TILE}u; k++) {
       let i = lid + k * ${ATTN_TILE}u;

@@ -6,13 +6,18 @@
 
 const UNIFORM = '@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;';
 
-/** Tree reduction of `red` (256 lanes) by `op`; every lane then reads red[0]. */
-function reduce(op: string): string {
+/**
+ * Tree reduction of `buf` (256 lanes) by `op(a, b)`; every lane then reads buf[0]. Two reductions in one
+ * kernel use two arrays (see treeReduce in wgsl-ops.ts: Mesa 22 llvmpipe under OpenGL ES reorders the read).
+ */
+function reduce(buf: string, op: (a: string, b: string) => string): string {
   return `for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = ${op}; }
+    if (lid < s) { ${buf}[lid] = ${op(`${buf}[lid]`, `${buf}[lid + s]`)}; }
     workgroupBarrier();
   }`;
 }
+
+const SUM = (a: string, b: string): string => `${a} + ${b}`;
 
 /**
  * out[i, j] = Σ_k A(i, k)·B(k, j) with A(i, k) = a[i·P3 + k·P4] and B(k, j) = b[k·P5 + j·P6]; P0 = I, P1 = J,
@@ -73,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   red[lid] = acc;
   workgroupBarrier();
-  ${reduce('red[lid] + red[lid + s]')}
+  ${reduce('red', SUM)}
   let tot = red[0];
   let r = 1.0 / sqrt(tot.x / f32(dim) + eps);
   let k = r * r * r * tot.y / f32(dim);
@@ -109,6 +114,7 @@ export const SOFTMAX_CE_BACK = /* wgsl */ `${UNIFORM}
 @group(0) @binding(2) var<storage, read> targets: array<i32>;
 @group(0) @binding(3) var<storage, read_write> d: array<f32>;
 @group(0) @binding(4) var<storage, read_write> rowLoss: array<f32>;
+var<workgroup> redMax: array<f32, 256>;
 var<workgroup> red: array<f32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -118,16 +124,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let o = t * V;
   var m = bitcast<f32>(0xff7fffffu);
   for (var k = lid; k < V; k = k + 256u) { m = max(m, z[o + k]); }
-  red[lid] = m;
+  redMax[lid] = m;
   workgroupBarrier();
-  ${reduce('max(red[lid], red[lid + s])')}
-  let mx = red[0];
+  ${reduce('redMax', (a, b) => `max(${a}, ${b})`)}
+  let mx = redMax[0];
   workgroupBarrier();
   var s0 = 0.0;
   for (var k = lid; k < V; k = k + 256u) { s0 = s0 + exp(z[o + k] - mx); }
   red[lid] = s0;
   workgroupBarrier();
-  ${reduce('red[lid] + red[lid + s]')}
+  ${reduce('red', SUM)}
   let lse = mx + log(red[0]);
   // The target is read after the barriers: a branch on storage data before them breaks uniformity.
   let y = targets[t];

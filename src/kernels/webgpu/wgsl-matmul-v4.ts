@@ -22,6 +22,17 @@ export interface Tile4Config {
   readonly bk: number;
 }
 
+/** One vec4 of padding per k row avoids 4-way bank conflicts on the transposed stores, where it fits in 32 KiB. */
+function tile4Pad(tile: Tile4Config): number {
+  return tile.bk * 16 * (tile.tm + tile.tn) * 4 + tile.bk * 32 <= 32768 ? 1 : 0;
+}
+
+/** Workgroup memory of the vec4 tiled product: As and Bs, bk·(16·tm/4 + pad) + bk·(16·tn/4 + pad) vec4s. */
+function tiled4Bytes(tile: Tile4Config): number {
+  const pad = tile4Pad(tile);
+  return 16 * tile.bk * (4 * tile.tm + pad + 4 * tile.tn + pad);
+}
+
 /** Loads of one bm × bk slice into registers (vec4 along k), then transposed stores into shared memory. */
 function stagingCode(name: string, regs: string, span: number, bk: number, pad: number, guard: (m: string, k: string) => string, load: (m: string, k: string) => string): { load: (k0: string) => string; store: string } {
   const per = Math.ceil((span * bk) / 1024);
@@ -72,8 +83,7 @@ function tiled4Shader(dtype: string, tile: Tile4Config): string {
   const bload = f32
     ? 'fn bload(r: u32, c: u32) -> vec4<f32> { return w4[(r * P_COLS + c) >> 2u]; }'
     : `${WDECODE[dtype] ?? ''}\nfn bload(r: u32, c: u32) -> vec4<f32> { return vec4<f32>(wload(r, c), wload(r, c + 1u), wload(r, c + 2u), wload(r, c + 3u)); }`;
-  // One vec4 of padding per k row avoids 4-way bank conflicts on the transposed stores, where it fits in 32 KiB.
-  const pad = bk * (bm + bn + 8) * 4 <= 32768 ? 1 : 0;
+  const pad = tile4Pad(tile);
   const A = stagingCode('As', 'ra', bm, bk, pad, (m, k) => `t0 + ${m} < n && ${k} < cols`, (m, k) => `x4[((t0 + ${m}) * cols + ${k}) >> 2u]`);
   const B = stagingCode('Bs', 'rb', bn, bk, pad, (m, k) => `r0 + ${m} < rows && ${k} < cols`, (m, k) => `bload(r0 + ${m}, ${k})`);
   const sa = bm / 4 + pad;
@@ -269,4 +279,4 @@ ${MATVEC_TAIL}`;
 export const BLOCKED_MATVEC: Readonly<Record<string, string>> = { Q4_K: Q4K_MATVEC, Q8_0: Q80_MATVEC, Q6_K: Q6K_MATVEC, F32: F32_MATVEC };
 
 /** The vec4 product shader generators (text builders; the backend's contract covers what they compute). */
-export const MATMUL4_WGSL = { tiled: tiled4Shader } as const;
+export const MATMUL4_WGSL = { tiled: tiled4Shader, tiledBytes: tiled4Bytes } as const;

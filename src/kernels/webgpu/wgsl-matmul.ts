@@ -137,5 +137,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 `;
 }
 
+/** Workgroup memory of the tiled product with `tile`: As and Bs, bk·16·(tm + tn) floats. */
+function tiledBytes(tile: TileConfig): number {
+  return 4 * tile.bk * 16 * (tile.tm + tile.tn);
+}
+
 /** The product shader generators, by kernel (text builders; the backend's contract covers what they compute). */
-export const MATMUL_WGSL = { matvec: matvecShader, tiled: tiledShader, embed: embedShader } as const;
+export const MATMUL_WGSL = { matvec: matvecShader, tiled: tiledShader, embed: embedShader, tiledBytes } as const;

@@ -88,31 +88,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `;
 
-const ROW_REDUCE = /* wgsl */ `
-var<workgroup> red: array<f32, 256>;
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
+/**
+ * `fn name(v, lid) -> f32`: a tree reduction by `combine` over its own workgroup array of `size` floats; every
+ * lane gets the result. A kernel with two reductions gives each its own array: with one shared array, Dawn's
+ * OpenGL ES backend on Mesa 22 llvmpipe lets a lane read red[0] after the trailing barrier, when faster lanes
+ * have already written the next reduction's inputs there (attention and softmax came out wrong on 9+ lanes).
+ */
+function treeReduce(name: string, size: number, combine: (a: string, b: string) => string): string {
+  const buf = `${name}_buf`;
+  return /* wgsl */ `
+var<workgroup> ${buf}: array<f32, ${size}>;
+fn ${name}(v: f32, lid: u32) -> f32 {
+  ${buf}[lid] = v;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
+  for (var s = ${size / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { ${buf}[lid] = ${combine(`${buf}[lid]`, `${buf}[lid + s]`)}; }
     workgroupBarrier();
   }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-fn reduce_max(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
+  let r = ${buf}[0];
   workgroupBarrier();
   return r;
 }
 `;
+}
+
+const ROW_REDUCE = `${treeReduce('reduce_sum', 256, (a, b) => `${a} + ${b}`)}${treeReduce('reduce_max', 256, (a, b) => `max(${a}, ${b})`)}`;
 
 /** RMSNorm of row wid (one workgroup per row): P0 n, P1 dim, P2 eps bits. `inPlace` writes back into x. */
 function rmsnormShader(inPlace: boolean): string {
@@ -159,3 +159,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 /** RMSNorm shader text, out of place or in place. */
 export const RMSNORM_WGSL = { shader: rmsnormShader } as const;
+
+/** The reduction builder, for the other reduction kernels (attention). */
+export const WGSL_REDUCE = { tree: treeReduce } as const;
