@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, existsSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MANIFEST_ASSET, MODEL_ASSET } from './manifest.js';
 import { loadEsbuild, postjectCli } from './tools.js';
@@ -41,13 +41,15 @@ interface RuntimeBundle {
   imports: string[];
 }
 
-/** Bundles the runtime and all its dependencies into one minified CommonJS file. */
+/** Bundles the runtime and all its dependencies into one minified CommonJS file (the same bytes from any cwd). */
 export function bundleRuntime(outfile: string): RuntimeBundle {
   const esbuild = loadEsbuild();
+  const entry = runtimeEntry();
   let result;
   try {
     result = esbuild.buildSync({
-      entryPoints: [runtimeEntry()],
+      absWorkingDir: dirname(entry),
+      entryPoints: [entry],
       bundle: true,
       platform: 'node',
       format: 'cjs',
@@ -68,13 +70,26 @@ export function bundleRuntime(outfile: string): RuntimeBundle {
   return { path: outfile, bytes: statSync(outfile).size, imports: [...imports].sort() };
 }
 
-/** Writes the SEA blob (runtime + assets) with the running Node; returns its path. */
+/**
+ * V8 options of the blob-writing Node. The code cache it writes holds hash tables laid out by V8's hash
+ * seed, which is random per process unless the random seed is fixed; `--random-seed` (unlike `--hash-seed`)
+ * is left out of the flag hash the cache is checked against, so the executable still accepts the cache.
+ */
+const BLOB_NODE_FLAGS: readonly string[] = ['--random-seed=1'];
+
+/**
+ * Writes the SEA blob (runtime + assets) with the running Node; returns its path. Reproducible: the blob
+ * records the main script's path as given (so it is given relative to `workDir`, the node process's cwd),
+ * asset names but not their paths, and a code cache made under a fixed seed.
+ */
 export function makeBlob(workDir: string, bundlePath: string, aprPath: string, manifestPath: string): string {
   const output = join(workDir, 'sea.blob');
   const config = join(workDir, 'sea-config.json');
-  const assets = { [MODEL_ASSET]: aprPath, [MANIFEST_ASSET]: manifestPath };
-  writeFileSync(config, JSON.stringify({ main: bundlePath, output, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true, assets }));
-  const r = spawnSync(process.execPath, ['--experimental-sea-config', config], { cwd: workDir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' } });
+  // asset paths are read by a node running in workDir (so absolute); the blob keeps only their names
+  const assets = { [MODEL_ASSET]: resolve(aprPath), [MANIFEST_ASSET]: resolve(manifestPath) };
+  const main = relative(workDir, bundlePath);
+  writeFileSync(config, JSON.stringify({ main, output, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true, assets }));
+  const r = spawnSync(process.execPath, [...BLOB_NODE_FLAGS, '--experimental-sea-config', config], { cwd: workDir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' } });
   if (r.status !== 0 || !existsSync(output)) throw new CompileBuildError('node --experimental-sea-config', `${r.stderr || r.stdout || r.error?.message || `exit ${r.status}`}`);
   return output;
 }

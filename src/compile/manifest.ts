@@ -22,7 +22,7 @@ export const ManifestSchema = z.object({
     options: z.record(z.string(), z.unknown()),
     inputDigests: z.array(z.string()),
     toolVersion: z.string(),
-    time: z.string(),
+    time: z.string().optional(),
   }),
 });
 

@@ -66,7 +66,7 @@ function printInfo(e: Embedded, json: boolean): void {
     ['quantization', `${i.quantization.scheme ?? 'none'} (${i.quantization.bits_per_weight.toFixed(3)} bits per weight; ${Object.entries(i.dtypes).map(([d, n]) => `${d}×${n}`).join(' ')})`],
     ['tokenizer', i.tokenizer ? `${i.tokenizer.vocab_size} tokens${i.tokenizer.chat_template ? ', chat template' : ''}` : 'none'],
     ['weights', `${i.weights.bytes} bytes, ${i.weights.sha256}`],
-    ['provenance', i.provenance.map((p) => `${p.op} (${p.toolVersion}, ${p.time})`).join(' → ')],
+    ['provenance', i.provenance.map((p) => `${p.op} (${[p.toolVersion, p.time].filter((x) => x !== undefined).join(', ')})`).join(' → ')],
     ['runtime', `node ${i.runtime.node}, ${i.runtime.apr}, ${i.runtime.target}`],
   ];
   printTable(['field', 'value'], rows);

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { defineContract } from '../contract/index.js';
 import { FormatError } from '../formats/errors.js';
 import { openModel } from '../formats/open.js';
+import { pathLabel, provenanceEntry } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
 import { loadModel } from '../model/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
@@ -105,7 +106,8 @@ function meanMetrics(reports: readonly { metrics?: Readonly<Record<string, numbe
 
 function provenanceOf(o: AlignOptions, settings: AlignSettings, rank: number, options: TrainingOptions): ProvenanceEntry {
   const inputs = [o.model, o.data, ...(o.refModel ? [o.refModel] : [])];
-  return { op: 'align', options: { ...settings, lora: o.lora ?? false, rank, refModel: o.refModel ?? null, ...options }, inputDigests: inputs.map(sourceDigest), toolVersion: TOOL_VERSION, time: new Date().toISOString() };
+  const refModel = o.refModel === undefined ? null : pathLabel(o.refModel);
+  return provenanceEntry({ op: 'align', options: { ...settings, lora: o.lora ?? false, rank, refModel, ...options }, inputDigests: inputs.map(sourceDigest), toolVersion: TOOL_VERSION });
 }
 
 function run(o: AlignOptions): AlignResult {

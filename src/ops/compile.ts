@@ -12,8 +12,10 @@ import { MANIFEST_FORMAT, MODEL_ASSET, type Manifest } from '../compile/manifest
 import { requireTools } from '../compile/tools.js';
 import { defineContract } from '../contract/index.js';
 import { readApr } from '../formats/apr/index.js';
+import { checkOutputPath } from '../formats/atomic-write.js';
 import { FormatError } from '../formats/errors.js';
 import { detectFormat } from '../formats/open.js';
+import { sourceDateTime } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
 import { Sha256Digest } from '../tensor/digest.js';
 import { isSchemeName } from '../tensor/quant/recipes.js';
@@ -90,6 +92,7 @@ export const compileContract = defineContract<CompileOptions, CompileResult>({
 });
 
 function checkOptions(opts: CompileOptions): string {
+  checkOutputPath(opts.output);
   requireTools();
   const target = opts.target ?? hostTarget();
   if (target !== hostTarget()) throw new FormatError(opts.output, '--target', `only the running Node's platform ${hostTarget()} can be built here, got '${target}'`);
@@ -107,6 +110,7 @@ function weightsFile(opts: CompileOptions, workDir: string): string {
 }
 
 function manifestOf(opts: CompileOptions, target: string, aprPath: string): Manifest {
+  const time = sourceDateTime();
   return {
     format: MANIFEST_FORMAT,
     name: opts.name ?? basename(opts.output),
@@ -120,7 +124,7 @@ function manifestOf(opts: CompileOptions, target: string, aprPath: string): Mani
       options: { target, ...(opts.quantize !== undefined ? { quantize: opts.quantize } : {}) },
       inputDigests: [sourceDigest(opts.input)],
       toolVersion: TOOL_VERSION,
-      time: new Date().toISOString(),
+      ...(time !== undefined ? { time } : {}),
     },
   };
 }

@@ -12,6 +12,7 @@ import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../fo
 import { readPeftAdapter, writePeftAdapter } from '../formats/peft/adapter.js';
 import { parsePeftConfig } from '../formats/peft/config.js';
 import { mergeLora } from '../formats/peft/merge.js';
+import { pathLabel, provenanceEntry } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
 import type { ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
 import { MemoryTensorStore } from '../tensor/store.js';
@@ -133,7 +134,7 @@ function exampleReport(model: Trainable, e: TokenExample, withGrad: boolean): St
 }
 
 function provenance(inputs: string[], options: Record<string, unknown>): ProvenanceEntry {
-  return { op: 'finetune', options, inputDigests: inputs.map(sourceDigest), toolVersion: TOOL_VERSION, time: new Date().toISOString() };
+  return provenanceEntry({ op: 'finetune', options, inputDigests: inputs.map(sourceDigest), toolVersion: TOOL_VERSION });
 }
 
 /** The base metadata without a logits fingerprint (it was recorded for other weights). */
@@ -234,7 +235,7 @@ function train(o: FinetuneOptions): FinetuneResult {
     const model = createTrainableModel(base, { method: s.method, rank: s.rank, alpha: s.alpha, targets: s.targets, seed: options.seed });
     const history = runTraining(trainingRun(o, model, data, options));
     const written = writeOutput(o, s.method, model, provenance([o.model, o.data], { ...s, ...options }));
-    if (o.plot !== undefined) writePlot(o.plot, history, `apr finetune ${s.method}: ${o.data}`);
+    if (o.plot !== undefined) writePlot(o.plot, history, `apr finetune ${s.method}: ${pathLabel(o.data)}`);
     return {
       output: o.output, ...written, method: s.method, options, history,
       trainExamples: data.train.length, valExamples: data.val.length, trainTokens: data.trainTokens, droppedRecords: data.dropped,
@@ -257,7 +258,7 @@ export function mergeAdapter(o: MergeAdapterOptions): MergeAdapterResult {
   return mergeAdapterContract.run(o, () => {
     const t0 = performance.now();
     const format = outputFormatFor(o.output, o.format);
-    const prov = provenance([o.model, o.adapter], { adapter: o.adapter, merge: true });
+    const prov = provenance([o.model, o.adapter], { adapter: pathLabel(o.adapter), merge: true });
     const r = mergeInto(o.model, o.adapter, o.output, format, prov);
     return { output: o.output, format, ...r, seconds: (performance.now() - t0) / 1000 };
   });

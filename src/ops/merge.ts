@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { defineContract } from '../contract/index.js';
 import { FormatError } from '../formats/errors.js';
 import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../formats/open.js';
+import { pathLabel, provenanceEntry } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
-import type { ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
+import type { ModelBundle } from '../tensor/bundle.js';
 import { elementCount } from '../tensor/dtype.js';
 import { checkMergeable } from '../train/merge/compat.js';
 import { type MergeConfig, type Setting, readMergeConfig } from '../train/merge/config.js';
@@ -208,13 +209,13 @@ function runMerge(opts: MergeOptions): MergeResult {
     // The base's logits fingerprint describes other weights; `apr import` records one for the new model.
     const { golden: _stale, ...metadata } = base.bundle.metadata;
     const bundle: ModelBundle = { ...base.bundle, metadata, tensors, source: { path: opts.output, format: 'memory' } };
-    const options = { strategy: method.name, base: base.path, models: inputs.map((m) => m.path), seed, ...(dtype ? { dtype } : {}), parameters };
-    const provenance: ProvenanceEntry = { op: 'merge', options, inputDigests, toolVersion: TOOL_VERSION, time: new Date().toISOString() };
+    const options = { strategy: method.name, base: pathLabel(base.path), models: inputs.map((m) => pathLabel(m.path)), seed, ...(dtype ? { dtype } : {}), parameters };
+    const provenance = provenanceEntry({ op: 'merge', options, inputDigests, toolVersion: TOOL_VERSION });
     const bytes = writeModel(bundle, opts.output, format, provenance);
     peak.sample();
     const { parameters: count, largest } = sizes(base.bundle);
     return {
-      output: opts.output, format, strategy: method.name, base: base.path, models: options.models, tensors: total, parameters: count, bytes, seed,
+      output: opts.output, format, strategy: method.name, base: base.path, models: inputs.map((m) => m.path), tensors: total, parameters: count, bytes, seed,
       peak_rss_bytes: peak.value, largest_tensor_f32_bytes: largest, seconds: (performance.now() - t0) / 1000, input_digests: inputDigests,
     };
   } finally {

@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { defineContract } from '../contract/index.js';
 import { FormatError } from '../formats/errors.js';
 import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../formats/open.js';
+import { provenanceEntry } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
-import type { ArchConfig, ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
+import type { ArchConfig, ModelBundle } from '../tensor/bundle.js';
 import { elementCount } from '../tensor/dtype.js';
 import { fingerprintForImport } from '../eval/integrity/golden.js';
 import { TOOL_VERSION } from './version.js';
@@ -65,13 +66,12 @@ function convert(op: 'import' | 'export', opts: ConvertOptions, defaultFormat: O
   const bundle = withArch(openModel(opts.input), opts.arch);
   try {
     const inputDigest = sourceDigest(opts.input);
-    const provenance: ProvenanceEntry = {
+    const provenance = provenanceEntry({
       op,
       options: { format, ...(opts.arch ? { arch: opts.arch } : {}), from: bundle.source.format },
       inputDigests: [inputDigest],
       toolVersion: TOOL_VERSION,
-      time: new Date().toISOString(),
-    };
+    });
     const names = bundle.tensors.names();
     let parameters = 0;
     for (const n of names) parameters += elementCount(bundle.tensors.get(n)?.shape ?? []);

@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { defineContract } from '../contract/index.js';
 import { FormatError } from '../formats/errors.js';
 import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../formats/open.js';
+import { pathLabel, provenanceEntry } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
-import type { ArchConfig, ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
+import type { ArchConfig, ModelBundle } from '../tensor/bundle.js';
 import { elementCount } from '../tensor/dtype.js';
 import type { TensorStore } from '../tensor/store.js';
 import { loadTokenizer } from '../tokenizer/index.js';
@@ -192,9 +193,11 @@ function emit(o: PruneOptions, bundle: ModelBundle, built: Built, ratio: number,
   const { golden: _stale, ...metadata } = bundle.metadata; // a fingerprint of the unpruned weights
   const out: ModelBundle = { ...bundle, metadata, config: built.config, tensors: built.store, source: { path: o.output, format: 'memory' } };
   const format = outputFormatFor(o.output, o.format);
-  const calibration = cal ? { calibration: o.calibration, samples: cal.info.samples, seq_len: cal.info.seq_len, seed: o.seed ?? 0 } : {};
+  // the calibration file is named by file name and identified by its digest (the model's comes first)
+  const calFiles = cal && o.calibration !== undefined ? [o.calibration] : [];
+  const calibration = cal ? { ...(calFiles[0] !== undefined ? { calibration: pathLabel(calFiles[0]) } : {}), samples: cal.info.samples, seq_len: cal.info.seq_len, seed: o.seed ?? 0 } : {};
   const options = { method: o.method, target_ratio: ratio, ...(o.pattern ? { pattern: o.pattern } : {}), ...calibration, ...(o.layers ? { layers: o.layers } : {}), ...(o.unit ? { unit: o.unit } : {}) };
-  const provenance: ProvenanceEntry = { op: 'prune', options, inputDigests: [sourceDigest(o.input)], toolVersion: TOOL_VERSION, time: new Date().toISOString() };
+  const provenance = provenanceEntry({ op: 'prune', options, inputDigests: [o.input, ...calFiles].map(sourceDigest), toolVersion: TOOL_VERSION });
   return { format, bytes: writeModel(out, o.output, format, provenance) };
 }
 

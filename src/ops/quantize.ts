@@ -8,8 +8,9 @@ import { defineContract } from '../contract/index.js';
 import { fingerprintForImport } from '../eval/integrity/golden.js';
 import { FormatError } from '../formats/errors.js';
 import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../formats/open.js';
+import { provenanceEntry } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
-import type { ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
+import type { ModelBundle } from '../tensor/bundle.js';
 import { DTYPES, byteSize } from '../tensor/dtype.js';
 import { type PlanEntry, type QuantPlan, planBundle, quantizedBundle } from '../tensor/quant/model.js';
 import { SCHEMES, type SchemeName, isSchemeName } from '../tensor/quant/recipes.js';
@@ -167,13 +168,12 @@ function run(opts: QuantizeOptions): QuantizeResult {
     const plan = planBundle(source, scheme, { pure: opts.pure ?? false });
     checkFormat(opts.input, plan, format);
     const inputDigest = sourceDigest(opts.input);
-    const provenance: ProvenanceEntry = {
+    const provenance = provenanceEntry({
       op: 'quantize',
       options: { scheme, pure: opts.pure ?? false, format, from: source.source.format },
       inputDigests: [inputDigest],
       toolVersion: TOOL_VERSION,
-      time: new Date().toISOString(),
-    };
+    });
     let done = 0;
     const out = quantizedBundle(outputMetadata(source, plan.ftype, format), plan, (name) => opts.onTensor?.(name, ++done, plan.entries.length));
     const t0 = performance.now();

@@ -38,12 +38,17 @@ export interface TokenizerSpec {
   generationConfig?: Record<string, unknown>;
 }
 
+/**
+ * One operation applied to a model. Input files are named by file name in `options` and identified by
+ * digest; `time` (ISO 8601) is recorded only from `SOURCE_DATE_EPOCH`, so outputs are byte-reproducible
+ * (files written before that carry the wall-clock time of their writing).
+ */
 export interface ProvenanceEntry {
   op: string;
   options: Record<string, unknown>;
   inputDigests: string[];
   toolVersion: string;
-  time: string;
+  time?: string;
 }
 
 export type BundleFormat = 'apr' | 'gguf' | 'safetensors' | 'hf-dir' | 'peft' | 'memory';

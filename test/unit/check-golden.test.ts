@@ -136,6 +136,13 @@ describe('provenance chain', () => {
     ]);
   });
 
+  it('accepts entries without a time (reproducible outputs) and orders the timed ones around them', () => {
+    const { time: _t, ...untimed } = IMPORT_ENTRY;
+    expect(run([untimed, { ...untimed, op: 'quantize' }]).fails).toEqual([]);
+    const f = run([{ ...IMPORT_ENTRY, time: '2025-02-01T00:00:00Z' }, { ...untimed, op: 'quantize' }, { ...IMPORT_ENTRY, op: 'merge' }]);
+    expect(f.fails).toEqual([`provenance[2].time: ${IMPORT_ENTRY.time ?? ''} precedes provenance[0].time (the chain is out of order)`]);
+  });
+
   it('flags a time in the future as a warning and an out-of-order time as a failure', () => {
     const f = run([{ ...IMPORT_ENTRY, time: '2026-01-01T00:00:00Z' }, IMPORT_ENTRY]);
     expect(f.warns).toEqual(['provenance[0].time: 2026-01-01T00:00:00Z is in the future']);

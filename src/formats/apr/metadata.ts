@@ -98,7 +98,7 @@ export function encodeMetadata(meta: Record<string, unknown>): Uint8Array {
 }
 
 const ProvenanceSchema = z.array(
-  z.object({ op: z.string(), options: z.record(z.string(), z.unknown()), inputDigests: z.array(z.string()), toolVersion: z.string(), time: z.string() }),
+  z.object({ op: z.string(), options: z.record(z.string(), z.unknown()), inputDigests: z.array(z.string()), toolVersion: z.string(), time: z.string().optional() }),
 );
 
 export interface DecodedMetadata {

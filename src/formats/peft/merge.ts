@@ -4,6 +4,7 @@ import { type DType, elementCount } from '../../tensor/dtype.js';
 import { f32ToBf16, f32ToF16 } from '../../tensor/half.js';
 import type { TensorRef, TensorStore } from '../../tensor/store.js';
 import { FormatError } from '../errors.js';
+import { pathLabel } from '../provenance.js';
 import type { PeftAdapter } from './adapter.js';
 import type { LoraModule } from './modules.js';
 
@@ -127,5 +128,6 @@ export function mergeLora(base: ModelBundle, adapter: PeftAdapter): ModelBundle 
       adapter.tensors.close();
     },
   };
-  return { ...base, tensors, metadata: { ...base.metadata, merged_peft_adapter: adapter.path } };
+  // the adapter's folder name, not its path: the output names no path of the machine that wrote it
+  return { ...base, tensors, metadata: { ...base.metadata, merged_peft_adapter: pathLabel(adapter.path) } };
 }

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { ModelBundle } from '../../tensor/bundle.js';
 import { MemoryTensorStore } from '../../tensor/store.js';
 import { type LinearParams, type Matrix, matrixFloats } from '../autograd/linear.js';
@@ -56,7 +57,8 @@ export function paramsToBundle(base: ModelBundle, p: ModelParams): ModelBundle {
     tensors: store,
     metadata: { ...base.metadata },
     provenance: [...base.provenance],
-    source: { path: `memory:trained(${base.source.path})`, format: 'memory' },
+    // a virtual path whose file name is the base's (GGUF's general.name derives from it; no host path leaks)
+    source: { path: `memory:trained/${basename(base.source.path)}`, format: 'memory' },
   };
   if (base.tokenizer) bundle.tokenizer = base.tokenizer;
   return bundle;

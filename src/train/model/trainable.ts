@@ -1,5 +1,6 @@
 import { allFinite, idsInRange } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
+import { pathLabel } from '../../formats/provenance.js';
 import type { ArchConfig, ModelBundle } from '../../tensor/bundle.js';
 import { Tape } from '../autograd/tape.js';
 import type { SequenceForward, TrainParam } from '../types.js';
@@ -93,7 +94,8 @@ class TrainableDecoder implements Trainable {
     return {
       peft_type: 'LORA', task_type: 'CAUSAL_LM', r: o.rank, lora_alpha: o.alpha, target_modules: [...o.targets].sort(),
       lora_dropout: 0, bias: 'none', fan_in_fan_out: false, use_rslora: false, use_dora: false,
-      base_model_name_or_path: this.base.source.path, inference_mode: true, init_lora_weights: true,
+      // the base's file name only: an adapter folder names no path of the machine that trained it
+      base_model_name_or_path: pathLabel(this.base.source.path), inference_mode: true, init_lora_weights: true,
     };
   }
 

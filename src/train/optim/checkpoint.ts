@@ -30,6 +30,7 @@ function f32Ref(name: string, shape: readonly number[], data: Float32Array): Ten
 /**
  * Writes `<dir>/checkpoint.safetensors`: tensors `param.<name>`, `adam_m.<name>`, `adam_v.<name>` (exact
  * float32 bytes) and the JSON state in the header metadata. Atomic (temp file + fsync + rename).
+ * Reproducible: the history is stored without its wall-clock `seconds` (0), so the same run gives the same bytes.
  */
 export function saveCheckpoint(dir: string, params: readonly TrainParam[], adam: AdamWState, state: CheckpointState): void {
   mkdirSync(dir, { recursive: true });
@@ -39,7 +40,8 @@ export function saveCheckpoint(dir: string, params: readonly TrainParam[], adam:
     refs.push(f32Ref(`adam_m.${p.name}`, p.shape, adam.m[i] ?? new Float32Array(0)));
     refs.push(f32Ref(`adam_v.${p.name}`, p.shape, adam.v[i] ?? new Float32Array(0)));
   });
-  writeSafetensors(join(dir, CHECKPOINT_FILE), refs, { apr_train_state: JSON.stringify({ ...state, adamStep: adam.step }) });
+  const history = state.history.map((r) => ({ ...r, seconds: 0 }));
+  writeSafetensors(join(dir, CHECKPOINT_FILE), refs, { apr_train_state: JSON.stringify({ ...state, history, adamStep: adam.step }) });
 }
 
 function sameOptions(a: TrainingOptions, b: TrainingOptions): keyof TrainingOptions | undefined {

@@ -1,0 +1,36 @@
+/** The `apr` command line: every verb registered on one commander program (apr.ts runs it; tests may run it in process). */
+import type { Command } from 'commander';
+import { registerAlign } from './commands/align.js';
+import { registerCheck } from './commands/check.js';
+import { registerDistill } from './commands/distill.js';
+import { registerFinetune } from './commands/finetune.js';
+import { registerCompile } from './commands/compile.js';
+import { registerBench } from './commands/bench.js';
+import { registerInference } from './commands/inference.js';
+import { registerMergePrune } from './commands/merge-prune.js';
+import { registerModelIo } from './commands/model-io.js';
+import { registerPassAtK } from './commands/pass-at-k.js';
+import { registerQuantize } from './commands/quantize.js';
+import { registerServe } from './commands/serve.js';
+import { createProgram } from './program.js';
+
+/** A fresh `apr` program with every verb (a commander program is parsed once: make one per run). */
+export function createAprProgram(): Command {
+  const program = createProgram('apr', 'apr — LLM weights toolkit with mathematical contracts (import, inspect, check, run, eval, quantize, merge, finetune)');
+  program.addHelpText('after', `
+Exit codes: 0 ok, 1 a check/evaluation failed, 2 bad usage, 3 bad input file, 4 contract violation.
+Environment: APR_CONTRACTS=off|pre|full (default pre) controls run-time contract checks.`);
+  registerModelIo(program);
+  registerCheck(program);
+  registerInference(program);
+  registerServe(program);
+  registerBench(program);
+  registerMergePrune(program);
+  registerPassAtK(program);
+  registerQuantize(program);
+  registerDistill(program);
+  registerAlign(program);
+  registerCompile(program);
+  registerFinetune(program);
+  return program;
+}
