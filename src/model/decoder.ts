@@ -3,8 +3,12 @@ import { defineContract } from '../contract/index.js';
 import { contractMode } from '../contract/mode.js';
 import type { Backend } from '../kernels/types.js';
 import type { ArchConfig } from '../tensor/bundle.js';
+import { allocRowBuffers, batchCore, checkedBatch, checkedBatchAsync, releaseRowBuffers } from './batch-step.js';
 import { type KVCache, KVCacheImpl } from './kv-cache.js';
-import type { DecoderWeights, LayerWeights, Linear } from './weights.js';
+import { type ActivationObserver, allocScratch, type AttentionBuffers, headLogits, type LayerStack, releaseScratch, ropeAttend, runLayers, type Scratch } from './layers.js';
+import type { DecoderWeights } from './weights.js';
+
+export type { ActivationObserver, ActivationSite } from './layers.js';
 
 export interface ForwardOptions {
   /** Return the logits of every position ([n, vocab]); default only the last position ([vocab]). */
@@ -32,23 +36,17 @@ export interface Model {
   forwardAsync?(tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts?: ForwardOptions): Promise<Float32Array>;
   /** `logitsAll` through `forwardAsync`. */
   logitsAllAsync?(ids: ArrayLike<number>): Promise<Float32Array>;
+  /**
+   * One decode step of several sequences (continuous batching): token i goes at the next position of
+   * caches[i] (distinct caches, lengths may differ). Returns fresh logits [n, vocab]; row i is bit-identical
+   * to `forward([tokens[i]], caches[i].length, caches[i])` (see batch-step.ts).
+   */
+  forwardBatch?(tokens: readonly number[], caches: readonly KVCache[]): Float32Array;
+  /** `forwardBatch` reading back with the backend's `readAsync`. */
+  forwardBatchAsync?(tokens: readonly number[], caches: readonly KVCache[]): Promise<Float32Array>;
   /** Frees weights and buffers now (otherwise at garbage collection); the model is unusable after. */
   dispose(): void;
 }
-
-interface Scratch<B> {
-  rows: number;
-  x: B; h: B; q: B; k: B; v: B; att: B; o: B; gate: B; up: B; logits: B; last: B;
-}
-
-/**
- * Where an observer sees activations: `residual` is the stream entering layer l (l = num_layers: after the
- * last layer, before the final norm); the others are the inputs of a layer's projections (`attn_in` of
- * q/k/v, `o_in` of o_proj, `mlp_in` of gate/up, `down_in` of down_proj).
- */
-export type ActivationSite = 'residual' | 'attn_in' | 'o_in' | 'mlp_in' | 'down_in';
-/** Receives `n` rows of `dim` floats (a view valid only during the call). Used for calibration statistics. */
-export type ActivationObserver = (layer: number, site: ActivationSite, rows: Float32Array, n: number, dim: number) => void;
 
 export interface DecoderOptions {
   /** Tokens per internal step of a long prefill (bounds scratch memory; results do not depend on it). */
@@ -58,11 +56,13 @@ export interface DecoderOptions {
 
 class Decoder<B, W> implements Model {
   private scratch: Scratch<B> | undefined;
+  /** One row's attention buffers for batched steps (allocated on first use). */
+  private row: AttentionBuffers<B> | undefined;
   /** Reused by logitsAll, so repeated calls (perplexity) do not churn cache memory. */
   private spare: KVCache | undefined;
   private disposed = false;
   private readonly maxBatch: number;
-  private readonly observer: ActivationObserver | undefined;
+  private readonly stack: LayerStack<B, W>;
 
   constructor(
     readonly config: ArchConfig,
@@ -71,7 +71,7 @@ class Decoder<B, W> implements Model {
     opts: DecoderOptions,
   ) {
     this.maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? 512));
-    this.observer = opts.observer;
+    this.stack = { config, be, weights, observer: opts.observer };
   }
 
   get backend(): string {
@@ -106,6 +106,24 @@ class Decoder<B, W> implements Model {
     return this.forwardAsync(ids, 0, this.spare, { allLogits: true });
   }
 
+  forwardBatch(tokens: readonly number[], caches: readonly KVCache[]): Float32Array {
+    return checkedBatch(this, tokens, caches, () => {
+      const { s, own, out, V } = this.beginBatch(tokens, caches);
+      for (let b = 0; b < tokens.length; b += s.rows) out.set(this.head(s, s.x, this.batchChunk(s, tokens, own, b)), b * V);
+      for (const c of own) c.setLength(c.length + 1);
+      return out;
+    });
+  }
+
+  forwardBatchAsync(tokens: readonly number[], caches: readonly KVCache[]): Promise<Float32Array> {
+    return checkedBatchAsync(this, tokens, caches, async () => {
+      const { s, own, out, V } = this.beginBatch(tokens, caches);
+      for (let b = 0; b < tokens.length; b += s.rows) out.set(await this.headAsync(s, s.x, this.batchChunk(s, tokens, own, b)), b * V);
+      for (const c of own) c.setLength(c.length + 1);
+      return out;
+    });
+  }
+
   dispose(): void {
     const be = this.be;
     const w = this.weights;
@@ -121,28 +139,22 @@ class Decoder<B, W> implements Model {
     for (const m of mats) be.releaseWeight?.(m);
     for (const v of vecs) be.release?.(v);
     this.releaseScratch();
+    releaseRowBuffers(this.be, this.row);
+    this.row = undefined;
     this.spare?.dispose();
     this.spare = undefined;
     this.disposed = true;
   }
 
   private releaseScratch(): void {
-    if (this.scratch) for (const [k, buf] of Object.entries(this.scratch)) if (k !== 'rows') this.be.release?.(buf as B);
+    releaseScratch(this.be, this.scratch);
     this.scratch = undefined;
   }
 
   private ensureScratch(rows: number): Scratch<B> {
     if (this.scratch && this.scratch.rows >= rows) return this.scratch;
     this.releaseScratch();
-    const c = this.config;
-    const a = (n: number): B => this.be.alloc(rows * n);
-    const qDim = c.num_heads * c.head_dim;
-    const kvDim = c.num_kv_heads * c.head_dim;
-    this.scratch = {
-      rows,
-      x: a(c.hidden_size), h: a(c.hidden_size), q: a(qDim), k: a(kvDim), v: a(kvDim), att: a(qDim), o: a(c.hidden_size),
-      gate: a(c.intermediate_size), up: a(c.intermediate_size), logits: a(c.vocab_size), last: this.be.alloc(c.hidden_size),
-    };
+    this.scratch = allocScratch(this.be, this.config, rows);
     return this.scratch;
   }
 
@@ -187,6 +199,22 @@ class Decoder<B, W> implements Model {
     return m;
   }
 
+  private beginBatch(tokens: readonly number[], caches: readonly KVCache[]) {
+    if (this.disposed) throw new Error('model was disposed');
+    const own = caches.map((c) => this.ownCache(c));
+    for (const c of own) c.reserve(c.length + 1);
+    const V = this.config.vocab_size;
+    return { s: this.ensureScratch(Math.min(tokens.length, this.maxBatch)), own, out: new Float32Array(tokens.length * V), V };
+  }
+
+  /** Runs the layers over the sequences b.. of a batched step (one row each); returns the row count. */
+  private batchChunk(s: Scratch<B>, tokens: readonly number[], caches: readonly KVCacheImpl<B>[], b: number): number {
+    const m = Math.min(s.rows, tokens.length - b);
+    this.row ??= allocRowBuffers(this.be, this.config);
+    runLayers(this.stack, s, tokens.slice(b, b + m), m, batchCore(this.stack, this.row, caches.slice(b, b + m)));
+    return m;
+  }
+
   private lastRow(s: Scratch<B>, n: number): B {
     const H = this.config.hidden_size;
     this.be.copy(s.x, ((n - 1) % s.rows) * H, s.last, 0, H);
@@ -201,69 +229,17 @@ class Decoder<B, W> implements Model {
 
   /** Final norm and LM head over rows of `x`; returns a host view of [m, vocab]. */
   private head(s: Scratch<B>, x: B, m: number): Float32Array {
-    const c = this.config;
-    this.be.rmsnorm(x, this.weights.norm, c.rms_norm_eps, m, c.hidden_size, s.h);
-    this.be.matmul(this.weights.lmHead, s.h, m, s.logits);
-    return this.be.read(s.logits, 0, m * c.vocab_size);
+    headLogits(this.stack, s, x, m);
+    return this.be.read(s.logits, 0, m * this.config.vocab_size);
   }
 
   private headAsync(s: Scratch<B>, x: B, m: number): Promise<Float32Array> {
-    const c = this.config;
-    this.be.rmsnorm(x, this.weights.norm, c.rms_norm_eps, m, c.hidden_size, s.h);
-    this.be.matmul(this.weights.lmHead, s.h, m, s.logits);
-    return this.be.readAsync(s.logits, 0, m * c.vocab_size);
+    headLogits(this.stack, s, x, m);
+    return this.be.readAsync(s.logits, 0, m * this.config.vocab_size);
   }
 
   private layers(s: Scratch<B>, tokens: number[], pos: number, n: number, cache: KVCacheImpl<B>): void {
-    this.be.embed(this.weights.embed, tokens, s.x);
-    this.weights.layers.forEach((lw, l) => {
-      this.observe(l, 'residual', s.x, n, this.config.hidden_size);
-      this.attentionBlock(s, lw, n, pos, cache.k[l] as B, cache.v[l] as B, cache.capacity, l);
-      this.mlpBlock(s, lw, n, l);
-    });
-    this.observe(this.weights.layers.length, 'residual', s.x, n, this.config.hidden_size);
-  }
-
-  private observe(layer: number, site: ActivationSite, buf: B, n: number, dim: number): void {
-    if (this.observer) this.observer(layer, site, this.be.read(buf, 0, n * dim), n, dim);
-  }
-
-  private linear(lin: Linear<B, W>, x: B, n: number, out: B): void {
-    this.be.matmul(lin.w, x, n, out);
-    if (lin.bias !== undefined) this.be.addBias(out, lin.bias, n, lin.rows);
-  }
-
-  private attentionBlock(s: Scratch<B>, lw: LayerWeights<B, W>, n: number, pos: number, kc: B, vc: B, capacity: number, l: number): void {
-    const c = this.config;
-    const be = this.be;
-    const H = c.hidden_size;
-    be.rmsnorm(s.x, lw.inputNorm, c.rms_norm_eps, n, H, s.h);
-    this.observe(l, 'attn_in', s.h, n, H);
-    this.linear(lw.q, s.h, n, s.q);
-    this.linear(lw.k, s.h, n, s.k);
-    this.linear(lw.v, s.h, n, s.v);
-    be.rope(s.q, n, c.num_heads, c.head_dim, pos, c.rope_theta);
-    be.rope(s.k, n, c.num_kv_heads, c.head_dim, pos, c.rope_theta);
-    be.kvStore(kc, s.k, n, c.num_kv_heads, c.head_dim, pos, capacity);
-    be.kvStore(vc, s.v, n, c.num_kv_heads, c.head_dim, pos, capacity);
-    be.attention(s.q, kc, vc, { n, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity }, s.att);
-    this.observe(l, 'o_in', s.att, n, c.num_heads * c.head_dim);
-    this.linear(lw.o, s.att, n, s.o);
-    be.add(s.x, s.o, n * H, s.x);
-  }
-
-  private mlpBlock(s: Scratch<B>, lw: LayerWeights<B, W>, n: number, l: number): void {
-    const c = this.config;
-    const be = this.be;
-    const H = c.hidden_size;
-    be.rmsnorm(s.x, lw.postNorm, c.rms_norm_eps, n, H, s.h);
-    this.observe(l, 'mlp_in', s.h, n, H);
-    this.linear(lw.gate, s.h, n, s.gate);
-    this.linear(lw.up, s.h, n, s.up);
-    be.swiglu(s.gate, s.up, n * c.intermediate_size, s.gate);
-    this.observe(l, 'down_in', s.gate, n, c.intermediate_size);
-    this.linear(lw.down, s.gate, n, s.o);
-    be.add(s.x, s.o, n * H, s.x);
+    runLayers(this.stack, s, tokens, n, (bufs, m, l) => ropeAttend(this.stack, bufs, m, pos, cache.k[l] as B, cache.v[l] as B, cache.capacity));
   }
 }
 

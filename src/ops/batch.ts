@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { defineContract } from '../contract/index.js';
+import { BatchEngine, type BatchEngineOptions, type BatchRequest } from '../model/batch-decoder.js';
+import { fitContext } from '../model/generate.js';
+import type { SamplingOptions } from '../model/sampling.js';
 import type { Session } from '../model/session.js';
-import { type RunOptions, runPrompt } from './generate.js';
+import { promptTokenIds } from '../tokenizer/index.js';
+import type { RunOptions } from './generate.js';
 
 /** One line of a --batch-jsonl file. Unknown keys are kept out of the options (and ignored). */
 const BatchLineSchema = z.object({
@@ -55,9 +59,11 @@ function lineIds(parsed: unknown): Pick<BatchLineResult, 'task_id' | 'custom_id'
   return ids;
 }
 
-/** The line's overrides of the batch defaults (chat history, sampling settings). */
-function lineOptions(defaults: RunOptions, prompt: string, l: BatchLine): RunOptions {
+/** The line's overrides of the batch defaults (chat history, sampling settings); its warnings name `where`. */
+function lineOptions(defaults: RunOptions, prompt: string, l: BatchLine, where: string): RunOptions {
   const opts: RunOptions = { ...defaults, prompt };
+  const warn = defaults.onWarning;
+  if (warn) opts.onWarning = (message) => warn(`${where}: ${message}`);
   if (l.messages) {
     opts.history = l.messages.slice(0, -1);
     opts.chat = true;
@@ -70,44 +76,82 @@ function lineOptions(defaults: RunOptions, prompt: string, l: BatchLine): RunOpt
   return opts;
 }
 
-function runLine(session: Session, raw: string, lineNo: number, defaults: RunOptions, file: string): BatchLineResult {
+function samplingOf(o: RunOptions): SamplingOptions {
+  const { temperature, topK, topP, minP, repetitionPenalty, seed } = o;
+  return { temperature, topK, topP, minP, repetitionPenalty, seed };
+}
+
+/** A non-blank line: its ids and either a request for the engine or the error that replaces its result. */
+type ParsedLine = { line: number; ids: Pick<BatchLineResult, 'task_id' | 'custom_id'> } & ({ request: BatchRequest } | { error: string });
+
+function parseLine(session: Session, raw: string, lineNo: number, defaults: RunOptions, file: string): ParsedLine {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (err) {
-    return { line: lineNo, error: `${file}:${lineNo}: invalid JSON (${(err as Error).message})` };
+    return { line: lineNo, ids: {}, error: `${file}:${lineNo}: invalid JSON (${(err as Error).message})` };
   }
   const r = BatchLineSchema.safeParse(parsed);
   const ids = lineIds(parsed);
   if (!r.success) {
     const issue = r.error.issues[0];
-    return { line: lineNo, ...ids, error: `${file}:${lineNo}: ${issue?.path.join('.') || 'line'}: ${issue?.message ?? 'invalid'}` };
+    return { line: lineNo, ids, error: `${file}:${lineNo}: ${issue?.path.join('.') || 'line'}: ${issue?.message ?? 'invalid'}` };
   }
   const l = r.data;
   const last = l.messages?.at(-1);
   const prompt = l.prompt ?? (last?.role === 'user' ? last.content : undefined);
-  if (prompt === undefined) return { line: lineNo, ...ids, error: `${file}:${lineNo}: prompt: expected "prompt" or "messages" ending in a user turn` };
+  if (prompt === undefined) return { line: lineNo, ids, error: `${file}:${lineNo}: prompt: expected "prompt" or "messages" ending in a user turn` };
   try {
-    const out = runPrompt(session, lineOptions(defaults, prompt, l));
-    return { line: lineNo, ...ids, text: out.text, tokens_generated: out.tokens_generated, tok_per_sec: out.tok_per_sec, inference_ms: out.inference_ms };
+    const opts = lineOptions(defaults, prompt, l, `${file}:${lineNo}`);
+    const promptIds = promptTokenIds(session.tokenizer, opts);
+    if (promptIds.length === 0) promptIds.push(session.tokenizer.bosTokenId ?? session.tokenizer.eosTokenId ?? 0);
+    // as runPrompt: prompt + generated tokens stay within the model's context
+    const fit = fitContext(promptIds.length, opts.maxTokens, session.model.config.max_position_embeddings);
+    if (fit.warning !== undefined) opts.onWarning?.(fit.warning);
+    return { line: lineNo, ids, request: { ...samplingOf(opts), promptIds, maxTokens: fit.maxTokens, stopTokens: session.tokenizer.stopTokenIds } };
   } catch (err) {
-    return { line: lineNo, ...ids, error: `${file}:${lineNo}: ${(err as Error).message}` };
+    return { line: lineNo, ids, error: `${file}:${lineNo}: ${(err as Error).message}` };
   }
 }
 
+async function generateLine(engine: BatchEngine, session: Session, p: ParsedLine, file: string): Promise<BatchLineResult> {
+  if ('error' in p) return { line: p.line, ...p.ids, error: p.error };
+  try {
+    const r = await engine.enqueue(p.request);
+    const text = session.tokenizer.decode(r.ids, { skipSpecialTokens: true });
+    return { line: p.line, ...p.ids, text, tokens_generated: r.ids.length, tok_per_sec: r.timing.decodeTokPerSec, inference_ms: r.timing.totalMs };
+  } catch (err) {
+    return { line: p.line, ...p.ids, error: `${file}:${p.line}: ${(err as Error).message}` };
+  }
+}
+
+/** Positions a slot needs: the longest prompt plus its max tokens. */
+function contextFor(parsed: readonly ParsedLine[]): number {
+  return parsed.reduce((m, p) => ('request' in p ? Math.max(m, p.request.promptIds.length + p.request.maxTokens) : m), 1);
+}
+
 /**
- * `apr run --batch-jsonl`: one result per prompt line, in input order, with the model loaded once. A bad
- * line yields `{error}` for that line and the batch goes on. `onResult` sees each result as it is ready.
+ * `apr run --batch-jsonl`: one result per prompt line, in input order, with the model loaded once. The
+ * prompts go through the continuous-batching engine (`engine`: --parallel, --kv-budget), up to `slots` of
+ * them decoded together; each sequence's tokens are what `apr run` alone gives for that line. A bad line
+ * yields `{error}` for that line and the batch goes on. `onResult` sees each result as soon as it and every
+ * result before it are done (so a stream of lines stays in input order).
  */
-export function runBatch(session: Session, lines: readonly string[], defaults: RunOptions, file: string, onResult?: (r: BatchLineResult) => void): BatchLineResult[] {
-  return batchContract.run({ lines }, () => {
-    const out: BatchLineResult[] = [];
-    lines.forEach((raw, i) => {
-      if (!raw.trim()) return;
-      const r = runLine(session, raw, i + 1, defaults, file);
-      out.push(r);
-      onResult?.(r);
-    });
-    return out;
-  });
+export async function runBatch(session: Session, lines: readonly string[], defaults: RunOptions, file: string, onResult?: (r: BatchLineResult) => void, engine: BatchEngineOptions = {}): Promise<BatchLineResult[]> {
+  const parsed = lines.flatMap((raw, i) => (raw.trim() ? [parseLine(session, raw, i + 1, defaults, file)] : []));
+  const results: (BatchLineResult | undefined)[] = parsed.map(() => undefined);
+  let flushed = 0;
+  const flush = (): void => {
+    for (let r = results[flushed]; r !== undefined; r = results[++flushed]) onResult?.(r);
+  };
+  const eng = new BatchEngine(session.model, { contextLength: contextFor(parsed), ...engine });
+  try {
+    await Promise.all(parsed.map(async (p, k) => {
+      results[k] = await generateLine(eng, session, p, file);
+      flush();
+    }));
+  } finally {
+    eng.close();
+  }
+  return batchContract.run({ lines }, () => results.filter((r): r is BatchLineResult => r !== undefined));
 }

@@ -47,7 +47,7 @@ describe('apr run (op-run-v1) against transformers', () => {
 });
 
 describe('apr run --batch-jsonl (op-run-batch-v1)', () => {
-  it('keeps input order, echoes ids and survives a malformed line [ob:batch-order] [ob:batch-survives-bad-line]', () => {
+  it('keeps input order, echoes ids and survives a malformed line [ob:batch-order] [ob:batch-survives-bad-line]', async () => {
     const lines = [
       JSON.stringify({ task_id: 'a', prompt: 'def add(a, b):', max_tokens: 8 }),
       '{"task_id": "broken", "prompt": ',
@@ -55,7 +55,7 @@ describe('apr run --batch-jsonl (op-run-batch-v1)', () => {
       JSON.stringify({ custom_id: 7, prompt: 'class Stack:', max_tokens: 8 }),
       JSON.stringify({ task_id: 'bad-type', prompt: 42 }),
     ];
-    const out = runBatch(draft, lines, { prompt: '', maxTokens: 16 }, 'in.jsonl');
+    const out = await runBatch(draft, lines, { prompt: '', maxTokens: 16 }, 'in.jsonl');
     expect(out.map((r) => r.line)).toEqual([1, 2, 4, 5]);
     expect(out[0]?.task_id).toBe('a');
     expect(out[0]?.text).toBe(runPrompt(draft, { prompt: 'def add(a, b):', maxTokens: 8 }).text);
@@ -64,6 +64,32 @@ describe('apr run --batch-jsonl (op-run-batch-v1)', () => {
     expect(out[2]?.tokens_generated).toBeLessThanOrEqual(8);
     expect(out[3]).toMatchObject({ task_id: 'bad-type' });
     expect(out[3]?.error).toMatch(/^in\.jsonl:5: prompt:/);
+  });
+});
+
+describe('apr run --batch-jsonl through the batched decoder (op-run-batch-v1, model-batch-decoder-v1)', () => {
+  it('sampled lines decoded 3 at a time equal apr run alone; results flushed in input order [ob:batch-order] [ob:batch-seed-invariance]', async () => {
+    const specs = Array.from({ length: 8 }, (_, i) => ({ task_id: `t${i}`, prompt: ['def f(x):', 'import os\n', 'class A:\n    def', '# sum'][i % 4] ?? '', max_tokens: 4 + ((i * 5) % 13), temperature: 0.9, top_p: 0.95, seed: 7 * i }));
+    const flushed: string[] = [];
+    const out = await runBatch(draft, specs.map((l) => JSON.stringify(l)), { prompt: '', maxTokens: 16 }, 'b.jsonl', (r) => flushed.push(String(r.task_id)), { parallel: 3 });
+    expect(flushed).toEqual(specs.map((l) => l.task_id));
+    out.forEach((r, i) => {
+      const l = specs[i]!;
+      expect(r.text, l.task_id).toBe(runPrompt(draft, { prompt: l.prompt, maxTokens: l.max_tokens, temperature: l.temperature, topP: l.top_p, seed: l.seed }).text);
+    });
+  });
+
+  it('--parallel and --kv-budget reach the engine; a budget below one sequence is a usage error', () => {
+    const file = join(tmp.dir, 'p.jsonl');
+    writeFileSync(file, `${JSON.stringify({ task_id: 'a', prompt: 'def add(a, b):', max_tokens: 6 })}\n${JSON.stringify({ task_id: 'b', prompt: 'import', max_tokens: 6 })}\n`);
+    const model = fixture('gguf/tiny-draft-llama-f32.gguf');
+    const ok = runCli('apr', ['run', model, '--batch-jsonl', file, '--parallel', '2', '--kv-budget', '64M']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { task_id: string }).task_id)).toEqual(['a', 'b']);
+    const tiny = runCli('apr', ['run', model, '--batch-jsonl', file, '--kv-budget', '1k']);
+    expect(tiny.status).toBe(2);
+    expect(tiny.stderr).toMatch(/--kv-budget: .*holds no slot/);
+    expect(runCli('apr', ['run', model, '--batch-jsonl', file, '--kv-budget', 'lots']).stderr).toMatch(/--kv-budget: expected a size/);
   });
 });
 

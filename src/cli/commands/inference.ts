@@ -3,9 +3,10 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { FormatError } from '../../formats/errors.js';
 import { openModel } from '../../formats/open.js';
+import { PromptTooLongError } from '../../model/generate.js';
 import { type Session, createSession } from '../../model/session.js';
 import { runBatch } from '../../ops/batch.js';
-import { type RunOptions, runPrompt } from '../../ops/generate.js';
+import { type RunOptions, type RunResult, runPrompt } from '../../ops/generate.js';
 import { runSpeculative } from '../../ops/speculative.js';
 import { evalPerplexity } from '../../ops/perplexity.js';
 import { tokenizeText } from '../../ops/tokenize.js';
@@ -14,8 +15,9 @@ import { readCodeProblems, readCompletionSamples } from '../../eval/code/index.j
 import { modelCompletionSource } from '../../eval/code/model-source.js';
 import { type ChatMessage, loadTokenizer } from '../../tokenizer/index.js';
 import { EXIT } from '../exit-codes.js';
-import { CliError, printJson, printTable } from '../output.js';
+import { CliError, printJson, printTable, warn } from '../output.js';
 import { floatOption, intOption } from '../program.js';
+import { addBatchFlags, type BatchFlags, engineOptions, usageError } from './batch-flags.js';
 
 interface SamplingFlags {
   maxTokens: number;
@@ -66,8 +68,15 @@ function samplingOptions(f: SamplingFlags, prompt: string): RunOptions {
     ...(f.minP !== undefined ? { minP: f.minP } : {}),
     ...(f.repeatPenalty !== undefined ? { repetitionPenalty: f.repeatPenalty } : {}),
     ...(f.seed !== undefined ? { seed: f.seed } : {}),
+    onWarning: warn,
   };
 }
+
+const CONTEXT_HELP = `
+Context: prompt + generated tokens must fit the model's context (max_position_embeddings), as in llama.cpp.
+A prompt that leaves no room is an error, "prompt is too long" (exit 2, nothing generated; apr chat skips
+that turn and goes on); when prompt + --max-tokens would run past the context, one warning is printed and
+generation stops at the context.`;
 
 function load(path: string): Session {
   return createSession(openModel(path, { verifyFooter: true }));
@@ -78,7 +87,7 @@ function readTextInput(path: string, field: string): string {
   return readFileSync(path, 'utf8');
 }
 
-interface RunFlags extends SamplingFlags {
+interface RunFlags extends SamplingFlags, BatchFlags {
   prompt?: string;
   chat?: boolean;
   system?: string;
@@ -107,14 +116,17 @@ function speculativeAction(model: string, prompt: string, f: RunFlags): void {
   if (!f.json) process.stderr.write(`[${r.tokens_generated} tokens, ${r.tok_per_sec.toFixed(1)} tok/s decode, speculative k=${r.speculation_k}, acceptance ${(100 * r.acceptance_rate).toFixed(1)}%${f.verbose ? `, ${r.accepted_tokens}/${r.drafted_tokens} draft tokens accepted in ${r.verification_rounds} target passes (${r.tokens_per_round.toFixed(2)} tokens/pass), draft ${r.draft_model}` : ''}, ${session.model.backend}]\n`);
 }
 
-function runAction(model: string, positional: string | undefined, f: RunFlags): void {
-  if (f.batchJsonl) {
-    const lines = readTextInput(f.batchJsonl, '--batch-jsonl').split('\n');
-    const session = load(model);
-    const results = runBatch(session, lines, samplingOptions(f, ''), f.batchJsonl, (r) => process.stdout.write(`${JSON.stringify(r)}\n`));
-    if (results.some((r) => r.error)) process.exitCode = EXIT.failed;
-    return;
-  }
+/** `--batch-jsonl`: every line through the batched decoder; results printed in input order as they complete. */
+async function batchAction(model: string, file: string, f: RunFlags): Promise<void> {
+  const lines = readTextInput(file, '--batch-jsonl').split('\n');
+  const engine = engineOptions(f);
+  const session = load(model);
+  const results = await runBatch(session, lines, samplingOptions(f, ''), file, (r) => process.stdout.write(`${JSON.stringify(r)}\n`), engine).catch(usageError);
+  if (results.some((r) => r.error)) process.exitCode = EXIT.failed;
+}
+
+function runAction(model: string, positional: string | undefined, f: RunFlags): void | Promise<void> {
+  if (f.batchJsonl) return batchAction(model, f.batchJsonl, f);
   const prompt = f.prompt ?? positional;
   if (prompt === undefined) throw new CliError('give a prompt (positional or --prompt) or --batch-jsonl');
   if (f.speculative) return speculativeAction(model, prompt, f);
@@ -129,9 +141,23 @@ function runAction(model: string, positional: string | undefined, f: RunFlags): 
 
 type ChatFlags = SamplingFlags & { system?: string; batch?: boolean; json?: boolean };
 
+/** A turn whose prompt (history included) does not fit the context: one error line, the chat goes on, exit 2 at the end. */
+function skipTurn(f: ChatFlags, text: string, err: PromptTooLongError): void {
+  const message = `prompt is too long: ${err.promptTokens} tokens, the model's context is ${err.contextLength} tokens; turn skipped (history included; /reset clears it)`;
+  process.stderr.write(`apr: error: ${message}\n`);
+  if (f.json) process.stdout.write(`${JSON.stringify({ user: text, error: message })}\n`);
+  process.exitCode = EXIT.usage;
+}
+
 /** One user turn: generate the reply (streamed unless --json), print it and add both to the history. */
 function chatTurn(session: Session, f: ChatFlags, history: ChatMessage[], text: string): void {
-  const r = runPrompt(session, { ...samplingOptions(f, text), chat: true, history, ...(f.system !== undefined ? { system: f.system } : {}) }, f.json ? undefined : (t) => process.stdout.write(t));
+  let r: RunResult;
+  try {
+    r = runPrompt(session, { ...samplingOptions(f, text), chat: true, history, ...(f.system !== undefined ? { system: f.system } : {}) }, f.json ? undefined : (t) => process.stdout.write(t));
+  } catch (err) {
+    if (err instanceof PromptTooLongError) return skipTurn(f, text, err);
+    throw err;
+  }
   if (f.json) process.stdout.write(`${JSON.stringify({ user: text, assistant: r.text, tokens_generated: r.tokens_generated, tok_per_sec: r.tok_per_sec })}\n`);
   else process.stdout.write('\n');
   history.push({ role: 'user', content: text }, { role: 'assistant', content: r.text });
@@ -156,7 +182,7 @@ async function chatAction(model: string, f: ChatFlags): Promise<void> {
   rl.close();
 }
 
-interface EvalFlags {
+interface EvalFlags extends BatchFlags {
   dataset?: string;
   context: number;
   chunks?: number;
@@ -185,6 +211,8 @@ function evalPplAction(model: string | undefined, f: EvalFlags): void {
   if (!model) throw new CliError('perplexity needs a model');
   const text = readTextInput(f.dataset, '--dataset');
   const session = load(model);
+  const trained = session.model.config.max_position_embeddings;
+  if (f.context > trained) warn(`--context ${f.context} exceeds the model's context of ${trained} tokens; positions past ${trained} were never trained and the perplexity will be worse`);
   const r = evalPerplexity(session, f.dataset, text, { context: f.context, ...(f.chunks !== undefined ? { chunks: f.chunks } : {}), ...(f.stride !== undefined ? { stride: f.stride } : {}) });
   const passed = f.threshold === undefined || r.perplexity <= f.threshold;
   if (f.json) printJson({ model, ...r, ...(f.threshold !== undefined ? { threshold: f.threshold, passed } : {}) });
@@ -205,11 +233,12 @@ function seconds(value: string): number {
 
 async function evalCodeAction(model: string | undefined, f: EvalFlags): Promise<void> {
   const problems = readCodeProblems(f.data ?? '');
+  const rerank = oneOf('--rerank', f.rerank, ['none', 'logprob', 'majority', 'execution'] as const);
   const common = {
     problems,
     benchmark: f.data ?? '',
     ks: f.k,
-    rerank: oneOf('--rerank', f.rerank, ['none', 'logprob', 'majority', 'execution'] as const),
+    rerank,
     promptStrategy: oneOf('--prompt-strategy', f.promptStrategy, ['standard', 'scot', 'few-shot'] as const),
     ...(f.exemplars ? { exemplars: readCodeProblems(f.exemplars) } : {}),
     timeoutMs: seconds(f.timeout),
@@ -222,11 +251,13 @@ async function evalCodeAction(model: string | undefined, f: EvalFlags): Promise<
   };
   let report;
   if (f.samples) {
-    report = await evaluateCode({ ...common, model: model ?? null, samples: readCompletionSamples(f.samples, problems) });
+    // logprob reranking needs every sample's mean_logprob: a file without them is bad input (exit 3)
+    const samples = readCompletionSamples(f.samples, problems, { requireLogprob: rerank === 'logprob' });
+    report = await evaluateCode({ ...common, model: model ?? null, samples });
   } else {
     if (!model) throw new CliError('give a model, or --samples completions.jsonl to score completions made elsewhere');
     const session = load(model);
-    report = await evaluateCode({ ...common, model, nSamples: f.nSamples, source: modelCompletionSource(session, f.maxTokens) });
+    report = await evaluateCode({ ...common, model, nSamples: f.nSamples, source: modelCompletionSource(session, f.maxTokens, engineOptions(f)) }).catch(usageError);
   }
   if (f.json) return printJson(report);
   const r = report.results;
@@ -237,24 +268,26 @@ async function evalCodeAction(model: string | undefined, f: EvalFlags): Promise<
 }
 
 export function registerInference(program: Command): void {
-  addSamplingFlags(
+  const run = addSamplingFlags(
     program
       .command('run')
       .description('generate text with a model (.apr, .gguf, HF folder); greedy unless --temperature > 0')
       .argument('<model>', 'model file or folder')
       .argument('[prompt]', 'the prompt (or --prompt)'),
-  )
+  );
+  addBatchFlags(run, '--batch-jsonl')
     .option('-p, --prompt <text>', 'the prompt')
     .option('--chat', "wrap the prompt in the model's chat template")
     .option('--system <text>', 'system prompt (implies --chat)')
     .option('--stream', 'print tokens as they are generated')
-    .option('--batch-jsonl <file>', 'one JSON object per line ({prompt|messages, task_id|custom_id, max_tokens, ...}); one JSON result per line, in order')
+    .option('--batch-jsonl <file>', 'one JSON object per line ({prompt|messages, task_id|custom_id, max_tokens, ...}); one JSON result per line, in order, each printed once it and all before it are done')
     .option('--json', 'print {text, token_ids, tokens_generated, tok_per_sec, ...}')
     .option('--speculative', 'speculative decoding with --draft-model (same output distribution; greedy output unchanged)')
     .option('--draft-model <path>', 'draft model for --speculative (must share the tokenizer)')
     .option('--draft-model-path <path>', 'alias of --draft-model')
     .option('--speculation-k <n>', 'draft tokens proposed per verification pass', intOption('--speculation-k'), 4)
     .option('--verbose', 'print speculative statistics on stderr')
+    .addHelpText('after', CONTEXT_HELP)
     .action((model: string, prompt: string | undefined, f: RunFlags) => runAction(model, prompt, f));
   registerChat(program);
   registerEval(program);
@@ -265,17 +298,17 @@ function registerChat(program: Command): void {
   addSamplingFlags(program.command('chat').description('interactive chat with history (reads stdin; --batch for scripts)').argument('<model>', 'model file or folder'))
     .option('--system <text>', 'system prompt')
     .option('--batch', 'read one user turn per stdin line, no prompt')
-    .option('--json', 'print one JSON line per turn')
+    .option('--json', 'print one JSON line per turn ({user, assistant, ...}, or {user, error} for a skipped turn)')
+    .addHelpText('after', CONTEXT_HELP)
     .action((model: string, f: ChatFlags) => chatAction(model, f));
 }
 
 function registerEval(program: Command): void {
-  program
-    .command('eval')
+  addBatchFlags(program.command('eval'), 'code')
     .description('perplexity over a text file (--dataset), or a code benchmark with sandboxed execution and pass@k (--data)')
     .argument('[model]', 'model file or folder (not needed with --samples)')
     .option('--dataset <file>', 'perplexity: UTF-8 text file')
-    .option('--context <n>', 'perplexity: tokens per window', intOption('--context'), 256)
+    .option('--context <n>', "perplexity: tokens per window (a warning when above the model's context)", intOption('--context'), 256)
     .option('--chunks <n>', 'perplexity: score at most n windows (--context 256 --chunks 32 is the fixtures protocol)', intOption('--chunks'))
     .option('--stride <n>', 'perplexity: sliding windows every n tokens (transformers-style)', intOption('--stride'))
     .option('--threshold <ppl>', 'perplexity: exit 1 when above this', floatOption('--threshold'))
@@ -283,7 +316,7 @@ function registerEval(program: Command): void {
     .option('--samples <completions.jsonl>', 'code: score {task_id, completion} lines made elsewhere (no model)')
     .option('--n-samples <n>', 'code: completions per problem', intOption('--n-samples'), 1)
     .option('--k <list>', 'code: pass@k budgets, comma-separated', (v: string) => v.split(',').map((x) => intOption('--k')(x.trim())), [1])
-    .option('--rerank <how>', 'code: none | logprob | majority | execution', 'none')
+    .option('--rerank <how>', 'code: none | logprob (needs mean_logprob on every --samples line) | majority | execution', 'none')
     .option('--prompt-strategy <s>', 'code: standard | scot | few-shot', 'standard')
     .option('--exemplars <file>', 'code: few-shot exemplars (problems JSONL)')
     .option('--temperature <t>', 'code: sampling temperature', floatOption('--temperature'), 0.8)

@@ -1,0 +1,89 @@
+/**
+ * Log-probabilities for the server: a view of the model that remembers the logits of each cache's last
+ * position. The batched engine runs a sequence's prompt as one `forward` of the request's own prompt array
+ * into the sequence's cache, so the prompt array leads to the cache and the cache to the logits the next
+ * token was sampled from. `onToken` runs right after the forward that produced them, so they are current.
+ */
+import type { Model } from '../model/decoder.js';
+import type { KVCache } from '../model/kv-cache.js';
+import type { TokenLogprob } from './engine.js';
+
+export interface LogitsTap {
+  readonly model: Model;
+  /** The chosen token's log-probability and the `k` most likely tokens', for the sequence of `promptIds`. */
+  logprobs(promptIds: readonly number[], id: number, k: number): { logprob: number; top: TokenLogprob[] } | undefined;
+  forget(promptIds: readonly number[]): void;
+}
+
+/** log-softmax normaliser: max + log Σ exp(l − max), in float64. */
+function logNormaliser(logits: Float32Array): number {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let z = 0;
+  for (const v of logits) z += Math.exp(v - max);
+  return max + Math.log(z);
+}
+
+/** The k largest logits' ids, largest first (lower id first on ties). */
+function topIds(logits: Float32Array, k: number): number[] {
+  const top: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i] as number;
+    if (top.length === k && v <= (logits[top[k - 1] as number] as number)) continue;
+    let at = top.length;
+    while (at > 0 && v > (logits[top[at - 1] as number] as number)) at--;
+    top.splice(at, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
+export function tapLogits(inner: Model): LogitsTap {
+  const last = new WeakMap<KVCache, Float32Array>();
+  const cacheOf = new WeakMap<object, KVCache>();
+  const V = inner.config.vocab_size;
+  const single = (tokens: ArrayLike<number>, cache: KVCache, out: Float32Array): Float32Array => {
+    if (typeof tokens === 'object') cacheOf.set(tokens, cache);
+    last.set(cache, out.length === V ? out : out.subarray(out.length - V));
+    return out;
+  };
+  const rows = (caches: readonly KVCache[], out: Float32Array): Float32Array => {
+    caches.forEach((c, i) => last.set(c, out.subarray(i * V, (i + 1) * V)));
+    return out;
+  };
+  const model: Model = {
+    config: inner.config,
+    backend: inner.backend,
+    weightDtypes: inner.weightDtypes,
+    createCache: (capacity) => inner.createCache(capacity),
+    forward: (tokens, start, cache, opts) => single(tokens, cache, inner.forward(tokens, start, cache, opts)),
+    logitsAll: (ids) => inner.logitsAll(ids),
+    dispose: () => inner.dispose(),
+  };
+  if (inner.forwardAsync) {
+    const f = inner.forwardAsync.bind(inner);
+    model.forwardAsync = async (tokens, start, cache, opts) => single(tokens, cache, await f(tokens, start, cache, opts));
+  }
+  if (inner.forwardBatch) {
+    const f = inner.forwardBatch.bind(inner);
+    model.forwardBatch = (tokens, caches) => rows(caches, f(tokens, caches));
+  }
+  if (inner.forwardBatchAsync) {
+    const f = inner.forwardBatchAsync.bind(inner);
+    model.forwardBatchAsync = async (tokens, caches) => rows(caches, await f(tokens, caches));
+  }
+  return {
+    model,
+    logprobs(promptIds, id, k) {
+      const cache = cacheOf.get(promptIds);
+      const logits = cache && last.get(cache);
+      if (!logits) return undefined;
+      const norm = logNormaliser(logits);
+      const top = topIds(logits, k).map((t) => ({ id: t, logprob: (logits[t] as number) - norm }));
+      return { logprob: (logits[id] as number) - norm, top };
+    },
+    forget(promptIds) {
+      cacheOf.delete(promptIds);
+    },
+  };
+}
