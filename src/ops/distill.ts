@@ -6,13 +6,14 @@ import { existsSync } from 'node:fs';
 import { defineContract } from '../contract/index.js';
 import { FormatError } from '../formats/errors.js';
 import { openModel } from '../formats/open.js';
+import { pathLabel, provenanceEntry } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
 import { loadModel, type Model } from '../model/index.js';
 import type { ModelBundle } from '../tensor/bundle.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { loadDataset } from '../train/data/index.js';
 import { type WrittenModel, writeTrained } from '../train/distill/output.js';
-import { type DistillStrategy, distillRun } from '../train/distill/run.js';
+import { DISTILL_DEFAULTS, type DistillStrategy, distillRun } from '../train/distill/run.js';
 import { requireSameVocab } from '../train/distill/tokenizer-check.js';
 import { runTraining } from '../train/loop.js';
 import { createTrainableModel, initRandomBundle } from '../train/model/index.js';
@@ -29,7 +30,9 @@ export interface DistillOptions extends TrainingRequest {
   data: string;
   output: string;
   strategy: DistillStrategy;
+  /** Softening temperature T (default DISTILL_DEFAULTS.temperature). */
   temperature?: number;
+  /** Weight α of the soft term (default DISTILL_DEFAULTS.alpha). */
   alpha?: number;
 }
 
@@ -51,12 +54,20 @@ export interface DistillResult {
 
 const INIT = 'init:';
 
+/** T and α of a run: the options', else DISTILL_DEFAULTS. */
+function distillSettings(o: DistillOptions): { strategy: DistillStrategy; temperature: number; alpha: number } {
+  return { strategy: o.strategy, temperature: o.temperature ?? DISTILL_DEFAULTS.temperature, alpha: o.alpha ?? DISTILL_DEFAULTS.alpha };
+}
+
 export const distillContract = defineContract<DistillOptions, DistillResult>({
   id: 'op-distill-v1',
   equation: 'distill',
   spec: 'θ_s ← AdamW on L = α·T²·KL(mean_k softmax(t_k/T) ‖ softmax(s/T)) + (1−α)·CE over the data windows; writes θ_s',
   pre: [
-    ['T > 0, α ∈ [0, 1], epochs ≥ 1', (o) => (o.temperature ?? 3) > 0 && (o.alpha ?? 0.7) >= 0 && (o.alpha ?? 0.7) <= 1 && (o.epochs ?? 1) >= 1],
+    ['T > 0, α ∈ [0, 1], epochs ≥ 1', (o) => {
+      const { temperature, alpha } = distillSettings(o);
+      return temperature > 0 && alpha >= 0 && alpha <= 1 && (o.epochs ?? 1) >= 1;
+    }],
     ['ensemble has ≥ 2 teachers, other strategies 1', (o) => (o.strategy === 'ensemble') === ((o.teachers?.length ?? 0) >= 1)],
     ['inputs exist', (o) => [o.teacher, ...(o.teachers ?? []), o.data].every(existsSync) && (o.student.startsWith(INIT) || existsSync(o.student))],
   ],
@@ -108,14 +119,14 @@ function run(o: DistillOptions): DistillResult {
     const data = loadDataset(o.data, tokenizer, { task: 'completion', maxSeqLen: o.maxSeqLen ?? 128, valSplit: o.valSplit ?? 0.1, seed: options.seed });
     const train = data.train.map((e) => e.tokens), val = data.val.map((e) => e.tokens);
     const student = createTrainableModel(bundle, { method: 'full', seed: options.seed });
-    const settings = { strategy: o.strategy, temperature: o.temperature ?? 3, alpha: o.alpha ?? 0.7 };
+    const settings = distillSettings(o);
     const history = runTraining({
       ...distillRun({ student, teachers, train, val, settings, options }),
       ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
     const inputDigests = [...teacherPaths, o.data].map(sourceDigest);
-    const provenance = { op: 'distill', options: { ...settings, teachers: teacherPaths, student: o.student, ...options }, inputDigests, toolVersion: TOOL_VERSION, time: new Date().toISOString() };
+    const provenance = provenanceEntry({ op: 'distill', options: { ...settings, teachers: teacherPaths.map(pathLabel), student: pathLabel(o.student), ...options }, inputDigests, toolVersion: TOOL_VERSION });
     const written = writeTrained(student, o.output, false, provenance, o.format);
     const studentParameters = student.parameters().reduce((a, p) => a + p.data.length, 0);
     return { ...written, strategy: o.strategy, teachers: teacherPaths, student: o.student, studentParameters, trainWindows: train.length, valWindows: val.length, temperature: settings.temperature, alpha: settings.alpha, history, seconds: (performance.now() - t0) / 1000 };

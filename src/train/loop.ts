@@ -31,12 +31,14 @@ export function epochOrder(n: number, seed: number, epoch: number): number[] {
 /** Weighted loss sum and per-metric sums over the examples of one pass. */
 class Tally {
   private lossSum = 0;
+  private nllSum = 0;
   private weight = 0;
   private count = 0;
   private readonly sums = new Map<string, number>();
 
   add(r: StepReport): void {
     this.lossSum += r.loss * r.weight;
+    this.nllSum += (r.nll ?? r.loss) * r.weight;
     this.weight += r.weight;
     this.count++;
     for (const [k, v] of Object.entries(r.metrics ?? {})) this.sums.set(k, (this.sums.get(k) ?? 0) + v);
@@ -44,6 +46,11 @@ class Tally {
 
   get loss(): number {
     return this.weight > 0 ? this.lossSum / this.weight : Number.NaN;
+  }
+
+  /** exp of the weighted mean next-token cross-entropy (StepReport.nll, else the loss). */
+  get perplexity(): number {
+    return Math.exp(this.weight > 0 ? this.nllSum / this.weight : Number.NaN);
   }
 
   metrics(): Record<string, number> {
@@ -94,8 +101,8 @@ function record(epoch: number, train: Tally, val: Tally | undefined, lr: number,
     epoch,
     trainLoss: train.loss,
     valLoss,
-    trainPpl: Math.exp(train.loss),
-    valPpl: valLoss === null ? null : Math.exp(valLoss),
+    trainPpl: train.perplexity,
+    valPpl: val ? val.perplexity : null,
     lr,
     seconds,
     metrics: train.metrics(),

@@ -46,6 +46,11 @@ export interface StepReport {
   readonly weight: number;
   /** Extra per-example figures averaged per epoch (e.g. reward margin, preference accuracy). */
   readonly metrics?: Readonly<Record<string, number>>;
+  /**
+   * Mean next-token cross-entropy (nats) of the `weight` tokens, where `loss` is another objective (e.g. the
+   * distillation mix); the history's perplexities are exp of its weighted mean (of `loss` when absent).
+   */
+  readonly nll?: number;
 }
 
 /** One row of the training history (one per epoch). */
@@ -53,7 +58,9 @@ export interface EpochRecord {
   readonly epoch: number;
   readonly trainLoss: number;
   readonly valLoss: number | null;
+  /** exp of the token-weighted mean next-token cross-entropy over the epoch's steps (StepReport.nll, else loss). */
   readonly trainPpl: number;
+  /** The same over the validation examples after the epoch. */
   readonly valPpl: number | null;
   readonly lr: number;
   readonly seconds: number;

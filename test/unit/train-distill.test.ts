@@ -4,7 +4,7 @@ import { FormatError } from '../../src/formats/errors.js';
 import type { ArchConfig } from '../../src/tensor/bundle.js';
 import { runTraining } from '../../src/train/loop.js';
 import { crossEntropy, nextTokenTargets } from '../../src/train/losses/cross-entropy.js';
-import { curriculumOrder, distillRun, type LogitsSource } from '../../src/train/distill/run.js';
+import { curriculumOrder, distillRun, type LogitsSource, meanCrossEntropy } from '../../src/train/distill/run.js';
 import { requireSameVocab, vocabDifference, vocabOf } from '../../src/train/distill/tokenizer-check.js';
 import { BigramModel, cyclicData } from './train-bigram.js';
 import { fixture } from '../helpers.js';
@@ -121,6 +121,22 @@ describe('distillation run (bigram student and teacher)', () => {
     const expected = [...order, ...order].map((i) => data[i]);
     expect(seen).toHaveLength(20);
     seen.forEach((s, i) => expect(s).toBe(expected[i]));
+  });
+
+  it('reports true perplexities: trainPpl = exp(token-weighted mean CE of the student), not exp of the mixed loss', () => {
+    // lr 0: the student does not move, so the epoch's running means equal the frozen student's.
+    const data = [...cyclicData(5, 9, V, 5), ...cyclicData(3, 4, V, 6)];
+    const val = cyclicData(4, 7, V, 7);
+    const student = new Bigram(V, 2);
+    const [h] = runTraining(distillRun({ student, teachers: [teacher()], train: data, val, settings: { strategy: 'standard', temperature: 3, alpha: 0.7 }, options: { ...OPTS, epochs: 1, lr: 0 } }));
+    const ce = (ws: Int32Array[]): number => meanCrossEntropy(ws.map((w) => ({ logits: student.logits(w), tokens: w })), V);
+    expect(h?.trainPpl).toBeCloseTo(Math.exp(ce(data)), 6);
+    expect(h?.valPpl).toBeCloseTo(Math.exp(ce(val)), 6);
+    expect(Math.abs(Math.log(h?.trainPpl ?? NaN) - (h?.trainLoss ?? NaN))).toBeGreaterThan(0.1);
+    // meanCrossEntropy weights by scored tokens: a 9-token window counts 8 positions, a 4-token one 3.
+    const one = (w: Int32Array): number => crossEntropy({ logits: student.logits(w), targets: nextTokenTargets(w), vocab: V }).loss;
+    const [a, b] = [data[0] as Int32Array, data[5] as Int32Array];
+    expect(ce([a, b])).toBeCloseTo((8 * one(a) + 3 * one(b)) / 11, 10);
   });
 
   it('curriculumOrder sorts ascending and keeps ties in order', () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { type DistillResult, distillModel } from '../../ops/distill.js';
-import type { DistillStrategy } from '../../train/distill/run.js';
+import { DISTILL_DEFAULTS, type DistillStrategy } from '../../train/distill/run.js';
 import { floatOption, intOption } from '../program.js';
 import { CliError, printJson } from '../output.js';
 import { EpochTable, num, stepProgress, usage } from '../training-output.js';
@@ -34,7 +34,7 @@ function isStrategy(s: string): s is DistillStrategy {
 
 function printResult(r: DistillResult): void {
   const last = r.history.at(-1);
-  process.stdout.write(`\nwrote ${r.output} (${r.format}, ${(r.bytes / 1e6).toFixed(2)} MB): student ${r.studentParameters.toLocaleString('en-US')} parameters, ${r.strategy} from ${r.teachers.join(', ')}, T=${r.temperature}, α=${r.alpha}, ${r.trainWindows} train / ${r.valWindows} val windows, val ppl ${num(last?.valPpl, 3)}, ${r.seconds.toFixed(1)} s\n`);
+  process.stdout.write(`\nwrote ${r.output} (${r.format}, ${(r.bytes / 1e6).toFixed(2)} MB): student ${r.studentParameters.toLocaleString('en-US')} parameters, ${r.strategy} from ${r.teachers.join(', ')}, T=${r.temperature}, α=${r.alpha}, ${r.trainWindows} train / ${r.valWindows} val windows, train ppl ${num(last?.trainPpl, 3)}, val ppl ${num(last?.valPpl, 3)}, ${r.seconds.toFixed(1)} s\n`);
 }
 
 /** Checks the flags (exit 2 on a bad one); returns the strategy and the extra teachers. */
@@ -62,8 +62,8 @@ export function registerDistill(program: Command): void {
     .option('--data <file>', 'JSONL, one {"text": ...} per line')
     .option('--strategy <s>', 'standard | progressive (data ordered easy→hard by the teacher\'s loss) | ensemble (mean of several teachers)', 'standard')
     .option('--teachers <list>', 'ensemble: more teachers, comma-separated (the positional teacher is the first)')
-    .option('--temperature <T>', 'softening temperature', floatOption('--temperature'), 3)
-    .option('--alpha <a>', 'weight of the distillation term (1 − α goes to plain cross-entropy)', floatOption('--alpha'), 0.7)
+    .option('--temperature <T>', 'softening temperature', floatOption('--temperature'), DISTILL_DEFAULTS.temperature)
+    .option('--alpha <a>', 'weight of the distillation term (1 − α goes to plain cross-entropy)', floatOption('--alpha'), DISTILL_DEFAULTS.alpha)
     .option('--epochs <n>', 'epochs', intOption('--epochs'), 1)
     .option('--lr <x>', 'peak learning rate (default 1e-3)', floatOption('--lr'))
     .option('--seed <n>', 'seed (data split, order, initialisation)', intOption('--seed'), 0)
@@ -77,7 +77,7 @@ export function registerDistill(program: Command): void {
     .option('--quiet', 'no progress bar')
     .action((teacher: string, o: DistillCliOptions) => {
       const { strategy, teachers } = validate(o);
-      const table = new EpochTable([['kl', 'kl'], ['ce', 'ce'], ['val kl', 'val:kl']], o.json ?? false, { train: 'ce' });
+      const table = new EpochTable([['kl', 'kl'], ['ce', 'ce'], ['val kl', 'val:kl']], o.json ?? false);
       const bar = stepProgress('distill', o.quiet ?? false);
       try {
         const r = distillModel({

@@ -9,6 +9,14 @@ import type { StepReport, TrainableModel, TrainingOptions, TrainingRun } from '.
 
 export type DistillStrategy = 'standard' | 'progressive' | 'ensemble';
 
+/**
+ * `apr distill`'s defaults for the temperature T and the soft-term weight α, chosen by the bench/distill.ts
+ * sweep (issue 18): the former T = 3, α = 0.7 left a pretrained student worse than plain cross-entropy
+ * training (held-out perplexity 16.92 vs 16.48); T = 1, α = 0.9 beats plain training for a fresh and for a
+ * pretrained student (16.19 there).
+ */
+export const DISTILL_DEFAULTS = { temperature: 1, alpha: 0.9 } as const;
+
 /** Anything that gives the logits of every position of a sequence ([n, vocab]). */
 export interface LogitsSource {
   logitsAll(tokens: ArrayLike<number>): Float32Array;
@@ -70,8 +78,21 @@ function studentCe(logits: Float32Array, tokens: ArrayLike<number>, vocab: numbe
   return crossEntropy({ logits, targets: nextTokenTargets(tokens), vocab }).loss;
 }
 
+/** Token-weighted mean next-token cross-entropy of windows scored by their logits ([n, vocab] each); exp of it is the perplexity. */
+export function meanCrossEntropy(scored: readonly { logits: Float32Array; tokens: ArrayLike<number> }[], vocab: number): number {
+  let sum = 0, count = 0;
+  for (const { logits, tokens } of scored) {
+    const n = tokens.length - 1;
+    if (n < 1) continue;
+    sum += studentCe(logits, tokens, vocab) * n;
+    count += n;
+  }
+  return count > 0 ? sum / count : Number.NaN;
+}
+
 /**
- * The TrainingRun of a distillation. Train loss is the distillation loss (metrics `kl`, `ce`); validation
+ * The TrainingRun of a distillation. Train loss is the distillation loss (metrics `kl`, `ce`); the train
+ * perplexity is exp of the student's own next-token cross-entropy (`nll`), never of the mixed loss; validation
  * loss is the student's plain next-token cross-entropy, so its perplexity compares with any other training
  * (val metric `kl`). With α = 0 no teacher is run. `progressive`: the loop shuffles, so the i-th step of every
  * epoch takes the i-th easiest window instead of the window the loop drew (the loop calls `step` exactly
@@ -106,7 +127,7 @@ export function distillRun(input: DistillRunInput): TrainingRun<ArrayLike<number
       }
       const r = klDistillLoss(fwd.logits, cache.probs(tokens), tokens, lossOpts);
       fwd.backward(r.dLogits);
-      return { loss: r.loss, weight: r.tokens, metrics: { kl: r.kl, ce: r.ce } };
+      return { loss: r.loss, weight: r.tokens, nll: r.ce, metrics: { kl: r.kl, ce: r.ce } };
     },
     evaluate(tokens): StepReport {
       const logits = student.logits(tokens);
