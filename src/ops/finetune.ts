@@ -18,11 +18,11 @@ import type { ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
 import { MemoryTensorStore } from '../tensor/store.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { type DataTask, type TokenExample, loadDataset } from '../train/data/index.js';
-import { crossEntropy, nextTokenTargets } from '../train/losses/cross-entropy.js';
+import { tokenExampleReport } from '../train/losses/token-example.js';
 import { runTraining } from '../train/loop.js';
 import { type Trainable, createTrainableModel } from '../train/model/index.js';
 import { lossCurveSvg } from '../train/plot-svg.js';
-import type { EpochRecord, StepReport, TrainingOptions, TrainingRun } from '../train/types.js';
+import type { EpochRecord, TrainingOptions, TrainingRun } from '../train/types.js';
 import { TOOL_VERSION } from './version.js';
 
 export type FinetuneMethod = 'lora' | 'qlora' | 'full';
@@ -121,18 +121,6 @@ export const mergeAdapterContract = defineContract<MergeAdapterOptions, MergeAda
   post: [['output written', (_o, r) => existsSync(r.output)]],
 });
 
-function exampleReport(model: Trainable, e: TokenExample, withGrad: boolean): StepReport {
-  const targets = nextTokenTargets(e.tokens, e.mask);
-  const vocab = model.config.vocab_size;
-  let weight = 0;
-  for (const t of targets) if (t >= 0) weight++;
-  if (!withGrad) return { loss: crossEntropy({ logits: model.logits(e.tokens), targets, vocab }).loss, weight };
-  const f = model.forward(e.tokens);
-  const r = crossEntropy({ logits: f.logits, targets, vocab });
-  f.backward(r.dLogits);
-  return { loss: r.loss, weight };
-}
-
 function provenance(inputs: string[], options: Record<string, unknown>): ProvenanceEntry {
   return provenanceEntry({ op: 'finetune', options, inputDigests: inputs.map(sourceDigest), toolVersion: TOOL_VERSION });
 }
@@ -194,8 +182,8 @@ function trainingRun(o: FinetuneOptions, model: Trainable, data: { train: TokenE
     train: data.train,
     val: data.val,
     options,
-    step: (e) => exampleReport(model, e, true),
-    evaluate: (e) => exampleReport(model, e, false),
+    step: (e) => tokenExampleReport(model, e, true),
+    evaluate: (e) => tokenExampleReport(model, e, false),
     zeroGrad: () => model.zeroGrad(),
     ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
