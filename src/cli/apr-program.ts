@@ -2,16 +2,22 @@
 import type { Command } from 'commander';
 import { registerAlign } from './commands/align.js';
 import { registerCheck } from './commands/check.js';
+import { registerCompareHf } from './commands/compare-hf.js';
+import { registerQa } from './commands/qa.js';
 import { registerDistill } from './commands/distill.js';
 import { registerFinetune } from './commands/finetune.js';
 import { registerCompile } from './commands/compile.js';
+import { registerData } from './commands/data.js';
 import { registerBench } from './commands/bench.js';
 import { registerInference } from './commands/inference.js';
 import { registerMergePrune } from './commands/merge-prune.js';
 import { registerModelIo } from './commands/model-io.js';
 import { registerPassAtK } from './commands/pass-at-k.js';
+import { registerPipeline } from './commands/pipeline.js';
+import { registerPublish } from './commands/publish.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerServe } from './commands/serve.js';
+import { registerTune } from './commands/tune.js';
 import { createProgram } from './program.js';
 
 /** A fresh `apr` program with every verb (a commander program is parsed once: make one per run). */
@@ -22,6 +28,8 @@ Exit codes: 0 ok, 1 a check/evaluation failed, 2 bad usage, 3 bad input file, 4 
 Environment: APR_CONTRACTS=off|pre|full (default pre) controls run-time contract checks.`);
   registerModelIo(program);
   registerCheck(program);
+  registerQa(program);
+  registerCompareHf(program);
   registerInference(program);
   registerServe(program);
   registerBench(program);
@@ -32,5 +40,9 @@ Environment: APR_CONTRACTS=off|pre|full (default pre) controls run-time contract
   registerAlign(program);
   registerCompile(program);
   registerFinetune(program);
+  registerData(program);
+  registerPipeline(program);
+  registerPublish(program);
+  registerTune(program);
   return program;
 }
