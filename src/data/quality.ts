@@ -30,7 +30,7 @@ const RUBRIC = [
 type Criterion = (typeof RUBRIC)[number][0];
 
 const BOILERPLATE = ['as an ai language model', 'i cannot help with', 'lorem ipsum', 'traceback (most recent call last)'];
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- the quality rubric penalises raw control characters in a row; this regex finds them
 const UNCLEAN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/;
 
 export interface QualityOptions extends ReadOptions {
