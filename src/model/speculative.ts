@@ -1,6 +1,7 @@
 import { FormatError } from '../formats/errors.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { Model } from './decoder.js';
+import { DraftTuner } from './draft-tuner.js';
 import type { KVCache } from './kv-cache.js';
 import { Rng, type SamplingOptions, sampleFromProbabilities, tokenProbabilities } from './sampling.js';
 
@@ -11,13 +12,27 @@ import { Rng, type SamplingOptions, sampleFromProbabilities, tokenProbabilities 
  * probability min(1, p(x)/q(x)); the first rejected one is replaced by a draw from norm(max(0, p − q)), and
  * when all k are kept one more token is drawn from the target. The output distribution is exactly the
  * target's (p and q being the distributions after temperature/top-k/top-p/min-p/penalty); with greedy
- * decoding p and q are point masses and the output equals plain greedy decoding.
+ * decoding p and q are point masses and the output equals plain greedy decoding. The draft stops proposing
+ * early where it is unsure (`draftPMin`, as llama.cpp): on a CPU a batched pass costs well over one token's
+ * pass per extra row, so verifying tokens the draft is likely to get wrong costs more than it wins.
  */
 export interface SpeculativeOptions extends SamplingOptions {
   /** Most tokens to generate (the stop token, if met, is not counted or returned). */
   maxTokens: number;
-  /** Draft tokens proposed per round (k ≥ 1). */
+  /** Most draft tokens proposed per round (k ≥ 1). */
   k: number;
+  /**
+   * The draft stops proposing (the round verifies fewer than k tokens, possibly none) once its top token's
+   * probability falls below this, as llama.cpp's `--draft-p-min` (default: 0 when `adaptive`, else 0.75).
+   * Any value keeps the output distribution exact: the decision depends only on the draft's own state.
+   */
+  draftPMin?: number;
+  /**
+   * Greedy only (default on): choose each round how many of the k proposals to verify from measured pass
+   * times and acceptance (see DraftTuner). Never changes greedy output; off for sampling, where the number
+   * of proposals would change which random draws the seed feeds.
+   */
+  adaptive?: boolean;
   stopTokens?: readonly number[];
 }
 
@@ -105,25 +120,45 @@ export function checkSameTokenizer(target: Tokenizer, draft: Tokenizer, draftPat
   }
 }
 
+/** llama.cpp's default `--draft-p-min`. */
+const DEFAULT_DRAFT_P_MIN = 0.75;
+
 interface State {
   readonly seq: number[];
   readonly ids: number[];
   readonly tc: KVCache;
   readonly dc: KVCache;
   readonly rng: Rng;
+  readonly tuner: DraftTuner | undefined;
   drafted: number;
   accepted: number;
   rounds: number;
 }
 
-/** Brings the draft cache to seq[0..len−1) and proposes k tokens with their draft distributions. */
-function propose(draft: Model, s: State, opts: SpeculativeOptions, k: number): { xs: number[]; qs: Float64Array[] } {
+/** The draft model's confidence: the largest softmax probability of its raw logits. */
+function topProbability(logits: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i] as number);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
+  return sum > 0 ? 1 / sum : 0;
+}
+
+/**
+ * Brings the draft cache to seq[0..len−1) and proposes up to k tokens with their draft distributions,
+ * stopping early where the draft is unsure (see `draftPMin`).
+ */
+function propose(draft: Model, s: State, opts: SpeculativeOptions, k: number): { xs: number[]; qs: Float64Array[]; passes: number } {
+  // No proposals: the draft is not run; it catches up on the skipped tokens in one pass next time.
+  if (k === 0) return { xs: [], qs: [], passes: 0 };
   const valid = Math.min(s.dc.length, s.seq.length - 1);
   const hist = [...s.seq];
+  const pMin = draftPMinFor(opts);
   let logits = draft.forward(s.seq.slice(valid), valid, s.dc);
   const xs: number[] = [];
   const qs: Float64Array[] = [];
   for (let i = 0; i < k; i++) {
+    if (pMin > 0 && topProbability(logits) < pMin) break;
     const q = tokenProbabilities(logits, opts, hist);
     const x = sampleFromProbabilities(q, s.rng);
     xs.push(x);
@@ -131,20 +166,25 @@ function propose(draft: Model, s: State, opts: SpeculativeOptions, k: number): {
     hist.push(x);
     if (i + 1 < k) logits = draft.forward([x], hist.length - 1, s.dc);
   }
-  return { xs, qs };
+  return { xs, qs, passes: Math.min(xs.length + 1, k) };
 }
 
 /** One round: propose, verify in one batched target pass, return the tokens this round produced. */
 function round(target: Model, draft: Model, s: State, opts: SpeculativeOptions, k: number): number[] {
   const base = s.seq.length;
-  const { xs, qs } = propose(draft, s, opts, k);
+  const t0 = performance.now();
+  const { xs, qs, passes } = propose(draft, s, opts, k);
+  const t1 = performance.now();
   const V = target.config.vocab_size;
   const logits = target.forward([s.seq[base - 1] as number, ...xs], base - 1, s.tc, { allLogits: true });
+  s.tuner?.recordDraft(passes, t1 - t0);
+  s.tuner?.recordVerify(xs.length + 1, performance.now() - t1);
+  const before = { drafted: s.drafted, accepted: s.accepted };
   const hist = [...s.seq];
   const out: number[] = [];
-  for (let i = 0; i <= k; i++) {
+  for (let i = 0; i <= xs.length; i++) {
     const p = tokenProbabilities(logits.subarray(i * V, (i + 1) * V), opts, hist);
-    if (i === k) {
+    if (i === xs.length) {
       out.push(sampleFromProbabilities(p, s.rng));
       break;
     }
@@ -155,6 +195,7 @@ function round(target: Model, draft: Model, s: State, opts: SpeculativeOptions, 
     if (!d.accepted) break;
     s.accepted++;
   }
+  s.tuner?.recordAcceptance(s.drafted - before.drafted, s.accepted - before.accepted);
   s.rounds++;
   return out;
 }
@@ -162,6 +203,22 @@ function round(target: Model, draft: Model, s: State, opts: SpeculativeOptions, 
 /** The k for the next round: never propose past the token budget (a bonus token past it is dropped). */
 function roundK(opts: SpeculativeOptions, produced: number): number {
   return Math.max(1, Math.min(opts.k, opts.maxTokens - produced));
+}
+
+type PolicyOptions = Pick<SpeculativeOptions, 'draftPMin' | 'adaptive' | 'temperature'>;
+
+/** Whether the DraftTuner chooses each round's proposal count: greedy decoding, unless turned off. */
+function adaptive(opts: PolicyOptions): boolean {
+  return (opts.temperature ?? 0) === 0 && opts.adaptive !== false;
+}
+
+/** The p-min in force: the option, else 0 where the tuner weighs costs (greedy), else llama.cpp's 0.75. */
+export function draftPMinFor(opts: PolicyOptions): number {
+  return opts.draftPMin ?? (adaptive(opts) ? 0 : DEFAULT_DRAFT_P_MIN);
+}
+
+function tunerFor(opts: SpeculativeOptions): DraftTuner | undefined {
+  return adaptive(opts) ? new DraftTuner(opts.k) : undefined;
 }
 
 function tokPerSec(tokens: number, ms: number): number {
@@ -176,11 +233,13 @@ export function speculativeGenerate(target: Model, draft: Model, promptIds: Arra
   checkCompatible(target, draft);
   if (!Number.isInteger(opts.k) || opts.k < 1) throw new RangeError(`speculation k must be an integer ≥ 1, got ${opts.k}`);
   if (promptIds.length < 1) throw new RangeError('prompt must hold at least one token');
+  const pMin = draftPMinFor(opts);
+  if (!(pMin >= 0 && pMin <= 1)) throw new RangeError(`draft p-min must be in [0, 1], got ${pMin}`);
   const prompt = Array.from(promptIds);
   const tc = target.createCache(prompt.length + opts.maxTokens + opts.k + 1);
   const dc = draft.createCache(prompt.length + opts.maxTokens + opts.k + 1);
   try {
-    return decodeLoop(target, draft, { seq: prompt, ids: [], tc, dc, rng: new Rng(opts.seed ?? 0), drafted: 0, accepted: 0, rounds: 0 }, opts, onToken);
+    return decodeLoop(target, draft, { seq: prompt, ids: [], tc, dc, rng: new Rng(opts.seed ?? 0), tuner: tunerFor(opts), drafted: 0, accepted: 0, rounds: 0 }, opts, onToken);
   } finally {
     tc.dispose();
     dc.dispose();
@@ -211,7 +270,7 @@ function decodeLoop(target: Model, draft: Model, s: State, opts: SpeculativeOpti
   let stopReason: SpeculativeResult['stopReason'] = 'length';
   let stopToken: number | undefined;
   while (s.ids.length < opts.maxTokens) {
-    const k = roundK(opts, s.ids.length);
+    const k = Math.min(roundK(opts, s.ids.length), s.tuner?.choose() ?? opts.k);
     const base = s.seq.length;
     const toks = round(target, draft, s, opts, k);
     if (s.ids.length === 0) firstMs = performance.now() - t0;

@@ -1,21 +1,34 @@
 import { defineContract } from '../contract/index.js';
 import { generate } from '../model/generate.js';
 import type { Session } from '../model/session.js';
-import { checkSameTokenizer, speculativeGenerate } from '../model/speculative.js';
+import { checkSameTokenizer, draftPMinFor } from '../model/speculative.js';
+import { runPrompt } from './generate.js';
+import { runSpeculative } from './speculative.js';
 
 export interface BenchOptions {
   promptTokens: number;
   genTokens: number;
   iterations: number;
-  /** Also time speculative decoding (greedy) with this draft. */
-  speculative?: { draft: Session; k: number };
+  /** Also time speculative decoding (greedy) with this draft, as `apr run --speculative` does. */
+  speculative?: { draft: Session; k: number; draftPMin?: number };
 }
 
+/**
+ * `apr run` against `apr run --speculative` on SPECULATIVE_PROMPT with --max-tokens genTokens: the same
+ * code path (runPrompt / runSpeculative), prompt, length and tok/s figure that `apr run --json` prints.
+ */
 export interface BenchSpeculativeFigures {
+  /** Plain `apr run` decode tok/s. */
+  plain_tokens_per_second: number;
+  /** `apr run --speculative` decode tok/s. */
   tokens_per_second: number;
-  /** Plain decode time / speculative decode time for the same tokens. */
+  /** Speculative tok/s / plain tok/s (what a user sees comparing the two `apr run` lines). */
   speedup: number;
+  /** The same ratio from process CPU time (steadier on a loaded machine). */
+  cpu_speedup: number;
   acceptance_rate: number;
+  /** Tokens produced per batched target pass. */
+  tokens_per_round: number;
   /** Speculative greedy ids equal plain greedy ids. */
   outputs_identical: boolean;
 }
@@ -32,7 +45,7 @@ export interface BenchReport {
   benchmark: 'throughput';
   model: string;
   backend: string;
-  config: { prompt_tokens: number; gen_tokens: number; iterations: number; speculation_k?: number; draft_model?: string };
+  config: { prompt_tokens: number; gen_tokens: number; iterations: number; speculation_k?: number; draft_p_min?: number; draft_model?: string; speculative_prompt?: string };
   /** Medians over the iterations; peak_rss_mb is the process's maximum resident set. */
   results: {
     tokens_per_second: number;
@@ -86,43 +99,71 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-const rate = (tokens: number, ms: number): number => (ms > 0 ? (tokens * 1000) / ms : 0);
+/** The prompt of the speculative comparison: the README's and the issue's `apr run` prompt. */
+const SPECULATIVE_PROMPT = 'def fibonacci(n):';
+
+function cpuMs<T>(fn: () => T): { r: T; ms: number } {
+  const c0 = process.cpuUsage();
+  const r = fn();
+  const c = process.cpuUsage(c0);
+  return { r, ms: (c.user + c.system) / 1000 };
+}
+
+/** One plain and one speculative `apr run` of the same prompt and length, greedy. */
+function speculativeIteration(session: Session, spec: NonNullable<BenchOptions['speculative']>, maxTokens: number): BenchSpeculativeFigures {
+  const opts = { prompt: SPECULATIVE_PROMPT, maxTokens, temperature: 0 };
+  const plain = cpuMs(() => runPrompt(session, opts));
+  const sp = cpuMs(() => runSpeculative(session, spec.draft, { ...opts, speculationK: spec.k, ...(spec.draftPMin !== undefined ? { draftPMin: spec.draftPMin } : {}) }));
+  const p = plain.r;
+  const s = sp.r;
+  return {
+    plain_tokens_per_second: p.tok_per_sec,
+    tokens_per_second: s.tok_per_sec,
+    speedup: p.tok_per_sec > 0 ? s.tok_per_sec / p.tok_per_sec : 0,
+    cpu_speedup: sp.ms > 0 ? plain.ms / sp.ms : 0,
+    acceptance_rate: s.acceptance_rate,
+    tokens_per_round: s.tokens_per_round,
+    outputs_identical: s.token_ids.length === p.token_ids.length && s.token_ids.every((id, i) => id === p.token_ids[i]),
+  };
+}
 
 function iteration(session: Session, prompt: number[], opts: BenchOptions): BenchIteration {
   // No stop tokens: every iteration generates exactly genTokens.
   const plain = generate(session.model, prompt, { maxTokens: opts.genTokens });
   const t = plain.timing;
-  const decodeMs = t.totalMs - t.prefillMs;
   const it: BenchIteration = {
     prefill_tokens_per_second: t.prefillTokPerSec,
     tokens_per_second: t.decodeTokPerSec,
     time_to_first_token_ms: t.timeToFirstTokenMs,
-    decode_ms: decodeMs,
+    decode_ms: t.totalMs - t.prefillMs,
   };
-  if (!opts.speculative) return it;
-  const spec = speculativeGenerate(session.model, opts.speculative.draft.model, prompt, { maxTokens: opts.genTokens, k: opts.speculative.k });
-  // Same measure for both: generated tokens over the time after the prefill (the speculative prefill leaves
-  // the last prompt token to the first verification pass, so this slightly favours plain decoding).
-  return {
-    ...it,
-    speculative: {
-      tokens_per_second: rate(spec.ids.length, spec.timing.decodeMs),
-      speedup: spec.timing.decodeMs > 0 ? decodeMs / spec.timing.decodeMs : 0,
-      acceptance_rate: spec.stats.acceptanceRate,
-      outputs_identical: spec.ids.length === plain.ids.length && spec.ids.every((id, i) => id === plain.ids[i]),
-    },
-  };
+  return opts.speculative ? { ...it, speculative: speculativeIteration(session, opts.speculative, opts.genTokens) } : it;
 }
 
 function summarise(its: BenchIteration[]): BenchSpeculativeFigures | undefined {
   const specs = its.flatMap((i) => (i.speculative ? [i.speculative] : []));
   if (specs.length === 0) return undefined;
+  const med = (f: (s: BenchSpeculativeFigures) => number): number => median(specs.map(f));
   return {
-    tokens_per_second: median(specs.map((s) => s.tokens_per_second)),
-    speedup: median(specs.map((s) => s.speedup)),
-    acceptance_rate: median(specs.map((s) => s.acceptance_rate)),
+    plain_tokens_per_second: med((s) => s.plain_tokens_per_second),
+    tokens_per_second: med((s) => s.tokens_per_second),
+    speedup: med((s) => s.speedup),
+    cpu_speedup: med((s) => s.cpu_speedup),
+    acceptance_rate: med((s) => s.acceptance_rate),
+    tokens_per_round: med((s) => s.tokens_per_round),
     outputs_identical: specs.every((s) => s.outputs_identical),
   };
+}
+
+/** Warm-up (JIT, scratch buffers) of every timed path, not recorded. */
+function warmUp(session: Session, prompt: number[], opts: BenchOptions): void {
+  generate(session.model, prompt.slice(0, Math.min(prompt.length, 8)), { maxTokens: 2 });
+  if (opts.speculative) speculativeIteration(session, opts.speculative, Math.min(opts.genTokens, 16));
+}
+
+function speculativeConfig(spec: BenchOptions['speculative']): Partial<BenchReport['config']> {
+  if (!spec) return {};
+  return { speculation_k: spec.k, draft_p_min: draftPMinFor({ temperature: 0, ...(spec.draftPMin !== undefined ? { draftPMin: spec.draftPMin } : {}) }), draft_model: spec.draft.path, speculative_prompt: SPECULATIVE_PROMPT };
 }
 
 /** `apr bench`: prefill and decode throughput, time to first token and peak memory, over several iterations. */
@@ -130,8 +171,7 @@ export function benchThroughput(session: Session, modelPath: string, opts: Bench
   return benchContract.run({ session, opts }, () => {
     if (opts.speculative) checkSameTokenizer(session.tokenizer, opts.speculative.draft.tokenizer, opts.speculative.draft.path);
     const prompt = benchPrompt(session, opts.promptTokens);
-    // Warm-up (JIT, scratch buffers), not recorded.
-    generate(session.model, prompt.slice(0, Math.min(prompt.length, 8)), { maxTokens: 2 });
+    warmUp(session, prompt, opts);
     const its: BenchIteration[] = [];
     for (let i = 0; i < opts.iterations; i++) its.push(iteration(session, prompt, opts));
     const spec = summarise(its);
@@ -143,7 +183,7 @@ export function benchThroughput(session: Session, modelPath: string, opts: Bench
         prompt_tokens: opts.promptTokens,
         gen_tokens: opts.genTokens,
         iterations: opts.iterations,
-        ...(opts.speculative ? { speculation_k: opts.speculative.k, draft_model: opts.speculative.draft.path } : {}),
+        ...speculativeConfig(opts.speculative),
       },
       results: {
         tokens_per_second: median(its.map((i) => i.tokens_per_second)),

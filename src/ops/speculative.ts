@@ -1,15 +1,18 @@
 import { defineContract } from '../contract/index.js';
 import type { Session } from '../model/session.js';
-import { type SpeculativeStats, checkSameTokenizer, speculativeGenerate } from '../model/speculative.js';
+import { type SpeculativeStats, checkSameTokenizer, draftPMinFor, speculativeGenerate } from '../model/speculative.js';
 import { type RunOptions, type RunResult, runPrompt } from './generate.js';
 
 export interface SpeculativeRunOptions extends RunOptions {
-  /** Draft tokens proposed per round. */
+  /** Most draft tokens proposed per round. */
   speculationK: number;
+  /** The draft stops proposing below this top-token probability (default 0 for greedy, 0.75 when sampling). */
+  draftPMin?: number;
 }
 
 export interface SpeculativeRunResult extends RunResult {
   speculation_k: number;
+  draft_p_min: number;
   draft_model: string;
   /** Accepted draft tokens / drafted tokens. */
   acceptance_rate: number;
@@ -32,6 +35,7 @@ export const speculativeContract = defineContract<Input, SpeculativeRunResult>({
   spec: 'x_i ~ q accepted w.p. min(1, p(x_i)/q(x_i)), else resample from norm(max(0, p − q)); output ~ target p; greedy output = plain greedy output',
   pre: [
     ['speculation k is an integer ≥ 1', ({ opts }) => Number.isInteger(opts.speculationK) && opts.speculationK >= 1],
+    ['draft p-min in [0, 1]', ({ opts }) => opts.draftPMin === undefined || (opts.draftPMin >= 0 && opts.draftPMin <= 1)],
     ['maxTokens is a non-negative integer', ({ opts }) => Number.isInteger(opts.maxTokens) && opts.maxTokens >= 0],
     ['temperature ≥ 0', ({ opts }) => (opts.temperature ?? 0) >= 0],
     ['top-p in (0, 1]', ({ opts }) => opts.topP === undefined || (opts.topP > 0 && opts.topP <= 1)],
@@ -49,8 +53,9 @@ export function runSpeculative(target: Session, draft: Session, opts: Speculativ
   return speculativeContract.run({ target, draft, opts }, () => {
     checkSameTokenizer(target.tokenizer, draft.tokenizer, draft.path);
     const seen: { stats?: SpeculativeStats } = {};
+    const pMin = draftPMinFor(opts);
     const run = runPrompt(target, opts, onText, (ids, o, onToken) => {
-      const r = speculativeGenerate(target.model, draft.model, ids, { ...o, k: opts.speculationK }, onToken);
+      const r = speculativeGenerate(target.model, draft.model, ids, { ...o, k: opts.speculationK, draftPMin: pMin }, onToken);
       seen.stats = r.stats;
       return r;
     });
@@ -59,6 +64,7 @@ export function runSpeculative(target: Session, draft: Session, opts: Speculativ
     return {
       ...run,
       speculation_k: opts.speculationK,
+      draft_p_min: pMin,
       draft_model: draft.path,
       acceptance_rate: stats.acceptanceRate,
       drafted_tokens: stats.drafted,

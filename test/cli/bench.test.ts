@@ -12,13 +12,13 @@ describe('apr bench (op-bench-v1)', () => {
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as {
       benchmark: string; model: string; backend: string; config: Record<string, unknown>;
-      results: { tokens_per_second: number; prefill_tokens_per_second: number; time_to_first_token_ms: number; peak_rss_mb: number; speculative: { speedup: number; acceptance_rate: number; outputs_identical: boolean } };
+      results: { tokens_per_second: number; prefill_tokens_per_second: number; time_to_first_token_ms: number; peak_rss_mb: number; speculative: { plain_tokens_per_second: number; tokens_per_second: number; speedup: number; cpu_speedup: number; acceptance_rate: number; tokens_per_round: number; outputs_identical: boolean } };
       iterations: { tokens_per_second: number }[];
     };
     expect(j.benchmark).toBe('throughput');
     expect(j.model).toBe(TARGET);
     expect(j.backend).toMatch(/^cpu|wasm/);
-    expect(j.config).toEqual({ prompt_tokens: 16, gen_tokens: 12, iterations: 3, speculation_k: 3, draft_model: DRAFT });
+    expect(j.config).toEqual({ prompt_tokens: 16, gen_tokens: 12, iterations: 3, speculation_k: 3, draft_p_min: 0, draft_model: DRAFT, speculative_prompt: 'def fibonacci(n):' });
     expect(j.iterations).toHaveLength(3);
     const tps = j.iterations.map((i) => i.tokens_per_second).sort((a, b) => a - b);
     expect(j.results.tokens_per_second).toBe(tps[1]);
@@ -29,7 +29,14 @@ describe('apr bench (op-bench-v1)', () => {
     expect(j.results.speculative.outputs_identical).toBe(true);
     expect(j.results.speculative.acceptance_rate).toBeGreaterThan(0);
     expect(j.results.speculative.acceptance_rate).toBeLessThanOrEqual(1);
-    expect(j.results.speculative.speedup).toBeGreaterThan(0);
+    // the ratio is the one two `apr run --json` lines give: speculative tok/s over plain tok/s
+    const sp = j.results.speculative;
+    expect(sp.speedup).toBeGreaterThan(0);
+    expect(sp.cpu_speedup).toBeGreaterThan(0);
+    expect(sp.tokens_per_round).toBeGreaterThanOrEqual(1);
+    expect(sp.plain_tokens_per_second).toBeGreaterThan(0);
+    const its = (j.iterations as unknown as { speculative: { speedup: number; tokens_per_second: number; plain_tokens_per_second: number } }[]).map((i) => i.speculative);
+    for (const i of its) expect(i.speedup).toBeCloseTo(i.tokens_per_second / i.plain_tokens_per_second, 9);
   });
 
   it('apr run --speculative --json carries acceptance_rate, speculation_k, draft_model and the plain greedy ids', () => {

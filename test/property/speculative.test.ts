@@ -112,7 +112,8 @@ describe('speculative sampling keeps the target distribution (op-speculative-v1)
     let drafted = 0;
     let accepted = 0;
     for (let seed = 0; seed < n; seed++) {
-      const r = speculativeGenerate(target, draft, PROMPT, { ...opts, maxTokens: 2, k: 2, seed });
+      // draftPMin 0: always propose k, so the accept/resample rule is exercised on every run
+      const r = speculativeGenerate(target, draft, PROMPT, { ...opts, maxTokens: 2, k: 2, seed, draftPMin: 0 });
       const key = r.ids.slice(0, 2).join(',');
       counts.set(key, (counts.get(key) ?? 0) + 1);
       drafted += r.stats.drafted;

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { openModel } from '../../src/formats/open.js';
 import { generate } from '../../src/model/generate.js';
 import { createSession, type Session } from '../../src/model/session.js';
+import { DraftTuner } from '../../src/model/draft-tuner.js';
 import { checkSameTokenizer, speculativeGenerate } from '../../src/model/speculative.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { fixture } from '../helpers.js';
@@ -31,7 +32,8 @@ describe('speculative decoding, greedy (op-speculative-v1)', () => {
       const plain = generate(target.model, p.ids, { maxTokens: N });
       expect(plain.ids, p.text).toEqual(p.greedy_32.slice(0, N));
       for (let k = 1; k <= 8; k++) {
-        const s = speculativeGenerate(target.model, draft.model, p.ids, { maxTokens: N, k });
+        // adaptive off: every round verifies k proposals (or fewer only at the end), the batched path under test
+        const s = speculativeGenerate(target.model, draft.model, p.ids, { maxTokens: N, k, adaptive: false, draftPMin: 0 });
         expect(s.ids, `${p.text} k=${k}`).toEqual(plain.ids);
         drafted += s.stats.drafted;
         accepted += s.stats.accepted;
@@ -40,6 +42,41 @@ describe('speculative decoding, greedy (op-speculative-v1)', () => {
     // a draft that is never accepted would make the comparison trivial; tiny-draft agrees with the target often
     expect(accepted).toBeGreaterThan(0);
     expect(accepted).toBeLessThan(drafted);
+  });
+
+  it('equals plain greedy decoding whatever the draft p-min, adaptive or not; a draft that is the target itself is always accepted', () => {
+    for (const p of ref.prompts.slice(0, 3)) {
+      const plain = generate(target.model, p.ids, { maxTokens: N });
+      for (const draftPMin of [0, 0.5, 1]) {
+        for (const adaptive of [true, false]) expect(speculativeGenerate(target.model, draft.model, p.ids, { maxTokens: N, k: 4, draftPMin, adaptive }).ids, `${p.text} p-min ${draftPMin}`).toEqual(plain.ids);
+      }
+      // p-min 1: the draft never proposes, so every round is one plain target step
+      const none = speculativeGenerate(target.model, draft.model, p.ids, { maxTokens: N, k: 4, draftPMin: 1 });
+      expect(none.stats.drafted).toBe(0);
+      expect(none.stats.rounds).toBe(N);
+      // the draft model speculating for itself (greedy, fixed k): every proposal is accepted
+      const self = speculativeGenerate(draft.model, draft.model, p.ids, { maxTokens: N, k: 4, draftPMin: 0, adaptive: false });
+      expect(self.ids).toEqual(generate(draft.model, p.ids, { maxTokens: N }).ids);
+      expect(self.stats.acceptanceRate).toBe(1);
+      expect(self.stats.tokensPerRound).toBeGreaterThan(4);
+    }
+    expect(() => speculativeGenerate(target.model, draft.model, [1, 2], { maxTokens: 4, k: 2, draftPMin: 1.5 })).toThrow(/p-min/);
+  });
+
+  it('the draft tuner verifies k proposals when extra rows are cheap and none when they are dear', () => {
+    const tuner = (rowCost: number, acceptance: number): DraftTuner => {
+      const t = new DraftTuner(4);
+      for (let n = 1; n <= 5; n++) t.recordVerify(n, 1 + rowCost * (n - 1));
+      t.recordDraft(1, 0.1);
+      t.recordAcceptance(1000, 1000 * acceptance);
+      return t;
+    };
+    expect(new DraftTuner(4).choose()).toBe(0); // nothing measured yet: one plain step first
+    expect(tuner(0.05, 0.9).choose()).toBe(4);
+    expect(tuner(1, 0.7).choose()).toBe(0);
+    const mid = tuner(0.3, 0.7).choose();
+    expect(mid).toBeGreaterThan(0);
+    expect(mid).toBeLessThan(4);
   });
 
   it('stops at a stop token and honours maxTokens like plain decoding', () => {

@@ -4,7 +4,7 @@ import { createSession } from '../../model/session.js';
 import { benchThroughput, type BenchReport } from '../../ops/bench.js';
 import { CliError, printJson, printTable } from '../output.js';
 import { intOption } from '../program.js';
-import { applyBackend } from './inference.js';
+import { applyBackend, draftPMin, draftPMinOption } from './inference.js';
 
 interface BenchFlags {
   promptTokens: number;
@@ -15,6 +15,7 @@ interface BenchFlags {
   draftModel?: string;
   draftModelPath?: string;
   speculationK: number;
+  draftPMin?: number;
   threads?: number;
   backend?: string;
 }
@@ -30,9 +31,11 @@ function printReport(r: BenchReport): void {
   ];
   if (s.speculative) {
     rows.push(
-      [`speculative tok/s (k=${r.config.speculation_k ?? ''})`, s.speculative.tokens_per_second.toFixed(1)],
-      ['speculative speed-up', `${s.speculative.speedup.toFixed(2)}x`],
+      [`apr run tok/s (${JSON.stringify(r.config.speculative_prompt ?? '')})`, s.speculative.plain_tokens_per_second.toFixed(1)],
+      [`apr run --speculative tok/s (k=${r.config.speculation_k ?? ''})`, s.speculative.tokens_per_second.toFixed(1)],
+      ['speculative speed-up', `${s.speculative.speedup.toFixed(2)}x (CPU time ${s.speculative.cpu_speedup.toFixed(2)}x)`],
       ['acceptance rate', s.speculative.acceptance_rate.toFixed(3)],
+      ['tokens per target pass', s.speculative.tokens_per_round.toFixed(2)],
       ['output identical to plain', String(s.speculative.outputs_identical)],
     );
   }
@@ -53,7 +56,7 @@ function benchAction(model: string, f: BenchFlags): void {
     promptTokens: f.promptTokens,
     genTokens: f.genTokens,
     iterations: f.iterations,
-    ...(draft ? { speculative: { draft, k: f.speculationK } } : {}),
+    ...(draft ? { speculative: { draft, k: f.speculationK, ...draftPMin(f) } } : {}),
   });
   if (f.json) printJson(report);
   else printReport(report);
@@ -70,7 +73,8 @@ export function registerBench(program: Command): void {
     .option('--speculative', 'also time greedy speculative decoding with --draft-model')
     .option('--draft-model <path>', 'draft model for --speculative (same tokenizer)')
     .option('--draft-model-path <path>', 'alias of --draft-model')
-    .option('--speculation-k <n>', 'draft tokens per verification pass', intOption('--speculation-k'), 4)
+    .option('--speculation-k <n>', 'most draft tokens per verification pass', intOption('--speculation-k'), 4)
+    .option('--draft-p-min <p>', 'the draft stops proposing below this top-token probability (default: 0 greedy, where the draft length adapts to measured costs; 0.75 sampling)', draftPMinOption)
     .option('--threads <n>', 'CPU threads for matrix products (default: APR_THREADS, else min(cores, 8))', intOption('--threads'))
     .option('--backend <kind>', 'compute backend: auto (WebGPU if it passes the parity gate, else cpu), webgpu or cpu (default cpu)')
     .option('--json', 'print {benchmark, model, backend, config, results, iterations}')

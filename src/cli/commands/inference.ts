@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { FormatError } from '../../formats/errors.js';
 import { openModel } from '../../formats/open.js';
 import { PromptTooLongError } from '../../model/generate.js';
@@ -98,7 +98,20 @@ interface RunFlags extends SamplingFlags, BatchFlags {
   draftModel?: string;
   draftModelPath?: string;
   speculationK: number;
+  draftPMin?: number;
   verbose?: boolean;
+}
+
+/** Parses --draft-p-min: a probability in [0, 1]. */
+export function draftPMinOption(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`--draft-p-min must be a number in [0, 1], got '${value}'`);
+  return n;
+}
+
+/** `{ draftPMin }` when the flag was given. */
+export function draftPMin(f: { draftPMin?: number }): { draftPMin?: number } {
+  return f.draftPMin !== undefined ? { draftPMin: f.draftPMin } : {};
 }
 
 function speculativeAction(model: string, prompt: string, f: RunFlags): void {
@@ -108,7 +121,7 @@ function speculativeAction(model: string, prompt: string, f: RunFlags): void {
   const session = load(model);
   const draft = load(draftPath);
   const stream = f.stream && !f.json;
-  const opts = { ...samplingOptions(f, prompt), speculationK: f.speculationK, ...(f.chat ? { chat: true } : {}), ...(f.system !== undefined ? { system: f.system, chat: true } : {}) };
+  const opts = { ...samplingOptions(f, prompt), speculationK: f.speculationK, ...draftPMin(f), ...(f.chat ? { chat: true } : {}), ...(f.system !== undefined ? { system: f.system, chat: true } : {}) };
   const r = runSpeculative(session, draft, opts, stream ? (t) => process.stdout.write(t) : undefined);
   if (f.json) printJson({ model, prompt, ...r, backend: session.model.backend, load_ms: session.loadMs + draft.loadMs });
   else if (stream) process.stdout.write('\n');
@@ -285,7 +298,8 @@ export function registerInference(program: Command): void {
     .option('--speculative', 'speculative decoding with --draft-model (same output distribution; greedy output unchanged)')
     .option('--draft-model <path>', 'draft model for --speculative (must share the tokenizer)')
     .option('--draft-model-path <path>', 'alias of --draft-model')
-    .option('--speculation-k <n>', 'draft tokens proposed per verification pass', intOption('--speculation-k'), 4)
+    .option('--speculation-k <n>', 'most draft tokens proposed per verification pass', intOption('--speculation-k'), 4)
+    .option('--draft-p-min <p>', 'the draft stops proposing below this top-token probability (default: 0 greedy, where the draft length adapts to measured costs; 0.75 sampling)', draftPMinOption)
     .option('--verbose', 'print speculative statistics on stderr')
     .addHelpText('after', CONTEXT_HELP)
     .action((model: string, prompt: string | undefined, f: RunFlags) => runAction(model, prompt, f));
