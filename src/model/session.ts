@@ -54,8 +54,12 @@ function probeIds(tokenizer: Tokenizer, vocab: number): number[] {
   return ids.length > 0 ? ids : [0, 1, 2, 3].filter((id) => id < vocab);
 }
 
+function threadOption(opts: SessionOptions): { threads?: number } {
+  return opts.threads !== undefined ? { threads: opts.threads } : {};
+}
+
 /** Loads the model on WebGPU when the choice and the device allow it (and `auto`'s gate passes), else undefined. */
-function loadOnGpu(bundle: ModelBundle, tokenizer: Tokenizer, choice: BackendChoice, cpu: () => Model, opts: SessionOptions): Model | undefined {
+function loadOnGpu(bundle: ModelBundle, tokenizer: Tokenizer, choice: BackendChoice, opts: SessionOptions): Model | undefined {
   if (choice === 'cpu') return undefined;
   const warn = opts.warn ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const gpu = createSyncWebGpuBackend(opts.webgpu ?? {});
@@ -67,7 +71,11 @@ function loadOnGpu(bundle: ModelBundle, tokenizer: Tokenizer, choice: BackendCho
   const model = loadModel(bundle, { backend: gpu.backend });
   if (choice === 'webgpu') return model;
   const ids = probeIds(tokenizer, model.config.vocab_size);
-  const ref = cpu().forward(ids, 0, cpu().createCache(ids.length), { allLogits: true });
+  // the reference is the exact (dequantized) CPU product, as the WebGPU kernels compute it: the CPU's default
+  // integer-dot path rounds activations to 8 bits (as llama.cpp does) and would fail the gate's 1e-3 bound
+  const exact = loadModel(bundle, { backend: createCpuBackend({ integerDot: false, ...threadOption(opts) }) });
+  const ref = exact.forward(ids, 0, exact.createCache(ids.length), { allLogits: true });
+  exact.dispose();
   const report = compareLogits(ref, model.forward(ids, 0, model.createCache(ids.length), { allLogits: true }));
   if (report.pass) return model;
   model.dispose();
@@ -83,8 +91,8 @@ export function createSession(bundle: ModelBundle, opts: SessionOptions = {}): S
     if (!bundle.tokenizer) throw new FormatError(bundle.source.path, 'tokenizer', 'the model carries no tokenizer (tokenizer.json / tokenizer.ggml.* / embedded APR tokenizer)');
     const tokenizer = loadTokenizer(bundle.tokenizer, { source: `${bundle.source.path}: tokenizer`, modelConfig: bundle.config });
     let cpuModel: Model | undefined;
-    const cpu = (): Model => (cpuModel ??= loadModel(bundle, { backend: createCpuBackend(opts.threads !== undefined ? { threads: opts.threads } : {}) }));
-    const gpuModel = loadOnGpu(bundle, tokenizer, backendChoice(opts, bundle.source.path), cpu, opts);
+    const cpu = (): Model => (cpuModel ??= loadModel(bundle, { backend: createCpuBackend(threadOption(opts)) }));
+    const gpuModel = loadOnGpu(bundle, tokenizer, backendChoice(opts, bundle.source.path), opts);
     if (gpuModel && cpuModel) cpuModel.dispose();
     const model = gpuModel ?? cpu();
     return { path: bundle.source.path, model, tokenizer, loadMs: performance.now() - t0 };

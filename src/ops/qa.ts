@@ -55,7 +55,7 @@ function modelChecks(path: string, opts: QaOptions, cases: GoldenCase[] | undefi
       throughputCheck(session, opts.minTps),
       perplexityCheck(session, opts.pplData, opts.baseline),
       formatParityCheck(path, session, ids, (input, output, format) => void exportModel({ input, output, format, golden: false })),
-      backendParityCheck(path, session, ids, opts.webgpu ?? {}),
+      backendParityCheck(path, ids, opts.webgpu ?? {}),
     ];
   } finally {
     session.model.dispose();

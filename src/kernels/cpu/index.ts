@@ -8,6 +8,7 @@ import { wasmKernels } from './wasm/runtime.js';
 import { availableParallelism } from 'node:os';
 import { defineContract } from '../../contract/index.js';
 import { MAX_THREADS, threadPool } from './pool.js';
+import { matmulIntThreaded, matmulInt } from './int-matmul.js';
 import { matmulThreaded } from './threaded.js';
 
 export { attention, kvStore } from './attention.js';
@@ -18,12 +19,13 @@ export { rmsnorm } from './norm.js';
 export { rope } from './rope.js';
 export { softmax } from './softmax.js';
 export { matmulThreaded } from './threaded.js';
+export { matmulInt, matmulIntThreaded } from './int-matmul.js';
 export { threadPool, type ThreadPool } from './pool.js';
 
 type KernelOps = 'matmul' | 'embed' | 'rmsnorm' | 'addBias' | 'add' | 'swiglu' | 'rope' | 'kvStore' | 'attention';
 
 const kernels: Pick<Backend<Float32Array, WeightMatrix>, KernelOps> = {
-  matmul: (w, x, n, out) => void matmul(w, x, n, out),
+  matmul: (w, x, n, out) => void matmulInt(w, x, n, out),
   embed: (table, tokens, out) => void embed(table, tokens, out),
   rmsnorm: (x, weight, eps, n, dim, out) => void rmsnorm(x, weight, eps, n, dim, out),
   addBias: (x, bias, n, dim) => void addBias(x, bias, n, dim),
@@ -93,6 +95,12 @@ export interface CpuBackendOptions {
   threads?: number;
   /** Products below this many multiply-adds stay on the calling thread (default: APR_THREAD_MIN_WORK, else 2^17). */
   minWork?: number;
+  /**
+   * Integer-dot products for block-quantized weights (activations rounded to 8 bits, as llama.cpp); false:
+   * every product exact against the dequantized weights (as the WebGPU kernels), e.g. as a parity reference.
+   * Default true (APR_QUANT_DOT=f32 turns it off everywhere).
+   */
+  integerDot?: boolean;
 }
 
 function envCount(name: string): number | undefined {
@@ -110,7 +118,7 @@ function defaultThreads(): number {
 export const cpuBackendContract = defineContract<CpuBackendOptions, Backend<Float32Array, WeightMatrix>>({
   id: 'kernel-threads-v1',
   equation: 'cpu_backend',
-  spec: 'createCpuBackend({threads: T}) = cpuBackend with matmul on T threads; every kernel result independent of T',
+  spec: 'createCpuBackend({threads: T, integerDot}) = cpuBackend with matmul on T threads (integer-dot or exact for block weights); every kernel result independent of T',
   pre: [['threads an integer in [1, 64] when given', ({ threads }) => threads === undefined || (Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)]],
 });
 
@@ -121,16 +129,18 @@ export const cpuBackendContract = defineContract<CpuBackendOptions, Backend<Floa
 export function createCpuBackend(opts: CpuBackendOptions = {}): Backend<Float32Array, WeightMatrix> {
   return cpuBackendContract.run(opts, () => {
     const threads = opts.threads ?? defaultThreads();
+    const exact = opts.integerDot === false;
     let pool = threadPool(threads);
-    if (pool === undefined) return cpuBackend;
+    if (pool === undefined) return exact ? { ...cpuBackend, name: `${cpuBackend.name}-exact`, matmul: (w, x, n, out) => void matmul(w, x, n, out) } : cpuBackend;
     const minWork = opts.minWork ?? envCount('APR_THREAD_MIN_WORK') ?? 1 << 17;
+    const threaded = exact ? matmulThreaded : matmulIntThreaded;
     return {
       ...cpuBackend,
-      name: `${cpuBackend.name}-${threads}t`,
+      name: `${cpuBackend.name}-${threads}t${exact ? '-exact' : ''}`,
       matmul: (w, x, n, out) => {
         if (pool === undefined || pool.isClosed) pool = threadPool(threads);
-        if (pool === undefined) cpuBackend.matmul(w, x, n, out);
-        else matmulThreaded(pool, w, x, n, out, minWork);
+        if (pool === undefined) void (exact ? matmul(w, x, n, out) : matmulInt(w, x, n, out));
+        else threaded(pool, w, x, n, out, minWork);
       },
     };
   });

@@ -30,8 +30,11 @@ export const MAX_THREADS = 64;
 /** More chunks than threads: a thread the OS does not run soon leaves its chunks to the others. */
 const CHUNKS_PER_THREAD = 4;
 
-/** Kernel codes, in the order the worker source lists them. */
-export const MATMUL_KINDS = { F32: 0, Q8_0: 1, Q4_0: 2, Q4_K: 3, Q6_K: 4 } as const;
+/** Kernel codes, in the order of KERNELS: the f32/decode products, then the integer-dot ones (`x` quantized). */
+export const MATMUL_KINDS = { F32: 0, Q8_0: 1, Q4_0: 2, Q4_K: 3, Q6_K: 4, INT_Q8_0: 5, INT_Q4_0: 6, INT_Q4_K: 7, INT_Q6_K: 8, GEMM_Q8_0: 9, GEMM_Q4_0: 10, GEMM_Q4_K: 11, GEMM_Q6_K: 12 } as const;
+const KERNELS = ['matmul_f32', 'matmul_q8_0', 'matmul_q4_0', 'matmul_q4_k', 'matmul_q6_k', 'qdot_q8_0', 'qdot_q4_0', 'qdot_q4_k', 'qdot_q6_k', 'qgemm_q8_0', 'qgemm_q4_0', 'qgemm_q4_k', 'qgemm_q6_k'] as const;
+/** The kinds that unpack weight rows into a per-thread scratch (16·cols bytes). */
+const needsScratch = (kind: number): boolean => (kind >= 1 && kind <= 4) || kind >= 9;
 export type MatmulKind = keyof typeof MATMUL_KINDS;
 
 /**
@@ -52,7 +55,7 @@ import('node:worker_threads').then(({ workerData }) => {
   const { module, memory, ctrl, part, gen } = workerData;
   const c = new Int32Array(ctrl);
   const fn = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  const kernels = [fn.matmul_f32, fn.matmul_q8_0, fn.matmul_q4_0, fn.matmul_q4_k, fn.matmul_q6_k];
+  const kernels = ${JSON.stringify(KERNELS)}.map((name) => fn[name]);
   const slice = (${slice.toString()});
   // claims chunks until none is left; the job is read after each claim (see Pool.matmul for why that is safe)
   function work() {
@@ -63,8 +66,7 @@ import('node:worker_threads').then(({ workerData }) => {
       const kind = c[${JOB}], w = c[${JOB + 1}], x = c[${JOB + 2}], out = c[${JOB + 3}], rows = c[${JOB + 4}], cols = c[${JOB + 5}], n = c[${JOB + 6}], rowBytes = c[${JOB + 7}], tab = c[${JOB + 8}];
       const [a, b] = slice(rows, i, C);
       const k = kernels[kind];
-      if (b > a && kind === 0) k(w + a * rowBytes, x, out + a * 4, b - a, cols, n, rows);
-      else if (b > a) k(w + a * rowBytes, x, out + a * 4, b - a, cols, n, rows, c[${SCRATCH} + part], tab);
+      if (b > a) k(w + a * rowBytes, x, out + a * 4, b - a, cols, n, rows, c[${SCRATCH} + part], tab);
       Atomics.add(c, ${WORKER_CHUNKS}, 1);
       if (Atomics.add(c, ${DONE}, 1) + 1 === C) Atomics.notify(c, ${DONE});
     }
@@ -174,7 +176,7 @@ class Pool implements ThreadPool {
       this.runAll(kind, job);
       return;
     }
-    if (kind !== 0) this.ensureScratch(4 * 4 * job.cols);
+    if (needsScratch(kind)) this.ensureScratch(4 * 4 * job.cols);
     // Order matters: the job first, then DONE and NEXT reset, then the new generation. A worker still
     // claiming from the previous job gets an index ≥ CHUNKS until NEXT is reset, and any index below
     // CHUNKS it gets after the reset belongs to this job, whose fields it reads after claiming.
@@ -193,7 +195,7 @@ class Pool implements ThreadPool {
   }
 
   private runAll(kind: number, job: MatmulJob): void {
-    if (kind !== 0) this.ensureScratch(4 * 4 * job.cols);
+    if (needsScratch(kind)) this.ensureScratch(4 * 4 * job.cols);
     const chunks = this.ctrl[CHUNKS] ?? 1;
     for (let i = 0; i < chunks; i++) this.runChunk(kind, job, i, 0);
   }
@@ -202,15 +204,9 @@ class Pool implements ThreadPool {
   private runChunk(kind: number, job: MatmulJob, i: number, part: number): void {
     const [a, b] = slice(job.rows, i, this.ctrl[CHUNKS] ?? 1);
     if (b <= a) return;
-    const fn = this.k.fn;
-    const args = [job.w + a * job.rowBytes, job.x, job.out + a * 4, b - a, job.cols, job.n, job.rows] as const;
+    const name = KERNELS[kind] ?? 'matmul_f32';
     const s = this.ctrl[SCRATCH + part] ?? 0;
-    const tab = this.k.f16Table;
-    if (kind === 0) fn.matmul_f32(...args);
-    else if (kind === 1) fn.matmul_q8_0(...args, s, tab);
-    else if (kind === 2) fn.matmul_q4_0(...args, s, tab);
-    else if (kind === 3) fn.matmul_q4_k(...args, s, tab);
-    else fn.matmul_q6_k(...args, s, tab);
+    this.k.fn[name](job.w + a * job.rowBytes, job.x, job.out + a * 4, b - a, job.cols, job.n, job.rows, s, this.k.f16Table);
   }
 
   /** Waits (spinning a little, then sleeping) until every chunk is done. */

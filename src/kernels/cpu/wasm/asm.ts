@@ -20,6 +20,8 @@ export interface Asm {
   /** A core load/store with its memarg (align given as log2). */
   mem(op: number, offset?: number, alignLog2?: number): Asm;
   vload(offset?: number): Asm;
+  /** A SIMD load with a memarg other than v128.load (e.g. v128.load8x8_u), align 0. */
+  vloadOp(op: number, offset?: number): Asm;
   vstore(offset?: number): Asm;
   block(body: () => void): Asm;
   loop(body: () => void): Asm;
@@ -56,6 +58,7 @@ export const OP = {
   i32_or: 0x72,
   i32_shl: 0x74,
   i32_shr_u: 0x76,
+  i32_shr_s: 0x75,
   f32_add: 0x92,
   f32_sub: 0x93,
   f32_mul: 0x94,
@@ -67,6 +70,7 @@ export const SIMD = {
   v128_load8x8_s: 0x01,
   v128_load8x8_u: 0x02,
   i8x16_splat: 0x0f,
+  i16x8_splat: 0x10,
   f32x4_splat: 0x13,
   f32x4_extract_lane: 0x1f,
   v128_and: 0x4e,
@@ -78,10 +82,20 @@ export const SIMD = {
   i16x8_extend_high_i8x16_s: 0x88,
   i16x8_extend_low_i8x16_u: 0x89,
   i16x8_extend_high_i8x16_u: 0x8a,
+  i16x8_shl: 0x8b,
+  i16x8_shr_u: 0x8d,
+  i16x8_sub: 0x91,
+  i16x8_mul: 0x95,
   i32x4_extend_low_i16x8_s: 0xa7,
   i32x4_extend_high_i16x8_s: 0xa8,
   i32x4_extend_low_i16x8_u: 0xa9,
   i32x4_extend_high_i16x8_u: 0xaa,
+  i32x4_splat: 0x11,
+  i32x4_extract_lane: 0x1b,
+  i32x4_replace_lane: 0x1c,
+  i32x4_add: 0xae,
+  i32x4_mul: 0xb5,
+  i32x4_dot_i16x8_s: 0xba,
   f32x4_add: 0xe4,
   f32x4_sub: 0xe5,
   f32x4_mul: 0xe6,

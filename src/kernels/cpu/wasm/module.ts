@@ -1,5 +1,7 @@
 import type { Asm, KernelSource, ValType } from './asm.js';
 import { ATTENTION_SOURCES } from './attention-src.js';
+import { INT_GEMM_SOURCES } from './int-gemm-src.js';
+import { INT_SOURCES } from './int-src.js';
 import { MATMUL_SOURCES } from './matmul-src.js';
 import { QUANT_SOURCES } from './quant-src.js';
 
@@ -109,6 +111,10 @@ class FunctionAsm implements Asm {
     return this.simd(0x00, 0, ...uleb(offset));
   }
 
+  vloadOp(op: number, offset = 0): Asm {
+    return this.simd(op, 0, ...uleb(offset));
+  }
+
   vstore(offset = 0): Asm {
     return this.simd(0x0b, 0, ...uleb(offset));
   }
@@ -189,4 +195,4 @@ function assemble(sources: readonly KernelSource[]): Uint8Array {
 }
 
 /** The kernel module's bytes. */
-export const KERNEL_WASM: Uint8Array = assemble([...MATMUL_SOURCES, ...QUANT_SOURCES, ...ATTENTION_SOURCES]);
+export const KERNEL_WASM: Uint8Array = assemble([...MATMUL_SOURCES, ...QUANT_SOURCES, ...ATTENTION_SOURCES, ...INT_SOURCES, ...INT_GEMM_SOURCES]);

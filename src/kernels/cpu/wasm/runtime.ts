@@ -16,6 +16,14 @@ interface KernelExports {
   matmul_q4_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   matmul_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   matmul_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qdot_q8_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qdot_q4_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qdot_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qdot_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qgemm_q8_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qgemm_q4_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qgemm_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qgemm_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   decode_q8_0(src: number, dst: number, nb: number, tab: number): void;
   decode_q4_0(src: number, dst: number, nb: number, tab: number): void;
   decode_q4_k(src: number, dst: number, nb: number, tab: number): void;

@@ -1,0 +1,118 @@
+import { defineContract } from '../../contract/index.js';
+import { f16ToF32, f32ToF16 } from '../../tensor/half.js';
+
+/**
+ * Activations quantized to 8-bit blocks once per product, as ggml's CPU backend does before an integer dot
+ * product (x86 `quantize_row_q8_0`, `quantize_row_q8_K_ref`):
+ *   Q8_0 (32-blocks, for Q8_0 / Q4_0 weights): d = amax/127 stored as f16, q = round_half_even(x · 127/amax);
+ *   Q8_K (256-blocks, for K-quant weights): iscale = −127/max (max = the element of largest |x|, first
+ *   one on ties), q = min(127, round_half_even(iscale · x)), d = 1/iscale, plus the sum of each 32 q's.
+ * All arithmetic in float32 (every product rounded with Math.fround). The values are the ggml ones; the layout
+ * is ours, for the SIMD kernels: per token row, q as int16 (cols of them), then one float32 d per block, then
+ * (Q8_K) one int16 sum per 32 q's (|sum| ≤ 32·127).
+ */
+
+export type ActFormat = 'Q8_0' | 'Q8_K';
+
+/** Block size of each activation format. */
+export const ACT_BLOCK: Readonly<Record<ActFormat, number>> = { Q8_0: 32, Q8_K: 256 };
+
+/** Bytes of one quantized token row of `cols` values. */
+export function actRowBytes(format: ActFormat, cols: number): number {
+  return actContract.run({ format, cols }, () => 2 * cols + (4 * cols) / ACT_BLOCK[format] + (format === 'Q8_K' ? cols / 16 : 0));
+}
+
+export const actContract = defineContract<{ format: ActFormat; cols: number }, number>({
+  id: 'kernel-matmul-int-v1',
+  equation: 'act_row_bytes',
+  spec: 'bytes(row) = 2·cols (int16 q) + 4·cols/B (float32 d) + [Q8_K] 2·cols/32 (int16 sums of 32 q)',
+  pre: [['cols a positive multiple of the block', ({ format, cols }) => cols > 0 && cols % ACT_BLOCK[format] === 0]],
+});
+
+const fr = Math.fround;
+/** ggml's nearest_int: float32 (v + 1.5·2^23) − 1.5·2^23, i.e. round half to even for |v| < 2^22. */
+const MAGIC = 12582912;
+
+function roundEven(v: number): number {
+  return fr(v + MAGIC) - MAGIC;
+}
+
+interface ActView {
+  q: Int16Array;
+  d: Float32Array;
+  sums: Int16Array;
+}
+
+function views(buf: ArrayBufferLike, byteOffset: number, format: ActFormat, cols: number): ActView {
+  const nb = cols / ACT_BLOCK[format];
+  const q = new Int16Array(buf, byteOffset, cols);
+  const d = new Float32Array(buf, byteOffset + 2 * cols, nb);
+  const sums = new Int16Array(buf, byteOffset + 2 * cols + 4 * nb, format === 'Q8_K' ? cols / 32 : 0);
+  return { q, d, sums };
+}
+
+function quantQ8_0(x: Float32Array, xo: number, cols: number, v: ActView): void {
+  for (let b = 0; b < cols / 32; b++) {
+    const o = xo + 32 * b;
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[o + j] as number));
+    v.d[b] = f16ToF32(f32ToF16(fr(amax / 127)));
+    const id = amax !== 0 ? fr(127 / amax) : 0;
+    for (let j = 0; j < 32; j++) v.q[32 * b + j] = roundEven(fr((x[o + j] as number) * id));
+  }
+}
+
+function quantQ8_K(x: Float32Array, xo: number, cols: number, v: ActView): void {
+  for (let b = 0; b < cols / 256; b++) {
+    const o = xo + 256 * b;
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < 256; j++) {
+      const ax = Math.abs(x[o + j] as number);
+      if (ax > amax) {
+        amax = ax;
+        max = x[o + j] as number;
+      }
+    }
+    const iscale = amax === 0 ? 0 : fr(-127 / max);
+    v.d[b] = amax === 0 ? 0 : fr(1 / iscale);
+    for (let j = 0; j < 256; j++) v.q[256 * b + j] = Math.min(127, roundEven(fr(iscale * (x[o + j] as number))));
+    for (let s = 0; s < 8; s++) {
+      let sum = 0;
+      for (let j = 0; j < 32; j++) sum += v.q[256 * b + 32 * s + j] as number;
+      v.sums[8 * b + s] = sum;
+    }
+  }
+}
+
+interface QuantizeInput {
+  format: ActFormat;
+  x: Float32Array;
+  n: number;
+  cols: number;
+  dst: ArrayBufferLike;
+  dstOffset: number;
+}
+
+export const quantizeActContract = defineContract<QuantizeInput, void>({
+  id: 'kernel-matmul-int-v1',
+  equation: 'quantize_act',
+  spec: 'row t of x → ggml quantize_row_q8_0 (x86) / quantize_row_q8_K values, int16 q, float32 d, int16 sums of 32',
+  pre: [
+    ['cols a positive multiple of the block', ({ format, cols }) => cols > 0 && cols % ACT_BLOCK[format] === 0],
+    ['x holds n·cols floats', ({ x, n, cols }) => Number.isInteger(n) && n >= 1 && x.length >= n * cols],
+    ['dst holds n rows', ({ format, n, cols, dst, dstOffset }) => dstOffset % 4 === 0 && dstOffset + n * actRowBytes(format, cols) <= dst.byteLength],
+  ],
+});
+
+/** Quantizes the n rows of x ([n, cols]) into `dst` at byte `dstOffset`, rows `actRowBytes` apart. */
+export function quantizeActivations(format: ActFormat, x: Float32Array, n: number, cols: number, dst: ArrayBufferLike, dstOffset: number): void {
+  quantizeActContract.run({ format, x, n, cols, dst, dstOffset }, () => {
+    const stride = actRowBytes(format, cols);
+    for (let t = 0; t < n; t++) {
+      const v = views(dst, dstOffset + t * stride, format, cols);
+      if (format === 'Q8_0') quantQ8_0(x, t * cols, cols, v);
+      else quantQ8_K(x, t * cols, cols, v);
+    }
+  });
+}

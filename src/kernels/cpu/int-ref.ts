@@ -1,0 +1,170 @@
+import { defineContract } from '../../contract/index.js';
+import { f16ToF32 } from '../../tensor/half.js';
+import type { WeightMatrix } from '../types.js';
+import { ACT_BLOCK, type ActFormat, actRowBytes } from './int-act.js';
+
+/**
+ * The integer-dot product in scalar TypeScript: the reference the SIMD kernels are tested against bit for bit,
+ * and the form taken where the SIMD kernels cannot run. For weight row r and quantized token row t, per weight
+ * super-block (32 values for Q8_0/Q4_0, 256 for K-quants):
+ *   L[k] = Σ_{e : ((e mod 8) >> 1) = k} s_e · q_e · x_e          (exact integers: q_e the stored quant, s_e
+ *                                                                  its integer sub-block scale, x_e int8)
+ *   acc[k] = acc[k] + f32(L[k]) · (dw · dx)                        (float32, k = 0..3: the SIMD lanes)
+ *   [Q4_K] accm = accm + f32(Σ_j m_j · Σ_{e in sub-block j} x_e) · (dmin · dx)
+ * and out = ((acc0 + acc1) + (acc2 + acc3)) − accm. Every float operation is one float32 rounding, in this
+ * order, so the result does not depend on blocking, batch size or thread count.
+ */
+
+export type IntDType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+
+interface IntBlock {
+  /** s_e · q_e per value of the super-block. */
+  readonly q: Int32Array;
+  dw: number;
+  dmin: number;
+  /** Q4_K: the 6-bit min of each 32-value sub-block. */
+  readonly mins: Int32Array;
+}
+
+interface IntType {
+  readonly format: ActFormat;
+  readonly block: number;
+  readonly bytes: number;
+  /** Whether the super-block carries mins (Q4_K): their term is accumulated apart, in `accm`. */
+  readonly mins: boolean;
+  unpack(b: Uint8Array, o: number, out: IntBlock): void;
+}
+
+const fr = Math.fround;
+
+function half(b: Uint8Array, o: number): number {
+  return f16ToF32((b[o] ?? 0) | ((b[o + 1] ?? 0) << 8));
+}
+
+function i8(b: Uint8Array, o: number): number {
+  return ((b[o] ?? 0) << 24) >> 24;
+}
+
+/** ggml get_scale_min_k4: [scale, min] of sub-block j from the 12 packed bytes at s. */
+function k4ScaleMin(b: Uint8Array, s: number, j: number): [number, number] {
+  const u = (i: number): number => b[s + i] ?? 0;
+  if (j < 4) return [u(j) & 63, u(j + 4) & 63];
+  return [(u(j + 4) & 0x0f) | ((u(j - 4) >> 6) << 4), (u(j + 4) >> 4) | ((u(j) >> 6) << 4)];
+}
+
+function unpackQ8_0(b: Uint8Array, o: number, out: IntBlock): void {
+  out.dw = half(b, o);
+  for (let e = 0; e < 32; e++) out.q[e] = i8(b, o + 2 + e);
+}
+
+function unpackQ4_0(b: Uint8Array, o: number, out: IntBlock): void {
+  out.dw = half(b, o);
+  for (let e = 0; e < 16; e++) {
+    const v = b[o + 2 + e] ?? 0;
+    out.q[e] = (v & 15) - 8;
+    out.q[e + 16] = (v >> 4) - 8;
+  }
+}
+
+function unpackQ4_K(b: Uint8Array, o: number, out: IntBlock): void {
+  out.dw = half(b, o);
+  out.dmin = half(b, o + 2);
+  for (let j = 0; j < 8; j++) {
+    const [sc, m] = k4ScaleMin(b, o + 4, j);
+    out.mins[j] = m;
+    const base = o + 16 + 32 * (j >> 1);
+    const shift = 4 * (j & 1);
+    for (let l = 0; l < 32; l++) out.q[32 * j + l] = sc * (((b[base + l] ?? 0) >> shift) & 15);
+  }
+}
+
+function unpackQ6_K(b: Uint8Array, o: number, out: IntBlock): void {
+  out.dw = half(b, o + 208);
+  for (let n = 0; n < 2; n++) {
+    for (let g = 0; g < 4; g++) {
+      const ql = o + 64 * n + 32 * (g & 1);
+      const shift = 4 * (g >> 1);
+      for (let l = 0; l < 32; l++) {
+        const lo = ((b[ql + l] ?? 0) >> shift) & 15;
+        const hi = ((b[o + 128 + 32 * n + l] ?? 0) >> (2 * g)) & 3;
+        out.q[128 * n + 32 * g + l] = i8(b, o + 192 + 8 * n + 2 * g + (l >> 4)) * ((lo | (hi << 4)) - 32);
+      }
+    }
+  }
+}
+
+/** The weight dtypes with an integer kernel, their activation format and block geometry. */
+export const INT_TYPES: Readonly<Record<IntDType, IntType>> = {
+  Q8_0: { format: 'Q8_0', block: 32, bytes: 34, mins: false, unpack: unpackQ8_0 },
+  Q4_0: { format: 'Q8_0', block: 32, bytes: 18, mins: false, unpack: unpackQ4_0 },
+  Q4_K: { format: 'Q8_K', block: 256, bytes: 144, mins: true, unpack: unpackQ4_K },
+  Q6_K: { format: 'Q8_K', block: 256, bytes: 210, mins: false, unpack: unpackQ6_K },
+};
+
+interface RefInput {
+  w: WeightMatrix;
+  act: Uint8Array;
+  n: number;
+  out: Float32Array;
+}
+
+function isIntType(d: string): d is IntDType {
+  return Object.hasOwn(INT_TYPES, d);
+}
+
+export const intReferenceContract = defineContract<RefInput, Float32Array>({
+  id: 'kernel-matmul-int-v1',
+  equation: 'matmul_int_reference',
+  spec: 'out[t, r] = ((acc0 + acc1) + (acc2 + acc3)) − accm, the lane-wise float32 sums of per-block integer dots',
+  pre: [
+    ['dtype has an integer kernel', ({ w }) => isIntType(w.dtype) && w.data instanceof Uint8Array && w.cols % INT_TYPES[w.dtype].block === 0],
+    ['act holds n quantized rows', ({ w, act, n }) => isIntType(w.dtype) && act.byteLength >= n * actRowBytes(INT_TYPES[w.dtype].format, w.cols)],
+    ['out holds n·rows floats', ({ w, out, n }) => out.length >= n * w.rows],
+  ],
+});
+
+/** A block scratch for `type`. */
+function newBlock(type: IntType): IntBlock {
+  return { q: new Int32Array(type.block), dw: 0, dmin: 0, mins: new Int32Array(8) };
+}
+
+/** Lane-ordered dot of weight row r with quantized token row t (see the file comment). */
+function rowDot(type: IntType, w: Uint8Array, r: number, cols: number, act: DataView, t: number, blk: IntBlock): number {
+  const G = type.block;
+  const nb = cols / G;
+  const xo = t * actRowBytes(type.format, cols);
+  const dOff = xo + 2 * cols;
+  const sumOff = dOff + 4 * (cols / ACT_BLOCK[type.format]);
+  const lanes = [0, 0, 0, 0];
+  const L = [0, 0, 0, 0];
+  let accm = 0;
+  for (let sb = 0; sb < nb; sb++) {
+    type.unpack(w, (r * nb + sb) * type.bytes, blk);
+    L.fill(0);
+    for (let e = 0; e < G; e++) (L[(e & 7) >> 1] as number) += (blk.q[e] as number) * act.getInt16(xo + 2 * (sb * G + e), true);
+    const dx = act.getFloat32(dOff + 4 * sb, true);
+    const dd = fr(blk.dw * dx);
+    for (let k = 0; k < 4; k++) lanes[k] = fr((lanes[k] as number) + fr(fr(L[k] as number) * dd));
+    if (type.mins) accm = fr(accm + fr(fr(minSum(blk, act, sumOff + 16 * sb)) * fr(blk.dmin * dx)));
+  }
+  return fr(fr(fr((lanes[0] as number) + (lanes[1] as number)) + fr((lanes[2] as number) + (lanes[3] as number))) - accm);
+}
+
+/** Σ_j m_j · (sum of the 32 activation q's of sub-block j), the 8 sums at byte `o`. */
+function minSum(blk: IntBlock, act: DataView, o: number): number {
+  let s = 0;
+  for (let j = 0; j < 8; j++) s += (blk.mins[j] as number) * act.getInt16(o + 2 * j, true);
+  return s;
+}
+
+/** out[t, r] = integer-dot product of weight row r with quantized activation row t, in scalar TypeScript. */
+export function matmulIntReference(w: WeightMatrix, act: Uint8Array, n: number, out: Float32Array): Float32Array {
+  return intReferenceContract.run({ w, act, n, out }, () => {
+    const type = INT_TYPES[w.dtype as IntDType];
+    const data = w.data as Uint8Array;
+    const view = new DataView(act.buffer, act.byteOffset, act.byteLength);
+    const blk = newBlock(type);
+    for (let t = 0; t < n; t++) for (let r = 0; r < w.rows; r++) out[t * w.rows + r] = rowDot(type, data, r, w.cols, view, t, blk);
+    return out;
+  });
+}
