@@ -3,6 +3,7 @@
  * APR_BENCH_MB MiB (default 1024), written streamed into a temporary folder: ~2 KiB instruction/response
  * rows from a seeded PRNG, 1 % exact repeats. Each command runs as a child process; peak RSS from
  * `/usr/bin/time -v` when present, else by polling /proc/<pid>/status VmHWM. Prints a table and JSON.
+ * Runs the built CLI (`npm run build` first; else src through tsx, whose loader adds ~80 MB).
  * Usage: npx tsx bench/data-memory.ts [dir]
  */
 import { spawn } from 'node:child_process';
@@ -52,7 +53,9 @@ function vmHwmKb(pid: number): number {
 
 function measure(args: string[]): Promise<Measured> {
   const useTime = existsSync('/usr/bin/time');
-  const node = [process.execPath, '--import', 'tsx', 'src/cli/apr.ts', ...args];
+  // the built CLI, as `npx apr` runs it (tsx's own loader adds ~80 MB of RSS); from source when not built
+  const cli = existsSync('dist/src/cli/apr.js') ? ['dist/src/cli/apr.js'] : ['--import', 'tsx', 'src/cli/apr.ts'];
+  const node = [process.execPath, ...cli, ...args];
   const cmd = useTime ? '/usr/bin/time' : process.execPath;
   const child = spawn(cmd, useTime ? ['-v', ...node] : node.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

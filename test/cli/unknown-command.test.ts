@@ -3,8 +3,13 @@
  * commander would otherwise print the parent's help and exit 0 (`apr serve --help`). Real verbs keep their
  * help with exit 0. Same for pv and pmat (and pmat's nested `comply` group).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { createAprProgram } from '../../src/cli/apr-program.js';
+import { runProgram } from '../../src/cli/program.js';
 import { type CliRun, runCli } from '../helpers.js';
+
+/** The upstream apr-leaderboard spec's 19 subcommands (../shared/docs/upstream-spec-notes.md). */
+const UPSTREAM_VERBS = ['import', 'run', 'serve', 'finetune', 'merge', 'prune', 'quantize', 'distill', 'eval', 'export', 'publish', 'check', 'compile', 'bench', 'chat', 'inspect', 'data', 'qa', 'compare-hf'];
 
 function expectUnknown(r: CliRun, verb: string, what: string): void {
   expect(r.status, `${what}: ${r.stderr}`).toBe(2);
@@ -18,14 +23,34 @@ describe('unknown subcommands exit 2 with one line', () => {
   it('apr: with or without --help / -h, with other arguments, and through `apr help`', () => {
     const cases: [string, string[]][] = [
       ['nosuchverb', ['nosuchverb', '--help']],
-      ['serve', ['serve', '--help']],
-      ['serve', ['serve', '-h']],
-      ['serve', ['serve', 'model.apr', '--port', '8080', '--help']],
-      ['serve', ['serve', 'model.apr', '--port', '8080']],
-      ['serve', ['serve']],
+      ['servr', ['servr', '--help']],
+      ['servr', ['servr', '-h']],
+      ['servr', ['servr', 'model.apr', '--port', '8080', '--help']],
+      ['servr', ['servr', 'model.apr', '--port', '8080']],
+      ['servr', ['servr']],
       ['nosuchverb', ['help', 'nosuchverb']],
     ];
     for (const [verb, args] of cases) expectUnknown(runCli('apr', args), verb, `apr ${args.join(' ')}`);
+  });
+
+  it("every one of upstream's 19 subcommands exists and its --help exits 0 with its own usage", async () => {
+    const names = createAprProgram().commands.map((c) => c.name());
+    expect(UPSTREAM_VERBS).toHaveLength(19);
+    for (const verb of UPSTREAM_VERBS) expect(names, verb).toContain(verb);
+    let out = '';
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+    try {
+      for (const verb of UPSTREAM_VERBS) {
+        out = '';
+        expect(await runProgram('apr', createAprProgram(), [verb, '--help']), verb).toBe(0);
+        expect(out, verb).toMatch(new RegExp(`^Usage: apr ${verb} `));
+      }
+    } finally {
+      write.mockRestore();
+    }
   });
 
   it('apr suggests the closest verb on the same line', () => {
