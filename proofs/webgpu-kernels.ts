@@ -83,7 +83,30 @@ async function flatMaps(z: ProofSession, bound: number, plant?: string): Promise
     const cs = sp.add(t).mul(half).add(j);
     queries.push(() => z.check(ctx.And(o.add(j).ge(0), o.add(j).add(half).lt(n.mul(heads).mul(2 * half)), cs.ge(0), cs.lt(P.mul(half)), inRange(t, n)), { given: [...dom, row.eq(t.mul(heads).add(row.mod(heads)))], show: { half: ctx.Int.val(half), i, n, heads }, label: `rope half=${half}: x pair and cos/sin table reads in bounds` }));
   }
+  queries.push(...ropeKvCache(z, bound, { i, n, cap, sp }));
   return allOf(queries);
+}
+
+/**
+ * The key half of the fused RoPE + cache write (ROPE_KV): pair j of row = ⌊i/half⌋ < n·K, t = ⌊row/K⌋,
+ * g = row mod K, written at (g·cap + sp + t)·d + j and + half of the [K][cap][d] cache (d = 2·half); its q half
+ * and k reads are the rope maps above with heads = K and heads.
+ */
+function ropeKvCache(z: ProofSession, bound: number, v: { i: Z3Arith; n: Z3Arith; cap: Z3Arith; sp: Z3Arith }): (() => Promise<ProofOutcome>)[] {
+  const { ctx } = z;
+  const { i, n, cap, sp } = v;
+  const queries: (() => Promise<ProofOutcome>)[] = [];
+  for (let half = 1; half <= bound; half++) {
+    for (let K = 1; K <= bound; K++) {
+      const row = i.div(half);
+      const t = row.div(K);
+      const g = row.mod(K);
+      const dst = g.mul(cap).add(sp).add(t).mul(2 * half).add(i.mod(half));
+      const dom = [n.ge(1), sp.ge(0), sp.add(n).le(cap), inRange(i, n.mul(K * half)), radixInstance(ctx, g, ctx.Int.val(K), sp.add(t), cap)];
+      queries.push(() => z.check(ctx.And(inRange(t, n), inRange(g, K), row.eq(t.mul(K).add(g)), dst.ge(0), dst.add(half).lt(cap.mul(K * 2 * half))), { given: dom, show: { half: ctx.Int.val(half), kvHeads: ctx.Int.val(K), i, n, capacity: cap, startPos: sp }, label: `ropeKv half=${half} K=${K}: cache writes of the rotated pair in bounds` }));
+    }
+  }
+  return queries;
 }
 
 /** rmsnorm/softmax rows and matvec: one workgroup per row (matvec: 8 rows × 32 lanes, n ≤ 8). */
@@ -94,6 +117,7 @@ async function rowsAndMatvec(z: ProofSession, plant?: string): Promise<ProofOutc
   const queries: (() => Promise<ProofOutcome>)[] = [
     () => z.check(ctx.Implies(inRange(e, dim), ctx.And(inRange(e.mod(256), 256), e.div(256).ge(0), col(e.mod(256), e.div(256)).eq(e))), { given: [dim.ge(1)], show: { dim, e }, label: 'row kernels: every column i < dim has a (lid, k)' }),
     () => z.check(ctx.Implies(ctx.And(inRange(lid, 256), inRange(lid2, 256), k.ge(0), k2.ge(0), col(lid, k).eq(col(lid2, k2))), ctx.And(lid.eq(lid2), k.eq(k2))), { show: { lid, k }, label: 'row kernels: each column written once' }),
+    () => z.check(ctx.Implies(ctx.And(inRange(lid, 256), ctx.Or(...[128, 64, 32, 16, 8, 4, 2, 1].map((v) => k.eq(v))), lid.lt(k)), lid.add(k).lt(256)), { show: { lid, step: k }, label: 'argmax tree: lane lid < s reads am_v/am_i[lid + s] < 256 (s = 128 … 1)' }),
   ];
   const [rows, cols, wg, r, c, t, s] = ints(ctx, ['rows', 'cols', 'wg', 'r', 'c', 't', 'step']) as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
   const rowOf = (w: Z3Arith, l: Z3Arith): Z3Arith => w.mul(8).add(l.div(32));
@@ -241,8 +265,8 @@ async function weightBytes(z: ProofSession, plant?: string): Promise<ProofOutcom
 const C = 'webgpu-backend-v1';
 export const proofs = defineProofs([
   { id: 'PF-webgpu-flat-grid', contract: C, obligation: 'webgpu-flat-indexing', bound: null, title: 'flat kernels (add, swiglu, addBias, kvStore, rope, embed): the folded grid gives each i < T exactly one invocation, no u32 overflow', plants: { 'fold-stride-255': 'row stride 255·X instead of 256·X' }, run: (z, o) => flatGrid(z, o.plant) },
-  { id: 'PF-webgpu-flat-maps', contract: C, obligation: 'webgpu-flat-maps-indexing', bound: 6, title: 'kvStore decomposition i = (t·K + g)·d + c and cache writes, rope pair and table reads in bounds (K, d, half ≤ bound; n, capacity, heads symbolic)', plants: { 'kv-g-unmodded': 'g = i/d without mod K' }, run: (z, o) => flatMaps(z, o.bound, o.plant) },
-  { id: 'PF-webgpu-rows-matvec', contract: C, obligation: 'webgpu-matvec-indexing', bound: null, title: 'rmsnorm/softmax columns and matvec (n ≤ 8): every output written exactly once, x and reduction reads in bounds; blocked matvec chunks (tb + n ≤ N) and Q8_0/Q6_K word runs in bounds', plants: { 'matvec-out-stride-cols': 'out[lane·cols + r]', 'run-ten-words': 'ten-word runs' }, run: async (z, o) => allOf([() => rowsAndMatvec(z, o.plant), () => blockedMatvec(z, o.plant)]) },
+  { id: 'PF-webgpu-flat-maps', contract: C, obligation: 'webgpu-flat-maps-indexing', bound: 6, title: 'kvStore decomposition i = (t·K + g)·d + c and cache writes, rope pair and table reads, fused ropeKv cache writes in bounds (K, d, half ≤ bound; n, capacity, heads symbolic)', plants: { 'kv-g-unmodded': 'g = i/d without mod K' }, run: (z, o) => flatMaps(z, o.bound, o.plant) },
+  { id: 'PF-webgpu-rows-matvec', contract: C, obligation: 'webgpu-matvec-indexing', bound: null, title: 'rmsnorm/softmax/argmax columns and matvec (n ≤ 8; with P3 = 1 it reads the out element it writes): every output written exactly once, x and reduction reads in bounds; blocked matvec chunks (tb + n ≤ N) and Q8_0/Q6_K word runs in bounds', plants: { 'matvec-out-stride-cols': 'out[lane·cols + r]', 'run-ten-words': 'ten-word runs' }, run: async (z, o) => allOf([() => rowsAndMatvec(z, o.plant), () => blockedMatvec(z, o.plant)]) },
   { id: 'PF-webgpu-tiled', contract: C, obligation: 'webgpu-tiled-indexing', bound: null, title: 'tiled matmul, scalar (8×8×16, 8×4×16, 4×4×16, 2×2×8) and vec4 (tm 8/4, bk 8/16/32): each out[t, r] has one owner, staging and x reads in bounds', plants: { 'tile-row-stride-8': 'rows ty + 8i', 'tile4-row-stride-2': 'v4 rows 2ty' }, run: async (z, o) => allOf([() => tiled(z, o.plant), () => tiled4(z, o.plant)]) },
   { id: 'PF-webgpu-attention', contract: C, obligation: 'webgpu-attention-indexing', bound: null, title: 'attention: output dims lid + 64k written once, GQA head in range, K/V/q/out offsets in bounds', plants: { 'attn-dim-stride-32': 'dims lid + 32k' }, run: (z, o) => attention(z, o.plant) },
   { id: 'PF-webgpu-weight-bytes', contract: C, obligation: 'webgpu-weight-bytes-indexing', bound: null, title: 'WGSL wload of Q8_0, Q4_0, Q4_K, Q6_K, F16 reads only bytes of its own row’s blocks', plants: { 'q4k-quants-at-17': 'Q4_K quants read from byte 17 of the block instead of 16' }, run: (z, o) => weightBytes(z, o.plant) },

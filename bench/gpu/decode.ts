@@ -4,10 +4,16 @@
  * --tokens greedy one-token steps, timed separately. Also reports the weight bytes streamed per token
  * and the implied bandwidth. One JSON line per quant.
  * --matvec blocked,scalar runs each quant with the blocked Q4_K/Q8_0 matvec kernels and with the scalar ones.
- *   node decode.mjs [--quants Q4_K_M,Q8_0,F32] [--layers 22] [--prompt 32] [--tokens 64] [--small] [--matvec blocked,scalar] [--dawn-features …]
+ * --pick gpu,host: greedy arg-max on the device (forwardGreedyAsync, 4 bytes read back per token) and/or on the
+ * host over the read-back logits (forwardAsync, vocab·4 bytes). Each line counts, per decoded token, the
+ * compute dispatches, queue submissions, GPU buffers created and bytes read back.
+ *   node decode.mjs [--quants Q4_K_M,Q8_0,F32] [--layers 22] [--prompt 32] [--tokens 64] [--small] [--matvec blocked,scalar] [--pick gpu,host] [--dawn-features …]
  */
 import { benchGpu } from './gpu-flags.js';
-import { createWebGpuBackend } from '../../src/kernels/webgpu/backend.js';
+import { createWebGpuBackend, type WebGpuBackend } from '../../src/kernels/webgpu/backend.js';
+import type { GpuCounters } from '../../src/kernels/webgpu/encoder.js';
+import type { Model } from '../../src/model/decoder.js';
+import type { KVCache } from '../../src/model/kv-cache.js';
 import { loadModel } from '../../src/model/load.js';
 import { DTYPES } from '../../src/tensor/dtype.js';
 import { flag, gpuSyntheticBundle, type GpuQuant, parameterCount } from './synthetic.js';
@@ -18,6 +24,7 @@ const tokens = Number(flag('tokens', '64'));
 const small = process.argv.includes('--small');
 const quants = flag('quants', 'Q4_K_M,Q8_0').split(',') as GpuQuant[];
 const matvecs = flag('matvec', 'blocked,scalar').split(',');
+const picks = flag('pick', 'gpu,host').split(',');
 
 function argmax(a: Float32Array): number {
   let best = 0;
@@ -35,10 +42,33 @@ function matrixBytesPerToken(bundle: ReturnType<typeof gpuSyntheticBundle>): num
   return bytes;
 }
 
+/** Per-token difference of two counter snapshots. */
+function perToken(a: GpuCounters, b: GpuCounters, n: number): Record<string, number> {
+  return {
+    dispatches_per_token: (b.dispatches - a.dispatches) / n,
+    submissions_per_token: (b.submissions - a.submissions) / n,
+    buffer_creations_per_token: (b.bufferCreations - a.bufferCreations) / n,
+    readback_bytes_per_token: (b.bytesRead - a.bytesRead) / n,
+  };
+}
+
+/** `tokens` greedy steps from position `start` after `first`; returns the seconds and the per-token counters. */
+async function decodeLoop(be: WebGpuBackend, model: Model, cache: KVCache, first: number, start: number, pick: string) {
+  const greedy = model.forwardGreedyAsync?.bind(model);
+  const forward = model.forwardAsync?.bind(model);
+  if (!greedy || !forward) throw new Error('model has no forwardGreedyAsync/forwardAsync');
+  const step = pick === 'gpu' ? (t: number, p: number) => greedy([t], p, cache) : async (t: number, p: number) => argmax(await forward([t], p, cache));
+  const c0 = be.counters();
+  const td = performance.now();
+  let next = first;
+  for (let i = 0; i < tokens; i++) next = await step(next, start + i);
+  return { decodeS: (performance.now() - td) / 1000, counts: perToken(c0, be.counters(), tokens), last: next };
+}
+
 async function main(): Promise<void> {
   const a = { gpu: await benchGpu() };
   process.stderr.write(`device: ${a.gpu.description}\n`);
-  for (const quant of quants) for (const matvec of matvecs) {
+  for (const quant of quants) for (const matvec of matvecs) for (const pick of picks) {
     const bundle = gpuSyntheticBundle(quant, layers, small);
     const weightBytes = matrixBytesPerToken(bundle);
     const be = createWebGpuBackend(a.gpu, { blockedMatvec: matvec === 'blocked' });
@@ -54,20 +84,11 @@ async function main(): Promise<void> {
     // Warm-up compiles every pipeline the timed runs use (the n = 4 matvec and the prompt-length kernels).
     await forward(prompt.slice(0, 4), 0, cache);
     await forward(prompt, 0, cache);
+    await model.forwardGreedyAsync?.(prompt.slice(0, 4), 0, cache);
     const tp = performance.now();
-    let logits = await forward(prompt, 0, cache);
+    const logits = await forward(prompt, 0, cache);
     const prefillS = (performance.now() - tp) / 1000;
-    let next = argmax(logits);
-    const td = performance.now();
-    let recordS = 0;
-    for (let i = 0; i < tokens; i++) {
-      const tr = performance.now();
-      const pending = forward([next], promptLen + i, cache);
-      recordS += (performance.now() - tr) / 1000;
-      logits = await pending;
-      next = argmax(logits);
-    }
-    const decodeS = (performance.now() - td) / 1000;
+    const { decodeS, counts, last } = await decodeLoop(be, model, cache, argmax(logits), promptLen, pick);
     // Pipelined: all steps recorded and submitted back to back (fixed token ids), so the host round trip
     // per token overlaps the device work; the gap to decode_tokens_per_second is the per-token sync cost.
     const tq = performance.now();
@@ -76,7 +97,7 @@ async function main(): Promise<void> {
     await Promise.all(all);
     const pipelinedS = (performance.now() - tq) / 1000;
     const tps = tokens / decodeS;
-    const line = { bench: 'webgpu-decode', device: a.gpu.description, quant, matvec, layers, parameters: parameterCount(model.config), weight_gb_per_token: weightBytes / 1e9, load_s: loadS, prefill_tokens: promptLen, prefill_tokens_per_second: promptLen / prefillS, decode_tokens: tokens, decode_tokens_per_second: tps, host_record_ms_per_token: (1000 * recordS) / tokens, pipelined_tokens_per_second: tokens / pipelinedS, implied_gb_per_s: (weightBytes * tps) / 1e9, device_error: be.firstError ?? null };
+    const line = { bench: 'webgpu-decode', device: a.gpu.description, quant, matvec, pick, layers, parameters: parameterCount(model.config), weight_gb_per_token: weightBytes / 1e9, load_s: loadS, prefill_tokens: promptLen, prefill_tokens_per_second: promptLen / prefillS, decode_tokens: tokens, decode_tokens_per_second: tps, ...counts, last_token: last, pipelined_tokens_per_second: tokens / pipelinedS, implied_gb_per_s: (weightBytes * tps) / 1e9, device_error: be.firstError ?? null };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     model.dispose();
     await be.finish();

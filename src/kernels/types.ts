@@ -67,4 +67,20 @@ export interface Backend<B = Float32Array, W = WeightMatrix> {
   kvStore(cache: B, src: B, n: number, kvHeads: number, headDim: number, startPos: number, capacity: number): void;
   /** Causal grouped-query attention of q [n, heads, headDim] over cache positions 0..startPos+t. */
   attention(q: B, kCache: B, vCache: B, shape: AttentionShape, out: B): void;
+  /**
+   * out[t] = the lowest index of the largest of x[t, 0..dim) as a float (exact for dim ≤ 2²⁴), as
+   * src/model/sampling.ts `argmax`: NaN and −∞ are never chosen, 0 when nothing beats −∞ (optional: greedy
+   * decoding then reads back n floats instead of n·dim).
+   */
+  argmax?(x: B, n: number, dim: number, out: B): void;
+  /**
+   * out[t, r] += Σ_c W[r, c] · x[t, c]: the result of `matmul(w, x, n, tmp)` then `add(out, tmp, n·rows, out)`
+   * (optional: a device backend fuses the residual add into the product; `tmp` [n, rows] may be overwritten).
+   */
+  matmulAdd?(w: W, x: B, n: number, out: B, tmp: B): void;
+  /**
+   * `rope(q, …heads)`, `rope(k, …kvHeads)` and `kvStore(kCache, k, …)` of `shape` in one call (optional: a
+   * device backend fuses them into one dispatch; the results are those of the three calls).
+   */
+  ropeKv?(q: B, k: B, kCache: B, shape: AttentionShape, theta: number): void;
 }

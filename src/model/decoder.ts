@@ -6,6 +6,7 @@ import type { ArchConfig } from '../tensor/bundle.js';
 import { allocRowBuffers, batchCore, checkedBatch, checkedBatchAsync, releaseRowBuffers } from './batch-step.js';
 import { type KVCache, KVCacheImpl } from './kv-cache.js';
 import { type ActivationObserver, allocScratch, type AttentionBuffers, headLogits, type LayerStack, releaseScratch, ropeAttend, runLayers, type Scratch } from './layers.js';
+import { argmax } from './sampling.js';
 import type { DecoderWeights } from './weights.js';
 
 export type { ActivationObserver, ActivationSite } from './layers.js';
@@ -44,6 +45,13 @@ export interface Model {
   forwardBatch?(tokens: readonly number[], caches: readonly KVCache[]): Float32Array;
   /** `forwardBatch` reading back with the backend's `readAsync`. */
   forwardBatchAsync?(tokens: readonly number[], caches: readonly KVCache[]): Promise<Float32Array>;
+  /**
+   * `forward`, then the arg-max of the last position's logits (ties: lowest index, as sampling.ts `argmax`).
+   * On a backend with `argmax` the pick runs on the device and only the id comes back.
+   */
+  forwardGreedy?(tokens: ArrayLike<number>, startPos: number, cache: KVCache): number;
+  /** `forwardGreedy` reading back with the backend's `readAsync`. */
+  forwardGreedyAsync?(tokens: ArrayLike<number>, startPos: number, cache: KVCache): Promise<number>;
   /** Frees weights and buffers now (otherwise at garbage collection); the model is unusable after. */
   dispose(): void;
 }
@@ -61,6 +69,8 @@ class Decoder<B, W> implements Model {
   /** Reused by logitsAll, so repeated calls (perplexity) do not churn cache memory. */
   private spare: KVCache | undefined;
   private disposed = false;
+  /** One float: the device arg-max of a greedy step (allocated on first use). */
+  private pick: B | undefined;
   private readonly maxBatch: number;
   private readonly stack: LayerStack<B, W>;
 
@@ -124,6 +134,30 @@ class Decoder<B, W> implements Model {
     });
   }
 
+  forwardGreedy(tokens: ArrayLike<number>, startPos: number, cache: KVCache): number {
+    const V = this.config.vocab_size;
+    const pick = this.greedyPass(tokens, startPos, cache);
+    return pick === undefined ? argmax(this.be.read(this.ensureScratch(1).logits, 0, V)) : (this.be.read(pick, 0, 1)[0] ?? 0);
+  }
+
+  async forwardGreedyAsync(tokens: ArrayLike<number>, startPos: number, cache: KVCache): Promise<number> {
+    const V = this.config.vocab_size;
+    const pick = this.greedyPass(tokens, startPos, cache);
+    return pick === undefined ? argmax(await this.be.readAsync(this.ensureScratch(1).logits, 0, V)) : ((await this.be.readAsync(pick, 0, 1))[0] ?? 0);
+  }
+
+  /** The kernels of `run` without allLogits, then the backend arg-max (when it has one) into `pick`. */
+  private greedyPass(tokens: ArrayLike<number>, startPos: number, cacheIn: KVCache): B | undefined {
+    if (contractMode() !== 'off') forwardContract.checkPre({ model: this, tokens, startPos, cache: cacheIn, allLogits: false });
+    const { s, cache, n } = this.begin(tokens, startPos, cacheIn, false);
+    for (let b = 0; b < n; b += s.rows) this.step(s, tokens, b, startPos, cache);
+    headLogits(this.stack, s, this.lastRow(s, n), 1);
+    if (this.be.argmax === undefined) return undefined;
+    this.pick ??= this.be.alloc(1);
+    this.be.argmax(s.logits, 1, this.config.vocab_size, this.pick);
+    return this.pick;
+  }
+
   dispose(): void {
     const be = this.be;
     const w = this.weights;
@@ -139,6 +173,8 @@ class Decoder<B, W> implements Model {
     for (const m of mats) be.releaseWeight?.(m);
     for (const v of vecs) be.release?.(v);
     this.releaseScratch();
+    if (this.pick !== undefined) be.release?.(this.pick);
+    this.pick = undefined;
     releaseRowBuffers(this.be, this.row);
     this.row = undefined;
     this.spare?.dispose();

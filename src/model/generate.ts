@@ -110,13 +110,25 @@ export function generate(model: Model, promptIds: ArrayLike<number>, opts: Gener
   });
 }
 
-function run(model: Model, prompt: number[], opts: GenerateOptions, cache: KVCache, onToken?: OnToken): GenerateResult {
+/**
+ * The forward pass plus the pick of the next token. Greedy without a repetition penalty goes through
+ * `forwardGreedy` where the model has it (the arg-max on the device, only the id read back): the same id as
+ * `sampleToken`, which is the arg-max of the same logits with ties to the lowest index.
+ */
+function nextToken(model: Model, opts: GenerateOptions, cache: KVCache, history: readonly number[]): (tokens: number[], pos: number) => number {
+  const greedy = (opts.temperature ?? 0) <= 0 && (opts.repetitionPenalty ?? 1) === 1 ? model.forwardGreedy?.bind(model) : undefined;
+  if (greedy !== undefined) return (tokens, pos) => greedy(tokens, pos, cache);
   const rng = new Rng(opts.seed ?? 0);
+  return (tokens, pos) => sampleToken(model.forward(tokens, pos, cache), opts, rng, history);
+}
+
+function run(model: Model, prompt: number[], opts: GenerateOptions, cache: KVCache, onToken?: OnToken): GenerateResult {
   const stops = new Set(opts.stopTokens ?? []);
   const history = [...prompt];
+  const next = nextToken(model, opts, cache, history);
   const ids: number[] = [];
   const t0 = performance.now();
-  let logits = opts.maxTokens > 0 ? model.forward(prompt, 0, cache) : new Float32Array(0);
+  let pending = opts.maxTokens > 0 ? next(prompt, 0) : 0;
   const prefillMs = performance.now() - t0;
   let firstMs = 0;
   let decodeMs = 0;
@@ -124,7 +136,7 @@ function run(model: Model, prompt: number[], opts: GenerateOptions, cache: KVCac
   let stopReason: GenerateResult['stopReason'] = 'length';
   let stopToken: number | undefined;
   while (ids.length < opts.maxTokens) {
-    const id = sampleToken(logits, opts, rng, history);
+    const id = pending;
     if (ids.length === 0) firstMs = performance.now() - t0;
     if (stops.has(id)) {
       stopReason = 'stop';
@@ -139,7 +151,7 @@ function run(model: Model, prompt: number[], opts: GenerateOptions, cache: KVCac
     }
     if (ids.length >= opts.maxTokens) break;
     const t1 = performance.now();
-    logits = model.forward([id], history.length - 1, cache);
+    pending = next([id], history.length - 1);
     decodeMs += performance.now() - t1;
     decodeSteps++;
   }

@@ -62,15 +62,26 @@ function linear<B, W>(be: Backend<B, W>, lin: Linear<B, W>, x: B, n: number, out
   if (lin.bias !== undefined) be.addBias(out, lin.bias, n, lin.rows);
 }
 
+/** out += lin(x) over n rows of `dim` (the residual add), fused into the product where the backend can; `tmp` is clobbered. */
+function linearAdd<B, W>(be: Backend<B, W>, lin: Linear<B, W>, x: B, n: number, dim: number, out: B, tmp: B): void {
+  if (be.matmulAdd !== undefined && lin.bias === undefined) return be.matmulAdd(lin.w, x, n, out, tmp);
+  linear(be, lin, x, n, tmp);
+  be.add(out, tmp, n * dim, out);
+}
+
 /** The single-sequence core: n consecutive positions pos.. of one cache (`kc`, `vc` of the layer). */
 export function ropeAttend<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, n: number, pos: number, kc: B, vc: B, capacity: number): void {
   const c = st.config;
   const be = st.be;
-  be.rope(s.q, n, c.num_heads, c.head_dim, pos, c.rope_theta);
-  be.rope(s.k, n, c.num_kv_heads, c.head_dim, pos, c.rope_theta);
-  be.kvStore(kc, s.k, n, c.num_kv_heads, c.head_dim, pos, capacity);
+  const shape = { n, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity };
+  if (be.ropeKv !== undefined) be.ropeKv(s.q, s.k, kc, shape, c.rope_theta);
+  else {
+    be.rope(s.q, n, c.num_heads, c.head_dim, pos, c.rope_theta);
+    be.rope(s.k, n, c.num_kv_heads, c.head_dim, pos, c.rope_theta);
+    be.kvStore(kc, s.k, n, c.num_kv_heads, c.head_dim, pos, capacity);
+  }
   be.kvStore(vc, s.v, n, c.num_kv_heads, c.head_dim, pos, capacity);
-  be.attention(s.q, kc, vc, { n, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity }, s.att);
+  be.attention(s.q, kc, vc, shape, s.att);
 }
 
 function attentionBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeights<B, W>, n: number, l: number, core: AttentionCore<B>): void {
@@ -84,8 +95,7 @@ function attentionBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeig
   linear(be, lw.v, s.h, n, s.v);
   core(s, n, l);
   observe(st, l, 'o_in', s.att, n, c.num_heads * c.head_dim);
-  linear(be, lw.o, s.att, n, s.o);
-  be.add(s.x, s.o, n * H, s.x);
+  linearAdd(be, lw.o, s.att, n, H, s.x, s.o);
 }
 
 function mlpBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeights<B, W>, n: number, l: number): void {
@@ -98,8 +108,7 @@ function mlpBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeights<B,
   linear(be, lw.up, s.h, n, s.up);
   be.swiglu(s.gate, s.up, n * c.intermediate_size, s.gate);
   observe(st, l, 'down_in', s.gate, n, c.intermediate_size);
-  linear(be, lw.down, s.gate, n, s.o);
-  be.add(s.x, s.o, n * H, s.x);
+  linearAdd(be, lw.down, s.gate, n, H, s.x, s.o);
 }
 
 /** Embeds n tokens into `s.x` and runs every layer over them; `core` places each row in its cache. */

@@ -4,11 +4,11 @@ import { DTYPES } from '../../tensor/dtype.js';
 import type { AttentionShape, Backend, WeightMatrix } from '../types.js';
 import type { GpuHandle } from './device.js';
 import { planKernels } from './limits.js';
-import { type Bindable, bufferIds, type CommandRecorder, GPU_USAGE, recorders } from './encoder.js';
+import { type Bindable, bufferIds, type CommandRecorder, GPU_USAGE, type GpuCounters, recorders } from './encoder.js';
 import { ATTENTION, ATTN_MAX_HEAD_DIM } from './wgsl-attention.js';
 import { MATMUL_WGSL, MATVEC_MAX_N, MATVEC_ROWS, type TileConfig } from './wgsl-matmul.js';
 import { BLOCKED_MATVEC, MATMUL4_WGSL } from './wgsl-matmul-v4.js';
-import { ADD, ADD_BIAS, KV_STORE, RMSNORM_WGSL, ROPE, SOFTMAX, SWIGLU } from './wgsl-ops.js';
+import { ADD, ADD_BIAS, ARGMAX, KV_STORE, RMSNORM_WGSL, ROPE, ROPE_KV, SOFTMAX, SWIGLU } from './wgsl-ops.js';
 import { WDECODE } from './wgsl-quant.js';
 import { ropeTables, type RopeTableSet } from './rope-table.js';
 
@@ -46,6 +46,12 @@ export interface WebGpuBackend extends Backend<GpuBuf, GpuWeight> {
   readonly description: string;
   release(buf: GpuBuf): void;
   releaseWeight(w: GpuWeight): void;
+  /** out += W·x, fused into the blocked matvec where it serves (see Backend.matmulAdd). */
+  matmulAdd(w: GpuWeight, x: GpuBuf, n: number, out: GpuBuf, tmp: GpuBuf): void;
+  /** RoPE of q and k and the key-cache write in one dispatch (see Backend.ropeKv). */
+  ropeKv(q: GpuBuf, k: GpuBuf, kCache: GpuBuf, shape: AttentionShape, theta: number): void;
+  /** Row arg-max of x[n, dim] into out[0..n) (see Backend.argmax). */
+  argmax(x: GpuBuf, n: number, dim: number, out: GpuBuf): void;
   /** Row softmax of x[n, dim] in place. */
   softmax(x: GpuBuf, n: number, dim: number): void;
   /** Submits everything recorded so far. */
@@ -54,6 +60,8 @@ export interface WebGpuBackend extends Backend<GpuBuf, GpuWeight> {
   finish(): Promise<void>;
   /** The first device error seen (validation, out of memory), if any. */
   readonly firstError: string | undefined;
+  /** A snapshot of the running dispatch, submission, buffer-creation and read-back totals. */
+  counters(): GpuCounters;
 }
 
 function padded(bytes: number): number {
@@ -66,6 +74,8 @@ class WebGpu implements WebGpuBackend {
   private readonly ropeTables: RopeTableSet<GpuBuf>;
   private readonly tile: TileConfig;
   private readonly vecMax: number;
+  /** Mappable read-back buffers by size, reused so that a decode step creates none. */
+  private readonly stagingPool = new Map<number, GPUBuffer[]>();
 
   constructor(private readonly gpu: GpuHandle, private readonly opts: WebGpuBackendOptions) {
     this.tile = opts.tile ?? gpu.tile;
@@ -84,14 +94,18 @@ class WebGpu implements WebGpuBackend {
     return this.rec.firstError;
   }
 
+  counters(): GpuCounters {
+    return { ...this.rec.counters };
+  }
+
   private buffer(bytes: number, data?: Uint8Array): GPUBuffer {
     const size = padded(bytes);
     if (size > this.gpu.limits.maxStorageBufferBindingSize) {
       throw new RangeError(`webgpu: a ${size}-byte buffer exceeds the device's maxStorageBufferBindingSize ${this.gpu.limits.maxStorageBufferBindingSize}`);
     }
     const usage = GPU_USAGE.STORAGE | GPU_USAGE.COPY_SRC | GPU_USAGE.COPY_DST;
-    if (!data) return this.gpu.device.createBuffer({ size, usage });
-    const buf = this.gpu.device.createBuffer({ size, usage, mappedAtCreation: true });
+    if (!data) return this.rec.createBuffer({ size, usage });
+    const buf = this.rec.createBuffer({ size, usage, mappedAtCreation: true });
     new Uint8Array(buf.getMappedRange()).set(data);
     buf.unmap();
     return buf;
@@ -111,13 +125,16 @@ class WebGpu implements WebGpuBackend {
 
   async readAsync(buf: GpuBuf, offset: number, length: number): Promise<Float32Array> {
     const bytes = padded(length * 4);
-    const staging = this.gpu.device.createBuffer({ size: bytes, usage: GPU_USAGE.MAP_READ | GPU_USAGE.COPY_DST });
+    const staging = this.stagingPool.get(bytes)?.pop() ?? this.rec.createBuffer({ size: bytes, usage: GPU_USAGE.MAP_READ | GPU_USAGE.COPY_DST });
     this.rec.commands().copyBufferToBuffer(buf.buffer, offset * 4, staging, 0, length * 4);
     this.rec.flush();
     await staging.mapAsync(1);
     const out = new Float32Array(staging.getMappedRange().slice(0, length * 4));
     staging.unmap();
-    staging.destroy();
+    this.rec.counters.bytesRead += length * 4;
+    const free = this.stagingPool.get(bytes) ?? [];
+    if (free.length < 8) this.stagingPool.set(bytes, [...free, staging]);
+    else staging.destroy();
     if (this.rec.firstError !== undefined) throw new Error(`webgpu: device error: ${this.rec.firstError}`);
     return out;
   }
@@ -148,16 +165,34 @@ class WebGpu implements WebGpuBackend {
     this.rec.destroyLater(w.buffer);
   }
 
-  matmul(w: GpuWeight, x: GpuBuf, n: number, out: GpuBuf): void {
-    const cols = this.opts.fault === 'matmul-drop-last-column' ? w.cols - 1 : w.cols;
-    const blocked = this.opts.blockedMatvec !== false && BLOCKED_MATVEC[w.dtype] !== undefined && cols % 4 === 0;
-    if (blocked && n <= Math.max(this.vecMax, this.opts.chunkedMatvecMaxN ?? 32)) {
-      const src = BLOCKED_MATVEC[w.dtype] ?? '';
-      for (let tb = 0; tb < n; tb += MATVEC_MAX_N) {
-        this.rec.dispatch(`matvec4:${w.dtype}`, () => src, [w.rows, cols, Math.min(MATVEC_MAX_N, n - tb), 0, tb], [w, x, out], recorders.fold(Math.ceil(w.rows / MATVEC_ROWS)));
-      }
-      return;
+  private get dropColumn(): number {
+    return this.opts.fault === 'matmul-drop-last-column' ? 1 : 0;
+  }
+
+  /** Whether the blocked matrix-vector kernel serves this product. */
+  private blockedFits(w: GpuWeight, n: number): boolean {
+    const blocked = this.opts.blockedMatvec !== false && BLOCKED_MATVEC[w.dtype] !== undefined && (w.cols - this.dropColumn) % 4 === 0;
+    return blocked && n <= Math.max(this.vecMax, this.opts.chunkedMatvecMaxN ?? 32);
+  }
+
+  /** The blocked matvec, 8 rows of x per dispatch; `accumulate` adds the product to out. */
+  private blocked(w: GpuWeight, x: GpuBuf, n: number, out: GpuBuf, accumulate: boolean): void {
+    const src = BLOCKED_MATVEC[w.dtype] ?? '';
+    const cols = w.cols - this.dropColumn;
+    for (let tb = 0; tb < n; tb += MATVEC_MAX_N) {
+      this.rec.dispatch(`matvec4:${w.dtype}`, () => src, [w.rows, cols, Math.min(MATVEC_MAX_N, n - tb), accumulate ? 1 : 0, tb], [w, x, out], recorders.fold(Math.ceil(w.rows / MATVEC_ROWS)));
     }
+  }
+
+  matmulAdd(w: GpuWeight, x: GpuBuf, n: number, out: GpuBuf, tmp: GpuBuf): void {
+    if (this.blockedFits(w, n)) return this.blocked(w, x, n, out, true);
+    this.matmul(w, x, n, tmp);
+    this.add(out, tmp, n * w.rows, out);
+  }
+
+  matmul(w: GpuWeight, x: GpuBuf, n: number, out: GpuBuf): void {
+    const cols = w.cols - this.dropColumn;
+    if (this.blockedFits(w, n)) return this.blocked(w, x, n, out, false);
     if (n <= this.vecMax) {
       this.rec.dispatch(`matvec:${w.dtype}`, () => MATMUL_WGSL.matvec(w.dtype), [w.rows, cols, n], [w, x, out], recorders.fold(Math.ceil(w.rows / MATVEC_ROWS)));
       return;
@@ -176,10 +211,9 @@ class WebGpu implements WebGpuBackend {
 
   embed(table: GpuWeight, tokens: ArrayLike<number>, out: GpuBuf): void {
     const ids = Uint32Array.from(tokens);
-    const idBuf: GpuBuf = { buffer: this.buffer(ids.byteLength, new Uint8Array(ids.buffer)), length: ids.length, id: bufferIds.next() };
+    const idBuf = this.rec.transient(ids);
     const grid = recorders.fold(Math.ceil((ids.length * table.cols) / 256));
     this.rec.dispatch(`embed:${table.dtype}`, () => MATMUL_WGSL.embed(table.dtype), [table.rows, table.cols, ids.length], [table, idBuf, out], grid);
-    this.release(idBuf);
   }
 
   private flat(key: string, src: string, params: readonly number[], bufs: readonly Bindable[], count: number): void {
@@ -215,6 +249,13 @@ class WebGpu implements WebGpuBackend {
     this.flat(`rope:${this.opts.fault ?? ''}`, src, [n, heads, headDim, startPos, t.sinOffset], [x, t.buf], (n * heads * headDim) / 2);
   }
 
+  ropeKv(q: GpuBuf, k: GpuBuf, kCache: GpuBuf, s: AttentionShape, theta: number): void {
+    const t = this.ropeTables.table(s.headDim, theta, s.startPos + s.n);
+    const src = this.opts.fault === 'rope-sign' ? ROPE_KV.replaceAll('a * c - b * s', 'a * c + b * s') : ROPE_KV;
+    const params = [s.n, s.heads, s.headDim, s.startPos, t.sinOffset, s.kvHeads, s.capacity];
+    this.flat(`ropeKv:${this.opts.fault ?? ''}`, src, params, [q, k, kCache, t.buf], (s.n * Math.max(s.heads, s.kvHeads) * s.headDim) / 2);
+  }
+
   kvStore(cache: GpuBuf, src: GpuBuf, n: number, kvHeads: number, headDim: number, startPos: number, capacity: number): void {
     this.flat('kvStore', KV_STORE, [n, kvHeads, headDim, startPos, capacity], [cache, src], n * kvHeads * headDim);
   }
@@ -223,6 +264,10 @@ class WebGpu implements WebGpuBackend {
     if (s.headDim > ATTN_MAX_HEAD_DIM) throw new RangeError(`webgpu attention: headDim ${s.headDim} > ${ATTN_MAX_HEAD_DIM}`);
     const params = [s.n, s.startPos, s.heads, s.kvHeads, s.headDim, s.capacity, f32Bits(1 / Math.sqrt(s.headDim))];
     if (s.n > 0) this.rec.dispatch('attention', () => ATTENTION, params, [q, kCache, vCache, out], [s.heads, s.n]);
+  }
+
+  argmax(x: GpuBuf, n: number, dim: number, out: GpuBuf): void {
+    if (n > 0) this.rec.dispatch('argmax', () => ARGMAX, [n, dim], [x, out], recorders.fold(n));
   }
 
   softmax(x: GpuBuf, n: number, dim: number): void {

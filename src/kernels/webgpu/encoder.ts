@@ -19,6 +19,18 @@ let nextId = 1;
 /** Fresh buffer ids (they key the bind-group cache). */
 export const bufferIds = { next: (): number => nextId++ } as const;
 
+/** Running totals of the host-side work the recorder and backend do (decode instrumentation). */
+export interface GpuCounters {
+  /** Compute dispatches recorded. */
+  dispatches: number;
+  /** Command buffers submitted to the queue. */
+  submissions: number;
+  /** GPUBuffers created (activations, weights, staging, token ids). */
+  bufferCreations: number;
+  /** Bytes mapped back to the host. */
+  bytesRead: number;
+}
+
 class Recorder {
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
@@ -31,6 +43,10 @@ class Recorder {
   private slot = 0;
   private doomed: GPUBuffer[] = [];
   private error: string | undefined;
+  /** Small id buffers, one per `transient` call since the last flush, reused across submissions. */
+  private readonly scratch: { buf: Bindable; bytes: number }[] = [];
+  private scratchUsed = 0;
+  readonly counters: GpuCounters = { dispatches: 0, submissions: 0, bufferCreations: 0, bytesRead: 0 };
 
   constructor(readonly device: GPUDevice) {
     this.uniform = device.createBuffer({ size: SLOTS * SLOT_WORDS * 4, usage: GPU_USAGE.UNIFORM | GPU_USAGE.COPY_DST });
@@ -95,6 +111,7 @@ class Recorder {
       }
     }
     this.slot++;
+    this.counters.dispatches++;
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
@@ -118,14 +135,50 @@ class Recorder {
     this.keysOf.delete(id);
   }
 
+  /** Creates a buffer and counts it. */
+  createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
+    this.counters.bufferCreations++;
+    return this.device.createBuffer(desc);
+  }
+
+  /**
+   * A storage buffer holding `data` for the commands recorded until the next flush: the k-th call since the
+   * last flush gets the k-th pooled buffer (grown when too small), so steady-state decode creates none. The
+   * write goes through the queue now, ahead of this submission and after every earlier one.
+   */
+  transient(data: Uint32Array): Bindable {
+    // A full uniform arena would flush inside the next dispatch and hand this buffer out again before it is used.
+    if (this.slot === SLOTS) this.flush();
+    const bytes = Math.max(4, data.byteLength);
+    let slot = this.scratch[this.scratchUsed];
+    if (!slot || slot.bytes < bytes) {
+      if (slot) this.retire(slot.buf);
+      const size = Math.max(256, 2 ** Math.ceil(Math.log2(bytes)));
+      slot = { buf: { buffer: this.createBuffer({ size, usage: GPU_USAGE.STORAGE | GPU_USAGE.COPY_DST }), id: bufferIds.next() }, bytes: size };
+      this.scratch[this.scratchUsed] = slot;
+    }
+    this.scratchUsed++;
+    if (data.byteLength > 0) this.device.queue.writeBuffer(slot.buf.buffer, 0, data);
+    return slot.buf;
+  }
+
+  private retire(b: Bindable): void {
+    this.forget(b.id);
+    this.destroyLater(b.buffer);
+  }
+
   /** Writes the parameter slots and submits everything recorded. */
   flush(): void {
     this.pass?.end();
     this.pass = undefined;
     if (this.slot > 0) this.device.queue.writeBuffer(this.uniform, 0, this.staging, 0, this.slot * SLOT_WORDS);
-    if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.counters.submissions++;
+    }
     this.encoder = undefined;
     this.slot = 0;
+    this.scratchUsed = 0;
     for (const b of this.doomed) b.destroy();
     this.doomed = [];
   }

@@ -155,6 +155,18 @@ class SyncProxy implements SyncWebGpuBackend {
     this.ops.push(['attention', q, kCache, vCache, { ...shape }, out]);
   }
 
+  ropeKv(q: number, k: number, kCache: number, shape: AttentionShape, theta: number): void {
+    this.ops.push(['ropeKv', q, k, kCache, { ...shape }, theta]);
+  }
+
+  matmulAdd(w: number, x: number, n: number, out: number, tmp: number): void {
+    this.ops.push(['matmulAdd', w, x, n, out, tmp]);
+  }
+
+  argmax(x: number, n: number, dim: number, out: number): void {
+    this.ops.push(['argmax', x, n, dim, out]);
+  }
+
   close(): void {
     void this.worker.terminate();
   }

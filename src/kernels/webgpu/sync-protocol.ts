@@ -22,7 +22,10 @@ export type Op =
   | ['swiglu', number, number, number, number]
   | ['rope', number, number, number, number, number, number]
   | ['kvStore', number, number, number, number, number, number, number]
-  | ['attention', number, number, number, AttentionShape, number];
+  | ['attention', number, number, number, AttentionShape, number]
+  | ['argmax', number, number, number, number]
+  | ['matmulAdd', number, number, number, number, number]
+  | ['ropeKv', number, number, number, AttentionShape, number];
 
 export interface InitMessage {
   readonly kind: 'init';

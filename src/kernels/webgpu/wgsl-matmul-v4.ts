@@ -125,7 +125,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 `;
 }
 
-/** Reduction over the 32 lanes of each of the 8 rows and the write of out[(tb + t)·rows + r], as in wgsl-matmul.ts. */
+/**
+ * Reduction over the 32 lanes of each of the 8 rows and the write of out[(tb + t)·rows + r], as in
+ * wgsl-matmul.ts; with P3 = 1 the sum is added to what out holds (out += W·x, the residual add fused).
+ */
 const MATVEC_TAIL = /* wgsl */ `
   for (var t = 0u; t < n; t++) { red[t * 256u + lid] = acc[t]; }
   workgroupBarrier();
@@ -135,7 +138,11 @@ const MATVEC_TAIL = /* wgsl */ `
     }
     workgroupBarrier();
   }
-  if (r < rows && lane < n) { out[(tb + lane) * rows + r] = red[lane * 256u + lid - lane]; }
+  if (r < rows && lane < n) {
+    let o = (tb + lane) * rows + r;
+    let v = red[lane * 256u + lid - lane];
+    if (P[0].w == 1u) { out[o] = out[o] + v; } else { out[o] = v; }
+  }
 }
 `;
 

@@ -89,6 +89,52 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 `;
 
 /**
+ * RoPE and the key-cache write in one pass: q [n, heads, d] and k [n, K, d] rotated in place as ROPE does, and
+ * each rotated k row also stored at position sp + t of the `[K][cap][d]` cache kc (as KV_STORE does).
+ * P0 n, P1 heads, P2 d, P3 sp, P4 sinOff, P5 K, P6 cap; the grid covers n·max(heads, K)·d/2 pairs.
+ */
+export const ROPE_KV = /* wgsl */ `${UNIFORM}
+@group(0) @binding(1) var<storage, read_write> q: array<f32>;
+@group(0) @binding(2) var<storage, read_write> k: array<f32>;
+@group(0) @binding(3) var<storage, read_write> kc: array<f32>;
+@group(0) @binding(4) var<storage, read> cs: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  ${FLAT}
+  let n = P[0].x; let heads = P[0].y; let d = P[0].z; let sp = P[0].w; let sinOff = P[1].x; let K = P[1].y; let cap = P[1].z;
+  let half = d / 2u;
+  let j = i % half;
+  let row = i / half;
+  if (i < n * heads * half) {
+    let t = row / heads;
+    let o = row * d;
+    let c = cs[(sp + t) * half + j];
+    let s = cs[sinOff + (sp + t) * half + j];
+    let a = q[o + j];
+    let b = q[o + j + half];
+    q[o + j] = a * c - b * s;
+    q[o + j + half] = b * c + a * s;
+  }
+  if (i < n * K * half) {
+    let t = row / K;
+    let g = row % K;
+    let o = row * d;
+    let c = cs[(sp + t) * half + j];
+    let s = cs[sinOff + (sp + t) * half + j];
+    let a = k[o + j];
+    let b = k[o + j + half];
+    let ra = a * c - b * s;
+    let rb = b * c + a * s;
+    k[o + j] = ra;
+    k[o + j + half] = rb;
+    let dst = (g * cap + sp + t) * d;
+    kc[dst + j] = ra;
+    kc[dst + j + half] = rb;
+  }
+}
+`;
+
+/**
  * `fn name(v, lid) -> f32`: a tree reduction by `combine` over its own workgroup array of `size` floats; every
  * lane gets the result. A kernel with two reductions gives each its own array: with one shared array, Dawn's
  * OpenGL ES backend on Mesa 22 llvmpipe lets a lane read red[0] after the trailing barrier, when faster lanes
@@ -154,6 +200,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var i = lid; i < dim; i += 256u) { s += exp(x[o + i] - m); }
   s = reduce_sum(s, lid);
   for (var i = lid; i < dim; i += 256u) { x[o + i] = exp(x[o + i] - m) / s; }
+}
+`;
+
+/**
+ * Arg-max of each row of x[n, dim] (one workgroup per row) into out[row] as a float (exact for dim ≤ 2²⁴):
+ * the lowest index of the largest value, as src/model/sampling.ts `argmax` (NaN and −∞ never chosen; 0 when
+ * nothing beats −∞). Each lane scans its columns in ascending order; the tree keeps the larger value and, on
+ * a tie, the lower index. P0 n, P1 dim.
+ */
+export const ARGMAX = /* wgsl */ `${UNIFORM}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+var<workgroup> am_v: array<f32, 256>;
+var<workgroup> am_i: array<u32, 256>;
+const NONE = 0xffffffffu;
+fn better(v: f32, i: u32, bv: f32, bi: u32) -> bool {
+  return i != NONE && (bi == NONE || v > bv || (v == bv && i < bi));
+}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let dim = P[0].y;
+  let row = wid.y * P[3].w + wid.x;
+  if (row >= P[0].x) { return; }
+  let o = row * dim;
+  var bv = 0.0;
+  var bi = NONE;
+  for (var i = lid; i < dim; i += 256u) {
+    let v = x[o + i];
+    if (v >= -3.4028234e38 && (bi == NONE || v > bv)) { bv = v; bi = i; }
+  }
+  am_v[lid] = bv;
+  am_i[lid] = bi;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (lid < s && better(am_v[lid + s], am_i[lid + s], am_v[lid], am_i[lid])) { am_v[lid] = am_v[lid + s]; am_i[lid] = am_i[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { out[row] = f32(select(am_i[0], 0u, am_i[0] == NONE)); }
 }
 `;
 
