@@ -20,9 +20,15 @@ function applyKilledInFinetune(): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/apr.ts', 'pipeline', 'apply', recipe], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
+    let killed = false;
     child.stderr.on('data', (b: Buffer) => {
       err += b.toString('utf8');
-      if (err.includes('[finetune] apr finetune') && child.pid !== undefined) setTimeout(() => process.kill(-(child.pid ?? 0), 'SIGKILL'), 1500);
+      // at once: the stage has begun and cannot have finished (its lock entry is written only after its outputs
+      // exist, and the verb's own start-up takes seconds); a fixed delay raced the stage on an idle machine
+      if (!killed && err.includes('[finetune] apr finetune') && child.pid !== undefined) {
+        killed = true;
+        process.kill(-child.pid, 'SIGKILL');
+      }
     });
     child.on('error', reject);
     child.on('close', (_code, signal) => resolve(`${signal ?? 'exit'}\n${err}`));
