@@ -16,6 +16,13 @@ export class CliError extends Error {
   }
 }
 
+/** `value` when it is one of `allowed`, else a usage error naming the flag and the choices. */
+export function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  const hit = allowed.find((a) => a === value);
+  if (hit === undefined) throw new CliError(`unknown ${flag} '${value}' (expected ${allowed.join(', ')})`);
+  return hit;
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2)}\n`);
 }

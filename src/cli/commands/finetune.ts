@@ -3,7 +3,7 @@ import { type FinetuneMethod, type FinetuneResult, type MergeAdapterResult, fine
 import type { DataTask } from '../../train/data/index.js';
 import type { TrainingOptions } from '../../train/types.js';
 import { floatOption, intOption } from '../program.js';
-import { CliError, printJson } from '../output.js';
+import { CliError, oneOf, printJson } from '../output.js';
 import { EpochTable, stepProgress } from '../training-output.js';
 
 const METHODS: readonly FinetuneMethod[] = ['lora', 'qlora', 'full'];
@@ -35,12 +35,6 @@ interface FinetuneCliOptions {
   format?: string;
   json?: boolean;
   quiet?: boolean;
-}
-
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  const hit = allowed.find((a) => a === value);
-  if (hit === undefined) throw new CliError(`unknown ${flag} '${value}' (expected ${allowed.join(', ')})`);
-  return hit;
 }
 
 function check(ok: boolean, message: string): void {

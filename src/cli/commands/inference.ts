@@ -15,7 +15,7 @@ import { readCodeProblems, readCompletionSamples } from '../../eval/code/index.j
 import { modelCompletionSource } from '../../eval/code/model-source.js';
 import { type ChatMessage, loadTokenizer } from '../../tokenizer/index.js';
 import { EXIT } from '../exit-codes.js';
-import { CliError, printJson, printTable, warn } from '../output.js';
+import { CliError, oneOf, printJson, printTable, warn } from '../output.js';
 import { floatOption, intOption } from '../program.js';
 import { addBatchFlags, type BatchFlags, engineOptions, usageError } from './batch-flags.js';
 
@@ -231,11 +231,6 @@ function evalPplAction(model: string | undefined, f: EvalFlags): void {
   if (f.json) printJson({ model, ...r, ...(f.threshold !== undefined ? { threshold: f.threshold, passed } : {}) });
   else printTable(['model', 'perplexity', 'mean_nll', 'tokens', 'chunks', 'context'], [[model, r.perplexity.toFixed(4), r.mean_nll.toFixed(6), r.tokens, r.chunks, r.context]]);
   if (!passed) process.exitCode = EXIT.failed;
-}
-
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
 }
 
 function seconds(value: string): number {

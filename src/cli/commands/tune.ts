@@ -4,7 +4,7 @@ import type { DataTask } from '../../train/data/index.js';
 import type { TrialRecord, TuneScheduler, TuneStrategy } from '../../train/tune/search.js';
 import { DEFAULT_SPACE, type TuneSpace, spaceProblem } from '../../train/tune/space.js';
 import { floatOption, intOption } from '../program.js';
-import { CliError, printJson, printTable } from '../output.js';
+import { CliError, oneOf, printJson, printTable } from '../output.js';
 
 interface TuneCliOptions {
   data?: string;
@@ -27,12 +27,6 @@ interface TuneCliOptions {
   output?: string;
   json?: boolean;
   quiet?: boolean;
-}
-
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  const hit = allowed.find((a) => a === value);
-  if (hit === undefined) throw new CliError(`unknown ${flag} '${value}' (expected ${allowed.join(', ')})`);
-  return hit;
 }
 
 function numbers(flag: string, list: string): number[] {
