@@ -62,6 +62,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 `;
 
 /**
+ * Pair j of `row` of buf rotated in place (rotate_half) by the position's cos/sin: row = ⌊i/half⌋ runs over
+ * [n, rows] with t = ⌊row/rows⌋; leaves the rotated values in `ra`, `rb` (ROPE_KV also stores them in the cache).
+ */
+function rotatePair(buf: string, rows: string): string {
+  return `let t = row / ${rows};
+    let o = row * d;
+    let c = cs[(sp + t) * half + j];
+    let s = cs[sinOff + (sp + t) * half + j];
+    let a = ${buf}[o + j];
+    let b = ${buf}[o + j + half];
+    let ra = a * c - b * s;
+    let rb = b * c + a * s;
+    ${buf}[o + j] = ra;
+    ${buf}[o + j + half] = rb;`;
+}
+
+/**
  * Rotary embedding (rotate_half) of x[n, heads, d] in place with host-computed float32 cos/sin tables
  * (cs[p·half + j] = cos, cs[P4 + p·half + j] = sin), as src/kernels/cpu/rope.ts; P0 n, P1 heads, P2 d, P3 startPos.
  */
@@ -76,14 +93,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (i < n * heads * half) {
     let j = i % half;
     let row = i / half;
-    let t = row / heads;
-    let o = row * d;
-    let c = cs[(sp + t) * half + j];
-    let s = cs[sinOff + (sp + t) * half + j];
-    let a = x[o + j];
-    let b = x[o + j + half];
-    x[o + j] = a * c - b * s;
-    x[o + j + half] = b * c + a * s;
+    ${rotatePair('x', 'heads')}
   }
 }
 `;
@@ -106,27 +116,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = i % half;
   let row = i / half;
   if (i < n * heads * half) {
-    let t = row / heads;
-    let o = row * d;
-    let c = cs[(sp + t) * half + j];
-    let s = cs[sinOff + (sp + t) * half + j];
-    let a = q[o + j];
-    let b = q[o + j + half];
-    q[o + j] = a * c - b * s;
-    q[o + j + half] = b * c + a * s;
+    ${rotatePair('q', 'heads')}
   }
   if (i < n * K * half) {
-    let t = row / K;
     let g = row % K;
-    let o = row * d;
-    let c = cs[(sp + t) * half + j];
-    let s = cs[sinOff + (sp + t) * half + j];
-    let a = k[o + j];
-    let b = k[o + j + half];
-    let ra = a * c - b * s;
-    let rb = b * c + a * s;
-    k[o + j] = ra;
-    k[o + j + half] = rb;
+    ${rotatePair('k', 'K')}
     let dst = (g * cap + sp + t) * d;
     kc[dst + j] = ra;
     kc[dst + j + half] = rb;
