@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { cpuBackend, matmul, matmulThreaded, threadPool } from '../../src/kernels/cpu/index.js';
 import type { ThreadPool } from '../../src/kernels/cpu/pool.js';
 import type { WeightMatrix } from '../../src/kernels/types.js';
 import { DTYPES, type DType } from '../../src/tensor/dtype.js';
-import { naiveMatmul, randomBlocks, randomF32 } from './kernels-helpers.js';
+import { naiveMatmul, randomBlocks, randomF32, withReadyThreadPools } from './kernels-helpers.js';
 
 /**
  * The multi-threaded products (worker threads over the shared kernel memory) give the same bits as the
@@ -27,15 +27,7 @@ function weight(dtype: DType, rows: number, cols: number, seed: number): WeightM
 
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
-/** Waits until the workers of the 2- and 3-thread pools run (before that, products stay on this thread). */
-beforeAll(async () => {
-  for (let i = 0; i < 600 && ![2, 3].every((t) => threadPool(t)?.isReady); i++) await new Promise((r) => setTimeout(r, 50));
-  expect([2, 3].every((t) => threadPool(t)?.isReady)).toBe(true);
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all([2, 3].map((t) => threadPool(t)?.close() ?? Promise.resolve()));
-});
+withReadyThreadPools();
 
 describe('threaded matmul', () => {
   test('[ob:threads-invariant] 1, 2 and 3 threads give identical bits for every dtype', () => {

@@ -1,3 +1,5 @@
+import { afterAll, beforeAll, expect } from 'vitest';
+import { threadPool } from '../../src/kernels/cpu/index.js';
 import { DTYPES, type DType } from '../../src/tensor/dtype.js';
 import { f32ToF16 } from '../../src/tensor/half.js';
 
@@ -44,3 +46,18 @@ export function naiveMatmul(w: Float32Array, rows: number, cols: number, x: Floa
   return out;
 }
 
+
+/**
+ * Hooks for the calling suite: before it, wait until the workers of the 2- and 3-thread pools run (until then
+ * products stay on this thread, and a thread-count test would compare the caller's thread with itself);
+ * after it, close those pools.
+ */
+export function withReadyThreadPools(): void {
+  beforeAll(async () => {
+    for (let i = 0; i < 600 && ![2, 3].every((t) => threadPool(t)?.isReady); i++) await new Promise((r) => setTimeout(r, 50));
+    expect([2, 3].every((t) => threadPool(t)?.isReady)).toBe(true);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([2, 3].map((t) => threadPool(t)?.close() ?? Promise.resolve()));
+  });
+}

@@ -1,12 +1,12 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { cpuBackend, createCpuBackend, matmul, matmulInt, matmulIntThreaded, threadPool } from '../../src/kernels/cpu/index.js';
 import { ACT_BLOCK, type ActFormat, actRowBytes, quantizeActivations } from '../../src/kernels/cpu/int-act.js';
 import { INT_TYPES, type IntDType, matmulIntReference } from '../../src/kernels/cpu/int-ref.js';
 import { wasmKernels } from '../../src/kernels/cpu/wasm/runtime.js';
 import type { WeightMatrix } from '../../src/kernels/types.js';
 import { dequantize } from '../../src/tensor/codecs/index.js';
-import { randomBlocks, randomF32 } from './kernels-helpers.js';
+import { randomBlocks, randomF32, withReadyThreadPools } from './kernels-helpers.js';
 
 /**
  * The integer-dot products (activations quantized to 8 bits as ggml does, integer dots per weight block):
@@ -117,14 +117,7 @@ describe('integer-dot matmul', () => {
 });
 
 describe('integer-dot matmul on threads', () => {
-  beforeAll(async () => {
-    for (let i = 0; i < 600 && ![2, 3].every((t) => threadPool(t)?.isReady); i++) await new Promise((r) => setTimeout(r, 50));
-    expect([2, 3].every((t) => threadPool(t)?.isReady)).toBe(true);
-  }, 60_000);
-
-  afterAll(async () => {
-    await Promise.all([2, 3].map((t) => threadPool(t)?.close() ?? Promise.resolve()));
-  });
+  withReadyThreadPools();
 
   test('[ob:int-matmul-threads-invariant] 1, 2 and 3 threads give identical bits', () => {
     const p2 = threadPool(2)!;

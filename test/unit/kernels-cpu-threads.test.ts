@@ -1,20 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readGgufBundle } from '../../src/formats/gguf/index.js';
 import { cpuBackend, createCpuBackend, matmulThreaded, threadPool } from '../../src/kernels/cpu/index.js';
+import { withReadyThreadPools } from '../property/kernels-helpers.js';
 import { generate, loadModel } from '../../src/model/index.js';
 import { FIXTURES, loadReference, maxAbsDiff, referenceLogits } from '../golden/model-fixtures.js';
 
-/** Waits until the workers of the 2- and 3-thread pools run (before that, products stay on this thread). */
-beforeAll(async () => {
-  for (let i = 0; i < 600 && ![2, 3].every((t) => threadPool(t)?.isReady); i++) await new Promise((r) => setTimeout(r, 50));
-  expect([2, 3].every((t) => threadPool(t)?.isReady)).toBe(true);
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all([2, 3].map((t) => threadPool(t)?.close() ?? Promise.resolve()));
-});
+withReadyThreadPools();
 
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
