@@ -103,7 +103,9 @@ function independentElection(base: Float32Array, xs: Float32Array[], ws: number[
   const n = base.length;
   const trimmed = xs.map((x, k) => {
     const delta = Array.from(x, (v, i) => v - (base[i] ?? 0));
-    const keep = new Set(delta.map((v, i) => [Math.abs(v), i] as const).sort((p, q) => q[0] - p[0] || p[1] - q[1]).slice(0, Math.floor(d * n)).map((p) => p[1]));
+    // equal magnitudes at the cut: the later index is kept, as smallestMask drops the earliest first (seed
+    // −1243215014 drew two deltas of equal |δ| at the cut, and the opposite rule elected another sign)
+    const keep = new Set(delta.map((v, i) => [Math.abs(v), i] as const).sort((p, q) => q[0] - p[0] || q[1] - p[1]).slice(0, Math.floor(d * n)).map((p) => p[1]));
     return delta.map((v, i) => (keep.has(i) ? v * (ws[k] ?? 0) : 0));
   });
   return Array.from({ length: n }, (_v, i) => (trimmed.reduce((s, t) => s + (t[i] ?? 0), 0) >= 0 ? 1 : -1));
