@@ -2,7 +2,15 @@ import type { DType } from '../dtype.js';
 import { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './quantize-kquants.js';
 import { quantizeQ4_0, quantizeQ4_1, quantizeQ8_0 } from './quantize-legacy.js';
 
-const QUANTIZERS: Partial<Record<DType, (x: Float32Array) => Uint8Array>> = {
+/**
+ * Encodes float32 values (a whole number of blocks). `imatrix`, when given, is llama.cpp's importance matrix
+ * entry for this tensor: one weight per column (its length is the row length and divides `x.length`), so
+ * value i has importance imatrix[i mod imatrix.length]. A quantizer that has no importance-weighted variant
+ * in ggml ignores it, as ggml does.
+ */
+export type Quantizer = (x: Float32Array, imatrix?: Float32Array) => Uint8Array;
+
+const QUANTIZERS: Partial<Record<DType, Quantizer>> = {
   Q8_0: quantizeQ8_0,
   Q4_0: quantizeQ4_0,
   Q4_1: quantizeQ4_1,
@@ -17,11 +25,15 @@ export function canQuantize(dtype: DType): boolean {
 }
 
 /**
- * Encodes float32 values (a whole number of blocks) in a ggml block type, byte for byte as ggml's reference
- * quantizers (what llama-quantize writes with no importance matrix). Throws for an unsupported dtype.
+ * Encodes float32 values (a whole number of blocks) in a ggml block type, byte for byte as ggml's quantizers:
+ * without `imatrix` what llama-quantize writes with no importance matrix, with it what llama-quantize
+ * --imatrix writes. Throws for an unsupported dtype or an imatrix whose length does not divide the values.
  */
-export function quantize(dtype: DType, values: Float32Array): Uint8Array {
+export function quantize(dtype: DType, values: Float32Array, imatrix?: Float32Array): Uint8Array {
   const q = QUANTIZERS[dtype];
   if (!q) throw new Error(`no quantizer for dtype ${dtype}`);
-  return q(values);
+  if (imatrix && (imatrix.length === 0 || values.length % imatrix.length !== 0)) {
+    throw new RangeError(`imatrix of ${imatrix.length} values does not divide ${values.length} values into rows`);
+  }
+  return q(values, imatrix);
 }
