@@ -121,16 +121,31 @@ function statusReport(root: string) {
   return { contracts, report };
 }
 
+/** --ci: every obligation needs a passing tagged test in the recorded run, and no obligation a failing one. */
+function ciGate(report: ReturnType<typeof statusReport>['report']): void {
+  if (report.sources.tests === null) {
+    process.stderr.write('pv: --ci: no test results recorded (.pv/test-results.json); run npm test first\n');
+    process.exitCode = EXIT.failed;
+    return;
+  }
+  const gaps = report.contracts.flatMap((c) => c.obligations.filter((o) => !o.tested).map((o) => `${c.id}/${o.id} (${o.tests.failed > 0 ? `${o.tests.failed} failed` : 'no passed test'})`));
+  if (gaps.length === 0) return;
+  process.stderr.write(`pv: --ci: ${gaps.length} obligation(s) without a passing test: ${gaps.join(', ')}\n`);
+  process.exitCode = EXIT.failed;
+}
+
 function registerStatus(program: Command): void {
   program
     .command('proof-status')
     .description('per contract: level L0..L5 (DESIGN.md), obligations tested, proofs, bindings; totals over every exported op and kernel')
     .addOption(formatOption(['text', 'json']))
     .option('--min-level <level>', 'exit 1 when a contract is below this level (L1..L5)', parseMinLevel)
-    .action((opts: { format: Format; minLevel?: Level }) => {
+    .option('--ci', 'exit 1 unless the recorded suite results (.pv/test-results.json, written by npm test) give every obligation a passing test and none a failing one')
+    .action((opts: { format: Format; minLevel?: Level; ci?: boolean }) => {
       const { report } = statusReport(rootOf(program));
       if (opts.format === 'json') printJson(report);
       else process.stdout.write(statusText(report));
+      if (opts.ci) ciGate(report);
       const below = opts.minLevel === undefined ? [] : report.contracts.filter((c) => c.level < (opts.minLevel ?? 0));
       if (below.length > 0) {
         process.stderr.write(`pv: ${below.length} contract(s) below L${opts.minLevel}: ${below.map((c) => `${c.id} (L${c.level})`).join(', ')}\n`);

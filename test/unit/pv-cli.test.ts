@@ -55,6 +55,21 @@ describe('pv command line', () => {
     expect(r.stderr).toContain('2 contract(s) below L2: delta-v1 (L0), gamma-v1 (L1)');
   });
 
+  it('proof-status --ci fails on each obligation without a passing test, and without recorded results', () => {
+    const r = pv(['-C', statusRoot, 'proof-status', '--ci']);
+    expect(r.code).toBe(1);
+    // gamma-a has a failed run; delta-a passed but --ci only asks for a passing, non-failing test, so it is not listed.
+    expect(r.stderr).toContain('1 obligation(s) without a passing test: gamma-v1/gamma-a (1 failed)');
+    const empty = mkdtempSync(join(tmpdir(), 'pv-ci-'));
+    try {
+      const none = pv(['-C', empty, 'proof-status', '--ci']);
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain('no test results recorded (.pv/test-results.json); run npm test first');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   it('audit prints the chain for a contract', () => {
     const a = pv(['-C', statusRoot, 'audit', 'alpha-v1']);
     expect(a.code).toBe(0);

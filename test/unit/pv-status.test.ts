@@ -46,6 +46,14 @@ describe('pv proof-status levels (DESIGN.md L1..L5) from facts', () => {
     expect(t.opsAndKernelsAtLeast).toEqual({ L1: 4, L2: 3, L3: 2, L4: 1, L5: 1 });
   });
 
+  it('gives each obligation its own level: L0 unbound, L1 untested or failing, L2 tested, L3 tested and proved, L4 and differential', () => {
+    const levels = Object.fromEntries(report.contracts.flatMap((c) => c.obligations.map((o) => [o.id, o.level])));
+    // alpha-a: passed + fresh proof; alpha-b: passed (golden too) but nothing to prove; beta-a: proof refuted;
+    // gamma-a: a failed run; delta-a: its equation is bound nowhere; eps-a: passed, undecidable; zeta-a: stale proof.
+    expect(levels).toEqual({ 'alpha-a': 3, 'alpha-b': 2, 'beta-a': 2, 'gamma-a': 1, 'delta-a': 0, 'eps-a': 2, 'zeta-a': 2 });
+    expect(report.totals.obligationsAtLeast).toEqual({ L1: 6, L2: 5, L3: 1, L4: 0 });
+  });
+
   it('lists proof results for obligations that no contract defines instead of counting them', () => {
     const { contracts } = loadContracts(join(root, 'contracts'), root);
     const proofs = readProofResults(root);

@@ -35,6 +35,7 @@ export function statusText(r: StatusReport): string {
     '',
     `contracts: ${t.contracts} (L0 ${t.byLevel.L0}, L1 ${t.byLevel.L1}, L2 ${t.byLevel.L2}, L3 ${t.byLevel.L3}, L4 ${t.byLevel.L4}, L5 ${t.byLevel.L5})`,
     `obligations: ${t.obligations}; tested (passed, none failed) ${t.obligationsTested}; z3-decidable ${t.obligationsDecidable}; proved ${t.obligationsProved}`,
+    `obligation levels: ≥L1 ${t.obligationsAtLeast.L1}, ≥L2 (passing tagged test) ${t.obligationsAtLeast.L2} (${pct(t.obligationsAtLeast.L2, t.obligations)}), ≥L3 (and a z3 proof) ${t.obligationsAtLeast.L3}, ≥L4 (and a passing differential test) ${t.obligationsAtLeast.L4} (of ${t.obligations})`,
     `proof results: ${t.proofs.proved} proved, ${t.proofs.refuted} refuted, ${t.proofs.unknown} unknown/error, ${t.proofs.stale} stale`,
     `exported ops and kernels: ${n}; bound to a contract ${t.boundOpsAndKernels} (${pct(t.boundOpsAndKernels, n)}); at ≥L1 ${t.opsAndKernelsAtLeast.L1}, ≥L2 ${t.opsAndKernelsAtLeast.L2}, ≥L3 ${t.opsAndKernelsAtLeast.L3}, ≥L4 ${t.opsAndKernelsAtLeast.L4}, L5 ${t.opsAndKernelsAtLeast.L5} (of ${n})`,
     `facts: binding ${r.sources.binding ? 'contracts/binding.json' : 'MISSING (run npm run bind)'}; tests ${r.sources.tests ?? 'none recorded (.pv/test-results.json)'}; proofs ${r.sources.proofs ?? 'none recorded (.pv/proof-results.json)'}`,

@@ -11,6 +11,11 @@ export interface ObligationStatus {
   /** Results of proofs of this obligation whose harness is unchanged since they ran. */
   proofs: { proved: number; refuted: number; unknown: number; stale: number; declared: string[] };
   tested: boolean;
+  /**
+   * The obligation's own level: 1 declared under a bound equation, 2 a passing tagged test (none failing),
+   * 3 that and a z3 proof (only decidable obligations can get one), 4 that and a passing differential test.
+   */
+  level: Level;
   /** Declared decidable, has a proof entry, or has a proof result. */
   decidable: boolean;
   proved: boolean;
@@ -40,6 +45,8 @@ export interface StatusReport {
     obligationsTested: number;
     obligationsDecidable: number;
     obligationsProved: number;
+    /** Obligations whose own level (ObligationStatus.level) is at or above Lk, over `obligations`. */
+    obligationsAtLeast: Record<'L1' | 'L2' | 'L3' | 'L4', number>;
     proofs: { proved: number; refuted: number; unknown: number; stale: number };
     /** The honest denominator: every exported op and kernel, contracted or not. */
     exportedOpsAndKernels: number;
@@ -91,7 +98,15 @@ function obligationStatus(c: LoadedContract, id: string, equation: string | unde
   };
   const ob = c.doc.proof_obligations.find((o) => o.id === id);
   const decidable = ob?.decidable === true || proofs.declared.length > 0 || mine.length > 0;
-  return { id, equation, tests, proofs, tested: tests.passed > 0 && tests.failed === 0, decidable, proved: decidable && proofs.proved > 0 && proofs.refuted === 0 };
+  const tested = tests.passed > 0 && tests.failed === 0;
+  const proved = decidable && proofs.proved > 0 && proofs.refuted === 0;
+  return { id, equation, tests, proofs, tested, level: obligationLevel(tested, proved, tests), decidable, proved };
+}
+
+function obligationLevel(tested: boolean, proved: boolean, tests: ObligationStatus['tests']): Level {
+  if (!tested) return 1;
+  if (!proved) return 2;
+  return tests.differentialPassed > 0 && tests.differentialFailed === 0 ? 4 : 3;
 }
 
 interface LevelCheck {
@@ -128,6 +143,9 @@ function contractStatus(c: LoadedContract, input: StatusInput, fresh: (r: ProofR
     bindings: input.bindings.contracts.filter((b) => b.contract === c.id && b.equation === name).map((b) => `${b.file}#${b.symbol}`),
     obligations: obligations.filter((o) => o.equation === name).map((o) => o.id),
   }));
+  for (const o of obligations) {
+    if (!equations.some((e) => e.name === o.equation && e.bindings.length > 0)) o.level = 0;
+  }
   const checks = levelChecks(equations, obligations);
   let level = 0;
   const vacuous: string[] = [];
@@ -176,6 +194,7 @@ function totalsOf(input: StatusInput, contracts: readonly ContractStatus[]): Sta
     obligationsTested: obs.filter((o) => o.tested).length,
     obligationsDecidable: obs.filter((o) => o.decidable).length,
     obligationsProved: obs.filter((o) => o.proved).length,
+    obligationsAtLeast: { L1: obs.filter((o) => o.level >= 1).length, L2: obs.filter((o) => o.level >= 2).length, L3: obs.filter((o) => o.level >= 3).length, L4: obs.filter((o) => o.level >= 4).length },
     proofs: { proved: sum((o) => o.proofs.proved), refuted: sum((o) => o.proofs.refuted), unknown: sum((o) => o.proofs.unknown), stale: sum((o) => o.proofs.stale) },
     exportedOpsAndKernels: input.bindings.exported_ops_and_kernels,
     boundOpsAndKernels: guarded.size,
