@@ -1,6 +1,7 @@
 /**
- * `apr align`: preference alignment of a model on trl-style `{"prompt","chosen","rejected"}` pairs with DPO
- * or ORPO, fully or through a LoRA adapter, against a frozen reference (default: the model itself).
+ * `apr align`: preference alignment of a model on trl-style `{"prompt","chosen","rejected"}` pairs (strings, or
+ * conversations rendered with the chat template) with DPO or ORPO, fully or through a LoRA adapter, against a
+ * frozen reference (default: the model itself).
  */
 import { existsSync } from 'node:fs';
 import { defineContract } from '../contract/index.js';
@@ -10,7 +11,7 @@ import { pathLabel, provenanceEntry } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
 import { loadModel } from '../model/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
-import { type PreferencePair, readPreferencePairs, tokenizePair } from '../train/align/data.js';
+import { loadPreferencePairs, type TokenizedPair } from '../train/align/data.js';
 import { type AlignExample, type AlignMethod, type AlignSettings, alignRun, evaluatePair, withReference } from '../train/align/run.js';
 import { splitRecords } from '../train/data/index.js';
 import { type WrittenModel, writeTrained } from '../train/distill/output.js';
@@ -77,12 +78,8 @@ function trainingOptions(o: AlignOptions): TrainingOptions {
   };
 }
 
-function tokenizedPairs(o: AlignOptions, tokenizer: ReturnType<typeof loadTokenizer>, pairs: PreferencePair[]): ReturnType<typeof tokenizePair>[] {
-  return pairs.map((p, i) => tokenizePair(o.data, i + 1, p, tokenizer, o.maxSeqLen ?? 256));
-}
-
 /** Reference log-probabilities: from `refModel`, or from the policy before its first step. */
-function referenced(o: AlignOptions, policy: Trainable, pairs: ReturnType<typeof tokenizePair>[], modelTokenizer: Parameters<typeof requireSameVocab>[1]): AlignExample[] {
+function referenced(o: AlignOptions, policy: Trainable, pairs: TokenizedPair[], modelTokenizer: Parameters<typeof requireSameVocab>[1]): AlignExample[] {
   const V = policy.config.vocab_size;
   if (!o.refModel) return withReference({ logitsAll: (t) => policy.logits(t) }, pairs, V);
   const bundle = openModel(o.refModel);
@@ -118,7 +115,7 @@ function run(o: AlignOptions): AlignResult {
   try {
     if (!bundle.tokenizer) throw new FormatError(o.model, 'tokenizer', 'the model carries no tokenizer');
     const tokenizer = loadTokenizer(bundle.tokenizer, { source: `${o.model}: tokenizer`, modelConfig: bundle.config });
-    const pairs = tokenizedPairs(o, tokenizer, readPreferencePairs(o.data));
+    const pairs = loadPreferencePairs(o.data, tokenizer, o.maxSeqLen ?? 256);
     const rank = o.rank ?? 8;
     const policy = createTrainableModel(bundle, { method: o.lora ? 'lora' : 'full', rank, alpha: o.loraAlpha ?? 2 * rank, seed: options.seed, ...(o.targets ? { targets: o.targets } : {}) });
     const examples = referenced(o, policy, pairs, bundle.tokenizer);

@@ -34,6 +34,8 @@ export interface DistillOptions extends TrainingRequest {
   temperature?: number;
   /** Weight α of the soft term (default DISTILL_DEFAULTS.alpha). */
   alpha?: number;
+  /** `{"messages"}` data: score only the assistant tokens (default true). */
+  assistantOnlyLoss?: boolean;
 }
 
 export interface DistillResult {
@@ -116,12 +118,13 @@ function run(o: DistillOptions): DistillResult {
   try {
     if (!bundle.tokenizer) throw new FormatError(studentPath, 'tokenizer', 'the model carries no tokenizer');
     const tokenizer = loadTokenizer(bundle.tokenizer, { source: `${studentPath}: tokenizer`, modelConfig: bundle.config });
-    const data = loadDataset(o.data, tokenizer, { task: 'completion', maxSeqLen: o.maxSeqLen ?? 128, valSplit: o.valSplit ?? 0.1, seed: options.seed });
+    const data = loadDataset(o.data, tokenizer, { task: 'completion', maxSeqLen: o.maxSeqLen ?? 128, valSplit: o.valSplit ?? 0.1, seed: options.seed, assistantOnlyLoss: o.assistantOnlyLoss ?? true });
     const train = data.train.map((e) => e.tokens), val = data.val.map((e) => e.tokens);
+    const masks = new Map([...data.train, ...data.val].map((e) => [e.tokens, e.mask] as const));
     const student = createTrainableModel(bundle, { method: 'full', seed: options.seed });
     const settings = distillSettings(o);
     const history = runTraining({
-      ...distillRun({ student, teachers, train, val, settings, options }),
+      ...distillRun({ student, teachers, train, val, settings, options, masks }),
       ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });

@@ -9,7 +9,8 @@ import { defineContract } from '../contract/index.js';
 import { writeAtomically } from '../formats/atomic-write.js';
 import { FormatError } from '../formats/errors.js';
 import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../formats/open.js';
-import { readPeftAdapter, writePeftAdapter } from '../formats/peft/adapter.js';
+import { type PeftAdapter, writePeftAdapter } from '../formats/peft/adapter.js';
+import { openLoraAdapter } from '../formats/peft/open.js';
 import { parsePeftConfig } from '../formats/peft/config.js';
 import { mergeLora } from '../formats/peft/merge.js';
 import { pathLabel, provenanceEntry } from '../formats/provenance.js';
@@ -40,6 +41,10 @@ export interface FinetuneOptions {
   task?: DataTask;
   maxSeqLen?: number;
   valSplit?: number;
+  /** `{"messages"}` data: loss only on the assistant turns (default true; trl's SFTConfig default is false). */
+  assistantOnlyLoss?: boolean;
+  /** Instruct data: loss only on the response (default true, as trl for prompt-completion data). */
+  completionOnlyLoss?: boolean;
   /** Merge the trained adapter into the base and write the model. */
   merge?: boolean;
   format?: string;
@@ -132,8 +137,15 @@ function withoutGolden(b: ModelBundle): ModelBundle {
 }
 
 function mergeInto(model: string, adapterDir: string, output: string, format: OutputFormat, prov: ProvenanceEntry): { bytes: number; modules: number } {
-  const adapter = readPeftAdapter(adapterDir);
-  const merged = mergeLora(openModel(model), adapter);
+  const base = openModel(model);
+  let adapter: PeftAdapter;
+  try {
+    adapter = openLoraAdapter(adapterDir, base.config); // a PEFT folder or a llama.cpp LoRA GGUF
+  } catch (err) {
+    base.tensors.close();
+    throw err;
+  }
+  const merged = mergeLora(base, adapter);
   try {
     return { bytes: writeModel(withoutGolden(merged), output, format, prov), modules: adapter.layout.modules.length };
   } finally {
@@ -199,11 +211,16 @@ interface Settings {
   readonly task: DataTask;
   readonly maxSeqLen: number;
   readonly valSplit: number;
+  readonly assistantOnlyLoss: boolean;
+  readonly completionOnlyLoss: boolean;
 }
 
 function settingsOf(o: FinetuneOptions): Settings {
   const rank = o.rank ?? 16;
-  return { method: o.method ?? 'lora', rank, alpha: o.alpha ?? 2 * rank, targets: o.targets ?? ['q_proj', 'v_proj'], task: o.task ?? 'instruct', maxSeqLen: o.maxSeqLen ?? 512, valSplit: o.valSplit ?? 0.2 };
+  return {
+    method: o.method ?? 'lora', rank, alpha: o.alpha ?? 2 * rank, targets: o.targets ?? ['q_proj', 'v_proj'], task: o.task ?? 'instruct', maxSeqLen: o.maxSeqLen ?? 512,
+    valSplit: o.valSplit ?? 0.2, assistantOnlyLoss: o.assistantOnlyLoss ?? true, completionOnlyLoss: o.completionOnlyLoss ?? true,
+  };
 }
 
 function writePlot(path: string, history: readonly EpochRecord[], title: string): void {
@@ -219,7 +236,7 @@ function train(o: FinetuneOptions): FinetuneResult {
   try {
     if (!base.tokenizer) throw new FormatError(o.model, 'tokenizer', 'the model carries no tokenizer (needed to read the data)');
     const tokenizer = loadTokenizer(base.tokenizer, { source: `${o.model}: tokenizer`, modelConfig: base.config });
-    const data = loadDataset(o.data, tokenizer, { task: s.task, maxSeqLen: s.maxSeqLen, valSplit: s.valSplit, seed: options.seed });
+    const data = loadDataset(o.data, tokenizer, { ...s, seed: options.seed });
     const model = createTrainableModel(base, { method: s.method, rank: s.rank, alpha: s.alpha, targets: s.targets, seed: options.seed });
     const history = runTraining(trainingRun(o, model, data, options));
     const written = writeOutput(o, s.method, model, provenance([o.model, o.data], { ...s, ...options }));

@@ -53,10 +53,10 @@ function validate(o: AlignCliOptions): AlignMethod {
 export function registerAlign(program: Command): void {
   program
     .command('align')
-    .description('preference alignment on {"prompt","chosen","rejected"} JSONL pairs (trl\'s format) with DPO or ORPO; reports reward margins and preference accuracy per epoch')
+    .description('preference alignment on {"prompt","chosen","rejected"} JSONL pairs (trl\'s standard or conversational format) with DPO or ORPO; reports reward margins and preference accuracy per epoch')
     .argument('<model>', 'model to align (APR, GGUF, SafeTensors or HF folder)')
     .option('--method <m>', 'dpo | orpo')
-    .option('--data <file>', 'JSONL preference pairs')
+    .option('--data <file>', 'JSONL preference pairs: {"prompt","chosen","rejected"} strings (EOS appended to each response), or conversations {"prompt":[messages],"chosen":[messages],"rejected":[messages]} / {"chosen":[messages],"rejected":[messages]} (the shared leading messages are the prompt), rendered with the model\'s chat template; messages are {"role":"system"|"user"|"assistant","content"}')
     .option('--beta <b>', 'DPO β (also the β of the reported implicit reward β·Δlog π/πref)', floatOption('--beta'), 0.1)
     .option('--lambda <l>', 'ORPO λ: weight of the odds-ratio term', floatOption('--lambda'), 0.1)
     .option('--ref-model <model>', 'frozen reference model (default: the model itself, before training)')

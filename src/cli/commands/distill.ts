@@ -22,6 +22,7 @@ interface DistillCliOptions {
   batchSize: number;
   gradAccum: number;
   valSplit: number;
+  assistantOnlyLoss?: boolean;
   output?: string;
   format?: string;
   json?: boolean;
@@ -59,7 +60,9 @@ export function registerDistill(program: Command): void {
     .description('knowledge distillation: train a student on α·T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1−α)·CE over a text JSONL')
     .argument('<teacher>', 'teacher model (APR, GGUF, SafeTensors or HF folder)')
     .option('--student <model>', 'student model to train, or init:<model> for a freshly initialised copy of that model\'s architecture (random weights, its tokenizer)')
-    .option('--data <file>', 'JSONL, one {"text": ...} per line')
+    .option('--data <file>', 'JSONL, one {"text": ...} per line, or {"messages":[{"role":"system"|"user"|"assistant","content"},...]} conversations rendered with the student\'s chat template (one window each, truncated to --max-seq-len)')
+    .option('--assistant-only-loss', 'messages data: distil only the positions that predict assistant tokens (content and end-of-turn) of every assistant turn (default; trl\'s GKD likewise scores only labelled positions, its collator labelling the last turn)')
+    .option('--no-assistant-only-loss', 'messages data: every position of the conversation')
     .option('--strategy <s>', 'standard | progressive (data ordered easy→hard by the teacher\'s loss) | ensemble (mean of several teachers)', 'standard')
     .option('--teachers <list>', 'ensemble: more teachers, comma-separated (the positional teacher is the first)')
     .option('--temperature <T>', 'softening temperature', floatOption('--temperature'), DISTILL_DEFAULTS.temperature)
@@ -83,7 +86,7 @@ export function registerDistill(program: Command): void {
         const r = distillModel({
           teacher, student: o.student ?? '', data: o.data ?? '', output: o.output ?? '', strategy, temperature: o.temperature, alpha: o.alpha,
           epochs: o.epochs, seed: o.seed, maxSeqLen: o.maxSeqLen, batchSize: o.batchSize, gradAccum: o.gradAccum, valSplit: o.valSplit,
-          ...(teachers.length ? { teachers } : {}), ...(o.lr !== undefined ? { lr: o.lr } : {}), ...(o.format ? { format: o.format } : {}),
+          assistantOnlyLoss: o.assistantOnlyLoss ?? true, ...(teachers.length ? { teachers } : {}), ...(o.lr !== undefined ? { lr: o.lr } : {}), ...(o.format ? { format: o.format } : {}),
           onEpoch: (rec) => table.row(rec), onProgress: bar.onProgress,
         });
         if (o.json) printJson(r);

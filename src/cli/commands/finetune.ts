@@ -24,6 +24,8 @@ interface FinetuneCliOptions {
   valSplit: number;
   seed: number;
   task: string;
+  assistantOnlyLoss?: boolean;
+  completionOnlyLoss?: boolean;
   warmupRatio: number;
   minLrRatio: number;
   weightDecay: number;
@@ -87,6 +89,7 @@ function runTrain(model: string, o: FinetuneCliOptions, output: string): void {
   try {
     const r = finetune({
       model, data: o.data, output, method, rank: o.rank, targets, task, maxSeqLen: o.maxSeqLen, valSplit: o.valSplit, training,
+      assistantOnlyLoss: o.assistantOnlyLoss ?? true, completionOnlyLoss: o.completionOnlyLoss ?? true,
       merge: o.merge ?? false, ...(o.alpha !== undefined ? { alpha: o.alpha } : {}), ...(o.format ? { format: o.format } : {}),
       ...(o.checkpointDir ? { checkpointDir: o.checkpointDir } : {}), ...(o.plot ? { plot: o.plot } : {}),
       onEpoch: (rec) => table.row(rec), onProgress: bar.onProgress,
@@ -101,10 +104,10 @@ function runTrain(model: string, o: FinetuneCliOptions, output: string): void {
 export function registerFinetune(program: Command): void {
   program
     .command('finetune')
-    .description('LoRA / QLoRA / full finetuning on JSONL (instruct or completion) → PEFT adapter or model; or merge a PEFT adapter (--adapter --merge)')
+    .description('LoRA / QLoRA / full finetuning on JSONL (chat messages, instruct or completion) → PEFT adapter or model; or merge a PEFT adapter (--adapter --merge)')
     .argument('<model>', 'base model (APR, GGUF, SafeTensors or HF folder)')
-    .option('--data <file>', 'JSONL: {"instruction","response"[,"system"]} (instruct) or {"text"} (completion)')
-    .option('--adapter <dir>', 'an existing PEFT LoRA adapter folder to merge (with --merge)')
+    .option('--data <file>', 'JSONL: {"instruction","response"[,"system"]} (instruct) or {"text"} (completion); {"messages":[{"role":"system"|"user"|"assistant","content"},...]} lines (trl\'s conversational format) under either task, rendered with the model\'s chat template')
+    .option('--adapter <dir>', 'an existing LoRA adapter to merge (with --merge): a PEFT folder or a llama.cpp LoRA GGUF')
     .option('--method <m>', 'lora | qlora (NF4 base, f32 adapters) | full', 'lora')
     .option('--rank <r>', 'LoRA rank', intOption('--rank'), 16)
     .option('--alpha <a>', 'LoRA alpha (default 2·rank); updates are scaled by alpha/rank', floatOption('--alpha'))
@@ -117,6 +120,10 @@ export function registerFinetune(program: Command): void {
     .option('--val-split <f>', 'fraction of the records held out for validation', floatOption('--val-split'), 0.2)
     .option('--seed <n>', 'seed (split, order, adapter initialisation)', intOption('--seed'), 42)
     .option('--task <t>', 'instruct | completion', 'instruct')
+    .option('--assistant-only-loss', 'messages data: loss only on the assistant turns (their content and the template\'s end-of-turn, e.g. "<|im_end|>\\n"); the default here (trl\'s SFTConfig defaults to off)')
+    .option('--no-assistant-only-loss', 'messages data: loss on every token of the conversation (trl\'s default)')
+    .option('--completion-only-loss', 'instruct data: loss only on the response and its end-of-turn, not the prompt (default, as trl for prompt-completion data)')
+    .option('--no-completion-only-loss', 'instruct data: loss on the prompt tokens too')
     .option('--warmup-ratio <f>', 'fraction of the steps warming the learning rate up linearly', floatOption('--warmup-ratio'), 0)
     .option('--min-lr-ratio <f>', 'the cosine decays to this fraction of the peak', floatOption('--min-lr-ratio'), 0)
     .option('--weight-decay <f>', 'AdamW decoupled weight decay (matrices only)', floatOption('--weight-decay'), 0)

@@ -25,11 +25,13 @@ function messagesOf(r: JsonlRecord): ChatMessage[] {
 
 /**
  * `{"instruction","response"[,"system"]}` rendered with the chat template: the prompt (with the assistant
- * opener) is not trained on, the response and the template's end-of-turn are. The two parts are tokenized
- * apart (the template already holds any BOS, as with transformers' apply_chat_template) so that the mask
- * boundary is exact. Truncated to `maxSeqLen` tokens; a record with no response token left is undefined.
+ * opener) is not trained on, the response and the template's end-of-turn are (trl's `completion_only_loss`,
+ * on by default for prompt-completion data; `completionOnly` false trains on every token after the first).
+ * The two parts are tokenized apart (the template already holds any BOS, as with transformers'
+ * apply_chat_template) so that the mask boundary is exact. Truncated to `maxSeqLen` tokens; a record with no
+ * response token left is undefined.
  */
-export function instructExample(r: JsonlRecord, tok: DataTokenizer, maxSeqLen: number): TokenExample | undefined {
+export function instructExample(r: JsonlRecord, tok: DataTokenizer, maxSeqLen: number, completionOnly = true): TokenExample | undefined {
   const messages = messagesOf(r);
   const response = stringField(r, 'response');
   const prompt = tok.applyChatTemplate(messages, { addGenerationPrompt: true });
@@ -41,7 +43,7 @@ export function instructExample(r: JsonlRecord, tok: DataTokenizer, maxSeqLen: n
   if (n <= p.length) return undefined;
   const tokens = Int32Array.from([...p, ...a].slice(0, n));
   const mask = new Uint8Array(n);
-  mask.fill(1, p.length);
+  mask.fill(1, completionOnly ? p.length : 1);
   return { tokens, mask, where: r.where };
 }
 

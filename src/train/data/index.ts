@@ -1,10 +1,12 @@
 import { FormatError } from '../../formats/errors.js';
 import { Rng } from '../../model/rng.js';
 import { type DataTokenizer, type TokenExample, completionExamples, instructExample } from './examples.js';
+import { chatExample } from './chat.js';
 import { type JsonlRecord, readJsonl } from './jsonl.js';
 
 export { readJsonl, type JsonlRecord } from './jsonl.js';
 export { completionExamples, instructExample, type DataTokenizer, type TokenExample } from './examples.js';
+export { chatExample, messagesField, renderChat, tokenizeSpans, type RenderedChat } from './chat.js';
 
 export type DataTask = 'instruct' | 'completion';
 
@@ -14,6 +16,10 @@ export interface DataOptions {
   /** Fraction of the records held out for validation (0 = none). */
   readonly valSplit: number;
   readonly seed: number;
+  /** `{"messages"}` records: loss only on the assistant turns (default true; trl's SFTConfig default is false). */
+  readonly assistantOnlyLoss?: boolean;
+  /** Instruct records: loss only on the response (default true, as trl's `completion_only_loss=None`). */
+  readonly completionOnlyLoss?: boolean;
 }
 
 export interface Dataset {
@@ -21,7 +27,7 @@ export interface Dataset {
   readonly val: TokenExample[];
   /** Records (lines) read. */
   readonly records: number;
-  /** Records that left no trainable token (instruct data whose response starts beyond max-seq-len). */
+  /** Records that left no trainable token (instruct or chat data whose first target lies beyond max-seq-len). */
   readonly dropped: number;
   /** Target tokens of the training set. */
   readonly trainTokens: number;
@@ -47,17 +53,24 @@ export function splitRecords<T>(items: readonly T[], valSplit: number, seed: num
   return { train: items.filter((_v, i) => !held.has(i)), val: items.filter((_v, i) => held.has(i)) };
 }
 
+/** The examples of one record: a conversation (`messages`, under either task), an instruct pair, or text chunks. */
+function recordExamples(r: JsonlRecord, tok: DataTokenizer, o: DataOptions): TokenExample[] | undefined {
+  if ('messages' in r.value) {
+    const e = chatExample(r, tok, { maxSeqLen: o.maxSeqLen, assistantOnlyLoss: o.assistantOnlyLoss ?? true });
+    return e ? [e] : undefined;
+  }
+  if (o.task === 'completion') return completionExamples(r, tok, o.maxSeqLen);
+  const e = instructExample(r, tok, o.maxSeqLen, o.completionOnlyLoss ?? true);
+  return e ? [e] : undefined;
+}
+
 function toExamples(records: readonly JsonlRecord[], tok: DataTokenizer, o: DataOptions): { examples: TokenExample[]; dropped: number } {
   const examples: TokenExample[] = [];
   let dropped = 0;
   for (const r of records) {
-    if (o.task === 'instruct') {
-      const e = instructExample(r, tok, o.maxSeqLen);
-      if (e) examples.push(e);
-      else dropped++;
-    } else {
-      examples.push(...completionExamples(r, tok, o.maxSeqLen));
-    }
+    const e = recordExamples(r, tok, o);
+    if (e) examples.push(...e);
+    else dropped++;
   }
   return { examples, dropped };
 }

@@ -40,10 +40,10 @@ class TeacherCache {
     return this.cache.get(tokens) ?? this.fill(tokens).probs;
   }
 
-  /** The first teacher's next-token cross-entropy on `tokens`; caches the distribution on the way. */
-  loss(tokens: ArrayLike<number>): number {
+  /** The first teacher's next-token cross-entropy on `tokens` (its masked targets); caches the distribution on the way. */
+  loss(tokens: ArrayLike<number>, mask?: ArrayLike<number>): number {
     const { logits } = this.fill(tokens);
-    return crossEntropy({ logits, targets: nextTokenTargets(tokens), vocab: this.vocab }).loss;
+    return crossEntropy({ logits, targets: nextTokenTargets(tokens, mask), vocab: this.vocab }).loss;
   }
 
   private fill(tokens: ArrayLike<number>): { probs: Float32Array; logits: Float32Array } {
@@ -72,10 +72,23 @@ export interface DistillRunInput {
   readonly options: TrainingOptions;
   /** For `progressive`: the train windows' indices from easy to hard; default by the first teacher's loss. */
   readonly curriculum?: readonly number[];
+  /**
+   * Loss masks of windows (by identity; TokenExample.mask: mask[i] = 1 when tokens[i] is a target), e.g. the
+   * assistant tokens of chat data. A window without one is scored at every position.
+   */
+  readonly masks?: ReadonlyMap<ArrayLike<number>, ArrayLike<number>>;
 }
 
-function studentCe(logits: Float32Array, tokens: ArrayLike<number>, vocab: number): number {
-  return crossEntropy({ logits, targets: nextTokenTargets(tokens), vocab }).loss;
+function studentCe(logits: Float32Array, tokens: ArrayLike<number>, vocab: number, mask?: ArrayLike<number>): number {
+  return crossEntropy({ logits, targets: nextTokenTargets(tokens, mask), vocab }).loss;
+}
+
+/** Positions that predict a target (n − 1 without a mask). */
+function targetCount(tokens: ArrayLike<number>, mask: ArrayLike<number> | undefined): number {
+  if (mask === undefined) return tokens.length - 1;
+  let k = 0;
+  for (let i = 1; i < tokens.length; i++) if (mask[i] !== 0) k++;
+  return k;
 }
 
 /** Token-weighted mean next-token cross-entropy of windows scored by their logits ([n, vocab] each); exp of it is the perplexity. */
@@ -103,7 +116,8 @@ export function distillRun(input: DistillRunInput): TrainingRun<ArrayLike<number
   const V = student.config.vocab_size;
   const cache = new TeacherCache(input.teachers, V, settings.temperature, settings.cacheBytes ?? 512 << 20);
   const lossOpts = { vocab: V, temperature: settings.temperature, alpha: settings.alpha };
-  const order = settings.strategy === 'progressive' ? (input.curriculum ?? curriculumOrder(train.map((w) => cache.loss(w)))) : undefined;
+  const maskOf = (w: ArrayLike<number>): ArrayLike<number> | undefined => input.masks?.get(w);
+  const order = settings.strategy === 'progressive' ? (input.curriculum ?? curriculumOrder(train.map((w) => cache.loss(w, maskOf(w))))) : undefined;
   let cursor = 0;
   const pick = (drawn: ArrayLike<number>): ArrayLike<number> => {
     if (!order) return drawn;
@@ -119,20 +133,22 @@ export function distillRun(input: DistillRunInput): TrainingRun<ArrayLike<number
     zeroGrad: () => student.zeroGrad(),
     step(drawn): StepReport {
       const tokens = pick(drawn);
+      const mask = maskOf(tokens);
       const fwd = student.forward(tokens);
       if (settings.alpha === 0) {
-        const r = crossEntropy({ logits: fwd.logits, targets: nextTokenTargets(tokens), vocab: V });
+        const r = crossEntropy({ logits: fwd.logits, targets: nextTokenTargets(tokens, mask), vocab: V });
         fwd.backward(r.dLogits);
-        return { loss: r.loss, weight: tokens.length - 1, metrics: { ce: r.loss } };
+        return { loss: r.loss, weight: targetCount(tokens, mask), metrics: { ce: r.loss } };
       }
-      const r = klDistillLoss(fwd.logits, cache.probs(tokens), tokens, lossOpts);
+      const r = klDistillLoss(fwd.logits, cache.probs(tokens), tokens, lossOpts, mask);
       fwd.backward(r.dLogits);
       return { loss: r.loss, weight: r.tokens, nll: r.ce, metrics: { kl: r.kl, ce: r.ce } };
     },
     evaluate(tokens): StepReport {
       const logits = student.logits(tokens);
-      if (settings.alpha === 0) return { loss: studentCe(logits, tokens, V), weight: tokens.length - 1 };
-      const r = klDistillLoss(logits, cache.probs(tokens), tokens, lossOpts);
+      const mask = maskOf(tokens);
+      if (settings.alpha === 0) return { loss: studentCe(logits, tokens, V, mask), weight: targetCount(tokens, mask) };
+      const r = klDistillLoss(logits, cache.probs(tokens), tokens, lossOpts, mask);
       return { loss: r.ce, weight: r.tokens, metrics: { kl: r.kl } };
     },
   };

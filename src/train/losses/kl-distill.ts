@@ -54,7 +54,7 @@ export interface DistillLossResult extends LossResult {
   readonly kl: number;
   /** Mean cross-entropy of the next tokens at temperature 1 (without 1 − α). */
   readonly ce: number;
-  /** Positions scored (n − 1). */
+  /** Positions scored (n − 1, or the masked targets). */
   readonly tokens: number;
 }
 
@@ -63,6 +63,7 @@ interface DistillInput {
   teacherProbs: Float32Array;
   tokens: ArrayLike<number>;
   opts: DistillLossOptions;
+  mask: ArrayLike<number> | undefined;
 }
 
 export const klDistillContract = defineContract<DistillInput, DistillLossResult>({
@@ -73,6 +74,7 @@ export const klDistillContract = defineContract<DistillInput, DistillLossResult>
     ['T > 0 and α ∈ [0, 1]', ({ opts }) => opts.temperature > 0 && opts.alpha >= 0 && opts.alpha <= 1],
     ['student and teacher are [n, vocab] with n ≥ 2', ({ student, teacherProbs, tokens, opts }) =>
       student.length === tokens.length * opts.vocab && teacherProbs.length === student.length && tokens.length >= 2],
+    ['mask, if any, has one entry per token', ({ tokens, mask }) => mask === undefined || mask.length === tokens.length],
   ],
   post: [
     ['loss finite, KL ≥ 0 up to rounding', (_i, r) => Number.isFinite(r.loss) && r.kl >= -1e-6],
@@ -89,17 +91,30 @@ function rowsSumToZero(d: Float32Array, vocab: number, tol: number): boolean {
   return true;
 }
 
-/** The distillation loss of one sequence and its gradient with respect to the student's logits. */
-export function klDistillLoss(student: Float32Array, teacherProbs: Float32Array, tokens: ArrayLike<number>, opts: DistillLossOptions): DistillLossResult {
-  return klDistillContract.run({ student, teacherProbs, tokens, opts }, () => distill(student, teacherProbs, tokens, opts));
+/**
+ * The distillation loss of one sequence and its gradient with respect to the student's logits. With `mask`
+ * (a loss mask over the tokens, as TokenExample.mask) only the positions p whose next token is masked in
+ * (mask[p+1] ≠ 0) are scored and averaged; the others get a zero gradient row (as trl's GKD, which computes its
+ * divergence over the labels ≠ −100). No mask: every position 0..n−2.
+ */
+export function klDistillLoss(student: Float32Array, teacherProbs: Float32Array, tokens: ArrayLike<number>, opts: DistillLossOptions, mask?: ArrayLike<number>): DistillLossResult {
+  return klDistillContract.run({ student, teacherProbs, tokens, opts, mask }, () => distill(student, teacherProbs, tokens, opts, mask));
 }
 
-function distill(student: Float32Array, teacherProbs: Float32Array, tokens: ArrayLike<number>, opts: DistillLossOptions): DistillLossResult {
+function scoredPositions(n: number, mask: ArrayLike<number> | undefined): number[] {
+  const out: number[] = [];
+  for (let p = 0; p + 1 < n; p++) if (mask === undefined || mask[p + 1] !== 0) out.push(p);
+  return out;
+}
+
+function distill(student: Float32Array, teacherProbs: Float32Array, tokens: ArrayLike<number>, opts: DistillLossOptions, mask: ArrayLike<number> | undefined): DistillLossResult {
   const { vocab: V, temperature: T, alpha } = opts;
-  const rows = tokens.length - 1;
+  const positions = scoredPositions(tokens.length, mask);
+  const rows = positions.length;
   const dLogits = new Float32Array(student.length);
+  if (rows === 0) return { loss: 0, dLogits, kl: 0, ce: 0, tokens: 0 };
   let kl = 0, ce = 0;
-  for (let p = 0; p < rows; p++) {
+  for (const p of positions) {
     const o = p * V;
     const soft = logSoftmaxRow(student, o, V, 1 / T);
     const hard = logSoftmaxRow(student, o, V);
