@@ -57,6 +57,8 @@ describe('apr check (CLI)', () => {
       '6 attention PASS', '7 MLP & norms PASS', '8 numerical scan PASS', '9 forward self-test PASS', '10 golden & provenance PASS',
     ]);
     expect(lines[12]).toMatch(/\(hf-dir, llama\): score 100\/100, 10\/10 stages passed; all stages passed$/);
+    // An HF folder records neither provenance nor a golden fingerprint: stage 10 says it verified nothing.
+    expect(lines[11]).toMatch(/presence check only: nothing recorded to verify/);
   });
 
   it('--json prints the report; a failed stage exits 1 in JSON mode too [ob:check-faults-caught]', async () => {
