@@ -43,6 +43,7 @@ import { focusedSkippedTests } from './CB-041-focused-skipped-tests.js';
 import { testAssertions } from './CB-042-test-assertions.js';
 import { untestedModules } from './CB-043-untested-modules.js';
 import { pmatSuppressions } from './CB-044-pmat-suppressions.js';
+import { mutationScore } from './CB-045-mutation-score.js';
 import { loadConfig } from './lib/config.js';
 import { ProjectContext } from './lib/context.js';
 import { runChecks, summarise, type ComplianceReport } from './lib/runner.js';
@@ -54,7 +55,7 @@ export const CHECKS: readonly Check[] = [
   noAny, noNonNullAssertion, noTodo, floatEquality, emptyCatch, noConsole,
   dependencyCount, pinnedVersions, lockfileCommitted, lockfileSync, readmeSetup, ciRunsReadme, license, engines,
   testCodeRatio, slowTests, tdgGrade, noEval, noSyncChildProcess, esmOnly, noDefaultExport, layering, importCycles,
-  suppressionComments, tsconfigStrict, focusedSkippedTests, testAssertions, untestedModules, pmatSuppressions,
+  suppressionComments, tsconfigStrict, focusedSkippedTests, testAssertions, untestedModules, pmatSuppressions, mutationScore,
 ];
 
 export interface ComplianceOptions {
