@@ -169,6 +169,11 @@ export const FAULTS: Fault[] = [
   { name: 'missing tensor (o_proj of layer 4)', plant: edit((b) => removeTensor(b, 'model.layers.4.self_attn.o_proj.weight')), expect: [{ stage: 6, re: /model\.layers\.4\.self_attn\.o_proj\.weight: missing tensor/ }] },
   { name: 'num_layers smaller than the stored layers', plant: edit((b) => void (b.config.num_layers = 5)), expect: [{ stage: 6, re: /num_layers: 5, but tensors exist for layer\(s\) 5/ }] },
   { name: 'invalid rope_theta (0.5)', plant: edit((b) => void (b.config.rope_theta = 0.5)), expect: [{ stage: 6, re: /rope_theta: 0\.5 \(must be finite and > 1\)/ }] },
+  {
+    name: 'NaN in layer 0 q_proj (attention scores, not only the value scan)',
+    plant: edit((b) => editFloats(b, 'model.layers.0.self_attn.q_proj.weight', (v) => void (v[5] = NaN))),
+    expect: [{ stage: 6, re: /layer 0: non-finite attention scores for the first embedding rows/ }, { stage: 8, re: /model\.layers\.0\.self_attn\.q_proj\.weight: 1 NaN/ }],
+  },
   // ---- stage 7: MLP & norms ----
   {
     name: 'wrong down_proj shape',

@@ -1,5 +1,6 @@
 import type { ArchConfig } from '../../tensor/bundle.js';
 import type { TensorStore } from '../../tensor/store.js';
+import { ropeNumerics, scoreNumerics } from './attention-numerics.js';
 import { attentionShapes, checkShape } from './tensors.js';
 import { Findings, type Stage, type StageOutcome } from './types.js';
 
@@ -37,6 +38,10 @@ export const attentionStage: Stage = {
     }
     strayLayers(c, tensors, f);
     ropeChecks(c, f);
+    if (f.fails.length === 0) {
+      ropeNumerics(c, f);
+      scoreNumerics(c, tensors, f);
+    }
     if (f.fails.length === 0) f.notes.unshift(`${c.num_layers} layers × Q/K/V/O shapes agree with ${c.num_heads} heads, ${c.num_kv_heads} KV heads, head_dim ${c.head_dim}`);
     return f.outcome();
   },
