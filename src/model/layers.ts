@@ -1,5 +1,7 @@
 import type { Backend } from '../kernels/types.js';
 import type { ArchConfig } from '../tensor/bundle.js';
+import { addLoraDelta } from './lora-apply.js';
+import { archPlan, kernelMissing } from './arch-plan.js';
 import type { DecoderWeights, LayerWeights, Linear } from './weights.js';
 
 /**
@@ -13,6 +15,8 @@ import type { DecoderWeights, LayerWeights, Linear } from './weights.js';
 export interface Scratch<B> {
   rows: number;
   x: B; h: B; q: B; k: B; v: B; att: B; o: B; gate: B; up: B; logits: B; last: B;
+  /** q and k after the per-head q_norm / k_norm (architectures with q/k norms only). */
+  qn?: B; kn?: B;
 }
 
 /** The buffers an attention core reads (q, k, v) and writes (att). */
@@ -46,6 +50,7 @@ export function allocScratch<B>(be: Backend<B, unknown>, c: ArchConfig, rows: nu
     rows,
     x: a(c.hidden_size), h: a(c.hidden_size), q: a(qDim), k: a(kvDim), v: a(kvDim), att: a(qDim), o: a(c.hidden_size),
     gate: a(c.intermediate_size), up: a(c.intermediate_size), logits: a(c.vocab_size), last: be.alloc(c.hidden_size),
+    ...(archPlan(c).traits.qkNorm ? { qn: a(qDim), kn: a(kvDim) } : {}),
   };
 }
 
@@ -59,25 +64,30 @@ function observe<B, W>(st: LayerStack<B, W>, layer: number, site: ActivationSite
 
 function linear<B, W>(be: Backend<B, W>, lin: Linear<B, W>, x: B, n: number, out: B): void {
   be.matmul(lin.w, x, n, out);
+  if (lin.lora !== undefined) addLoraDelta(be, lin.lora, x, n, lin.rows, out);
   if (lin.bias !== undefined) be.addBias(out, lin.bias, n, lin.rows);
 }
 
 /** out += lin(x) over n rows of `dim` (the residual add), fused into the product where the backend can; `tmp` is clobbered. */
 function linearAdd<B, W>(be: Backend<B, W>, lin: Linear<B, W>, x: B, n: number, dim: number, out: B, tmp: B): void {
-  if (be.matmulAdd !== undefined && lin.bias === undefined) return be.matmulAdd(lin.w, x, n, out, tmp);
+  if (be.matmulAdd !== undefined && lin.bias === undefined && lin.lora === undefined) return be.matmulAdd(lin.w, x, n, out, tmp);
   linear(be, lin, x, n, tmp);
   be.add(out, tmp, n * dim, out);
 }
 
-/** The single-sequence core: n consecutive positions pos.. of one cache (`kc`, `vc` of the layer). */
-export function ropeAttend<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, n: number, pos: number, kc: B, vc: B, capacity: number): void {
+/**
+ * The single-sequence core: n consecutive positions pos.. of one cache (`kc`, `vc` of layer l), with the
+ * layer's RoPE base and width and its attention options (window, soft-cap, scale; see src/tensor/arch.ts).
+ */
+export function ropeAttend<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, n: number, pos: number, kc: B, vc: B, capacity: number, l: number): void {
   const c = st.config;
   const be = st.be;
-  const shape = { n, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity };
-  if (be.ropeKv !== undefined) be.ropeKv(s.q, s.k, kc, shape, c.rope_theta);
+  const { theta, rotaryDim, ...opts } = archPlan(c).attn[l] ?? { theta: c.rope_theta, rotaryDim: c.head_dim };
+  const shape = { n, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity, ...opts };
+  if (be.ropeKv !== undefined && rotaryDim === c.head_dim) be.ropeKv(s.q, s.k, kc, shape, theta);
   else {
-    be.rope(s.q, n, c.num_heads, c.head_dim, pos, c.rope_theta);
-    be.rope(s.k, n, c.num_kv_heads, c.head_dim, pos, c.rope_theta);
+    be.rope(s.q, n, c.num_heads, c.head_dim, pos, theta, rotaryDim);
+    be.rope(s.k, n, c.num_kv_heads, c.head_dim, pos, theta, rotaryDim);
     be.kvStore(kc, s.k, n, c.num_kv_heads, c.head_dim, pos, capacity);
   }
   be.kvStore(vc, s.v, n, c.num_kv_heads, c.head_dim, pos, capacity);
@@ -93,9 +103,36 @@ function attentionBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeig
   linear(be, lw.q, s.h, n, s.q);
   linear(be, lw.k, s.h, n, s.k);
   linear(be, lw.v, s.h, n, s.v);
-  core(s, n, l);
+  core(qkNormed(st, s, lw, n), n, l);
   observe(st, l, 'o_in', s.att, n, c.num_heads * c.head_dim);
-  linearAdd(be, lw.o, s.att, n, H, s.x, s.o);
+  residualAdd(st, s, lw.o, s.att, n, lw.attnOutNorm);
+}
+
+/** q and k after the per-head RMSNorm of Qwen3 / Gemma 3 (rows of head_dim), else `s` itself. */
+function qkNormed<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeights<B, W>, n: number): AttentionBuffers<B> {
+  if (lw.qNorm === undefined || lw.kNorm === undefined || s.qn === undefined || s.kn === undefined) return s;
+  const c = st.config;
+  st.be.rmsnorm(s.q, lw.qNorm, c.rms_norm_eps, n * c.num_heads, c.head_dim, s.qn);
+  st.be.rmsnorm(s.k, lw.kNorm, c.rms_norm_eps, n * c.num_kv_heads, c.head_dim, s.kn);
+  return { q: s.qn, k: s.kn, v: s.v, att: s.att };
+}
+
+/** x += lin(input); with Gemma's post-norm `norm`, x += RMSNorm(lin(input)). */
+function residualAdd<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lin: Linear<B, W>, input: B, n: number, norm: B | undefined): void {
+  const { be, config: c } = st;
+  const H = c.hidden_size;
+  if (norm === undefined) return linearAdd(be, lin, input, n, H, s.x, s.o);
+  linear(be, lin, input, n, s.o);
+  be.rmsnorm(s.o, norm, c.rms_norm_eps, n, H, s.h);
+  be.add(s.x, s.h, n * H, s.x);
+}
+
+/** gate ← act(gate) · up: SwiGLU, or Gemma's GELU-tanh gate. */
+function gateActivation<B, W>(st: LayerStack<B, W>, s: Scratch<B>, length: number): void {
+  const be = st.be;
+  if (archPlan(st.config).traits.activation === 'silu') return be.swiglu(s.gate, s.up, length, s.gate);
+  if (be.geglu === undefined) throw kernelMissing('geglu', be.name);
+  be.geglu(s.gate, s.up, length, s.gate);
 }
 
 function mlpBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeights<B, W>, n: number, l: number): void {
@@ -106,14 +143,20 @@ function mlpBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeights<B,
   observe(st, l, 'mlp_in', s.h, n, H);
   linear(be, lw.gate, s.h, n, s.gate);
   linear(be, lw.up, s.h, n, s.up);
-  be.swiglu(s.gate, s.up, n * c.intermediate_size, s.gate);
+  gateActivation(st, s, n * c.intermediate_size);
   observe(st, l, 'down_in', s.gate, n, c.intermediate_size);
-  linearAdd(be, lw.down, s.gate, n, H, s.x, s.o);
+  residualAdd(st, s, lw.down, s.gate, n, lw.ffnOutNorm);
 }
 
 /** Embeds n tokens into `s.x` and runs every layer over them; `core` places each row in its cache. */
 export function runLayers<B, W>(st: LayerStack<B, W>, s: Scratch<B>, tokens: readonly number[], n: number, core: AttentionCore<B>): void {
-  st.be.embed(st.weights.embed, tokens, s.x);
+  const be = st.be;
+  be.embed(st.weights.embed, tokens, s.x);
+  const embedScale = archPlan(st.config).embedScale;
+  if (embedScale !== undefined) {
+    if (be.scale === undefined) throw kernelMissing('scale', be.name);
+    be.scale(s.x, n * st.config.hidden_size, embedScale);
+  }
   st.weights.layers.forEach((lw, l) => {
     observe(st, l, 'residual', s.x, n, st.config.hidden_size);
     attentionBlock(st, s, lw, n, l, core);
@@ -127,4 +170,8 @@ export function headLogits<B, W>(st: LayerStack<B, W>, s: Scratch<B>, x: B, m: n
   const c = st.config;
   st.be.rmsnorm(x, st.weights.norm, c.rms_norm_eps, m, c.hidden_size, s.h);
   st.be.matmul(st.weights.lmHead, s.h, m, s.logits);
+  const cap = archPlan(c).finalSoftcap;
+  if (cap === undefined) return;
+  if (st.be.softcap === undefined) throw kernelMissing('softcap', st.be.name);
+  st.be.softcap(s.logits, m * c.vocab_size, cap);
 }

@@ -15,9 +15,9 @@ export function llamaQuantize(input: string, output: string, type: string, pure 
   execFileSync(join(bin ?? '', 'llama-quantize'), args, { stdio: 'pipe' });
 }
 
-/** Greedy continuation of `prompt` by llama-completion (n tokens, EOS ignored), as printed on stdout. */
-export function llamaGreedy(model: string, prompt: string, n: number): string {
-  const args = ['-m', model, '-p', prompt, '-n', String(n), '--temp', '0', '--top-k', '1', '-no-cnv', '--no-display-prompt', '--ignore-eos', '-t', '2'];
+/** Greedy continuation of `prompt` by llama-completion (n tokens, EOS ignored), as printed on stdout; `extra` args (e.g. `--lora`) go last. */
+export function llamaGreedy(model: string, prompt: string, n: number, extra: readonly string[] = []): string {
+  const args = ['-m', model, '-p', prompt, '-n', String(n), '--temp', '0', '--top-k', '1', '-no-cnv', '--no-display-prompt', '--ignore-eos', '-t', '2', ...extra];
   const once = (): string => execFileSync(join(bin ?? '', 'llama-completion'), args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   // llama-completion prints the text through common_log's writer thread; in a heavily loaded full run its tail
   // was once missing at exit (a strict prefix of the text, twice in one run, never alone). Greedy decoding is

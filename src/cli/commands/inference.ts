@@ -18,6 +18,8 @@ import { EXIT } from '../exit-codes.js';
 import { CliError, oneOf, printJson, printTable, warn } from '../output.js';
 import { floatOption, intOption } from '../program.js';
 import { addBatchFlags, type BatchFlags, engineOptions, usageError } from './batch-flags.js';
+import { addLoraFlag, withLoraFlags } from './adapter.js';
+import type { AdapterSpec } from '../../ops/adapter.js';
 
 interface SamplingFlags {
   maxTokens: number;
@@ -78,8 +80,8 @@ A prompt that leaves no room is an error, "prompt is too long" (exit 2, nothing 
 that turn and goes on); when prompt + --max-tokens would run past the context, one warning is printed and
 generation stops at the context.`;
 
-function load(path: string): Session {
-  return createSession(openModel(path, { verifyFooter: true }));
+function load(path: string, loras?: readonly AdapterSpec[]): Session {
+  return createSession(withLoraFlags(openModel(path, { verifyFooter: true }), loras));
 }
 
 function readTextInput(path: string, field: string): string {
@@ -100,6 +102,7 @@ interface RunFlags extends SamplingFlags, BatchFlags {
   speculationK: number;
   draftPMin?: number;
   verbose?: boolean;
+  lora?: AdapterSpec[];
 }
 
 /** Parses --draft-p-min: a probability in [0, 1]. */
@@ -118,7 +121,7 @@ function speculativeAction(model: string, prompt: string, f: RunFlags): void {
   const draftPath = f.draftModel ?? f.draftModelPath;
   if (!draftPath) throw new CliError('--speculative needs --draft-model <path>');
   if (f.speculationK < 1) throw new CliError(`--speculation-k must be ≥ 1, got ${f.speculationK}`);
-  const session = load(model);
+  const session = load(model, f.lora);
   const draft = load(draftPath);
   const stream = f.stream && !f.json;
   const opts = { ...samplingOptions(f, prompt), speculationK: f.speculationK, ...draftPMin(f), ...(f.chat ? { chat: true } : {}), ...(f.system !== undefined ? { system: f.system, chat: true } : {}) };
@@ -133,7 +136,7 @@ function speculativeAction(model: string, prompt: string, f: RunFlags): void {
 async function batchAction(model: string, file: string, f: RunFlags): Promise<void> {
   const lines = readTextInput(file, '--batch-jsonl').split('\n');
   const engine = engineOptions(f);
-  const session = load(model);
+  const session = load(model, f.lora);
   const results = await runBatch(session, lines, samplingOptions(f, ''), file, (r) => process.stdout.write(`${JSON.stringify(r)}\n`), engine).catch(usageError);
   if (results.some((r) => r.error)) process.exitCode = EXIT.failed;
 }
@@ -143,7 +146,7 @@ function runAction(model: string, positional: string | undefined, f: RunFlags): 
   const prompt = f.prompt ?? positional;
   if (prompt === undefined) throw new CliError('give a prompt (positional or --prompt) or --batch-jsonl');
   if (f.speculative) return speculativeAction(model, prompt, f);
-  const session = load(model);
+  const session = load(model, f.lora);
   const stream = f.stream && !f.json;
   const r = runPrompt(session, { ...samplingOptions(f, prompt), ...(f.chat ? { chat: true } : {}), ...(f.system !== undefined ? { system: f.system, chat: true } : {}) }, stream ? (t) => process.stdout.write(t) : undefined);
   if (f.json) printJson({ model, prompt, ...r, backend: session.model.backend, load_ms: session.loadMs });
@@ -152,7 +155,7 @@ function runAction(model: string, positional: string | undefined, f: RunFlags): 
   if (!f.json) process.stderr.write(`[${r.tokens_generated} tokens, ${r.tok_per_sec.toFixed(1)} tok/s decode, ${r.prefill_tok_per_sec.toFixed(1)} tok/s prefill, ${session.model.backend}]\n`);
 }
 
-type ChatFlags = SamplingFlags & { system?: string; batch?: boolean; json?: boolean };
+type ChatFlags = SamplingFlags & { system?: string; batch?: boolean; json?: boolean; lora?: AdapterSpec[] };
 
 /** A turn whose prompt (history included) does not fit the context: one error line, the chat goes on, exit 2 at the end. */
 function skipTurn(f: ChatFlags, text: string, err: PromptTooLongError): void {
@@ -177,7 +180,7 @@ function chatTurn(session: Session, f: ChatFlags, history: ChatMessage[], text: 
 }
 
 async function chatAction(model: string, f: ChatFlags): Promise<void> {
-  const session = load(model);
+  const session = load(model, f.lora);
   const history: ChatMessage[] = [];
   const interactive = !f.batch && process.stdin.isTTY;
   const rl = createInterface({ input: process.stdin, ...(interactive ? { output: process.stderr, prompt: '> ' } : {}), terminal: interactive });
@@ -283,7 +286,7 @@ export function registerInference(program: Command): void {
       .argument('<model>', 'model file or folder')
       .argument('[prompt]', 'the prompt (or --prompt)'),
   );
-  addBatchFlags(run, '--batch-jsonl')
+  addLoraFlag(addBatchFlags(run, '--batch-jsonl'))
     .option('-p, --prompt <text>', 'the prompt')
     .option('--chat', "wrap the prompt in the model's chat template")
     .option('--system <text>', 'system prompt (implies --chat)')
@@ -304,7 +307,7 @@ export function registerInference(program: Command): void {
 }
 
 function registerChat(program: Command): void {
-  addSamplingFlags(program.command('chat').description('interactive chat with history (reads stdin; --batch for scripts)').argument('<model>', 'model file or folder'))
+  addLoraFlag(addSamplingFlags(program.command('chat').description('interactive chat with history (reads stdin; --batch for scripts)').argument('<model>', 'model file or folder')))
     .option('--system <text>', 'system prompt')
     .option('--batch', 'read one user turn per stdin line, no prompt')
     .option('--json', 'print one JSON line per turn ({user, assistant, ...}, or {user, error} for a skipped turn)')

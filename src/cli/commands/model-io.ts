@@ -3,10 +3,12 @@ import { diffModels } from '../../ops/diff.js';
 import { inspectModel } from '../../ops/inspect.js';
 import { exportModel, importModel } from '../../ops/model-io.js';
 import type { ConvertResult } from '../../ops/model-io.js';
+import { ArchConfigSchema } from '../../tensor/bundle.js';
 import { EXIT } from '../exit-codes.js';
 import { CliError, printJson, printTable } from '../output.js';
+import { adapterTensorsAction, convertAdapterAction, inspectAdapterAction, isAdapter } from './adapter.js';
 
-const ARCHS = ['llama', 'qwen2'] as const;
+const ARCHS = ArchConfigSchema.shape.architecture.options;
 
 function arch(value: string | undefined): (typeof ARCHS)[number] | undefined {
   if (value === undefined) return undefined;
@@ -61,8 +63,10 @@ function registerConvert(program: Command): void {
     .option('--format <fmt>', 'apr | gguf | safetensors (default: from the output extension, else apr)')
     .option('--arch <arch>', `override the detected architecture (${ARCHS.join(', ')})`)
     .option('--no-golden', 'skip the golden logits fingerprint for apr check (it loads the whole model once; skip it for models larger than RAM)')
+    .option('--base <model>', 'LoRA adapters: the base model (llama.cpp GGUF ↔ PEFT needs its architecture and head counts)')
     .option('--json', 'print JSON')
-    .action((input: string, o: { output: string; format?: string; arch?: string; golden: boolean; json?: boolean }) => {
+    .action((input: string, o: { output: string; format?: string; arch?: string; golden: boolean; base?: string; json?: boolean }) => {
+      if (isAdapter(input)) return convertAdapterAction(input, o);
       printConvert(importModel({ input, output: o.output, golden: o.golden, ...(o.format ? { format: o.format } : {}), ...(o.arch ? { arch: arch(o.arch) } : {}) }), o.json);
     });
 
@@ -71,9 +75,11 @@ function registerConvert(program: Command): void {
     .description('write a model as GGUF (llama.cpp) or a SafeTensors HF folder (transformers)')
     .argument('<input>', 'any supported model')
     .requiredOption('-o, --output <path>', 'output file (gguf) or folder (safetensors)')
-    .option('--format <fmt>', 'gguf | safetensors | apr')
+    .option('--format <fmt>', 'gguf | safetensors | apr; for a LoRA adapter: gguf (llama.cpp) | peft (folder)')
+    .option('--base <model>', 'LoRA adapters: the base model (llama.cpp GGUF ↔ PEFT needs its architecture and head counts)')
     .option('--json', 'print JSON')
-    .action((input: string, o: { output: string; format?: string; json?: boolean }) => {
+    .action((input: string, o: { output: string; format?: string; base?: string; json?: boolean }) => {
+      if (isAdapter(input)) return convertAdapterAction(input, o);
       printConvert(exportModel({ input, output: o.output, ...(o.format ? { format: o.format } : {}) }), o.json);
     });
 }
@@ -81,11 +87,12 @@ function registerConvert(program: Command): void {
 function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('architecture, parameters, dtypes, tokenizer and metadata of any model file')
+    .description('architecture, parameters, dtypes, tokenizer and metadata of any model file; rank, alpha and targets of a LoRA adapter')
     .argument('<model>', 'APR, GGUF, SafeTensors or HF folder')
     .option('--tensors', 'also list every tensor')
     .option('--json', 'print JSON')
     .action((model: string, o: { tensors?: boolean; json?: boolean }) => {
+      if (isAdapter(model)) return inspectAdapterAction(model, o);
       const r = inspectModel(model, o.tensors ?? false);
       if (o.json) printJson(r);
       else printInspect(r);
@@ -97,6 +104,7 @@ function registerInspect(program: Command): void {
     .argument('<model>', 'APR, GGUF, SafeTensors or HF folder')
     .option('--json', 'print JSON')
     .action((model: string, o: { json?: boolean }) => {
+      if (isAdapter(model)) return adapterTensorsAction(model, o);
       const tensors = inspectModel(model, true).tensors ?? [];
       if (o.json) printJson(tensors);
       else printTable(['name', 'dtype', 'shape', 'bytes'], tensors.map((t) => [t.name, t.dtype, formatShape(t.shape), t.bytes]));

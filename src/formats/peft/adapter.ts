@@ -50,9 +50,10 @@ function storeOf(tensors: TensorStore | Iterable<TensorRef>): TensorStore {
 
 /**
  * Writes an adapter folder PEFT loads with `PeftModel.from_pretrained`: adapter_config.json (as PEFT writes
- * it: sorted keys, indent 2) and adapter_model.safetensors (`{"format": "pt"}` metadata). Atomic.
+ * it: sorted keys, indent 2) and adapter_model.safetensors (`{"format": "pt"}` metadata), and a README.md model
+ * card when `options.readme` is given. Atomic.
  */
-export function writePeftAdapter(dir: string, config: PeftLoraConfigInput, tensors: TensorStore | Iterable<TensorRef>, options: DirWriteOptions = {}): void {
+export function writePeftAdapter(dir: string, config: PeftLoraConfigInput, tensors: TensorStore | Iterable<TensorRef>, options: DirWriteOptions & { readme?: string } = {}): void {
   const configPath = join(dir, ADAPTER_CONFIG);
   const parsed = parsePeftConfig(configPath, config);
   const store = storeOf(tensors);
@@ -66,6 +67,8 @@ export function writePeftAdapter(dir: string, config: PeftLoraConfigInput, tenso
       const text = pythonJsonDumps(peftConfigForWrite(parsed)); // PEFT writes no trailing newline
       writeAtomically(join(tmp, ADAPTER_CONFIG), (f) => f.write(new TextEncoder().encode(text)));
       writeSafetensors(join(tmp, ADAPTER_WEIGHTS), refs, { format: 'pt' });
+      const readme = options.readme;
+      if (readme !== undefined) writeAtomically(join(tmp, 'README.md'), (f) => f.write(new TextEncoder().encode(readme)));
     },
     options,
   );
