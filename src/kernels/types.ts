@@ -21,7 +21,20 @@ export interface AttentionShape {
   readonly headDim: number;
   /** Positions the cache buffers hold per KV head. */
   readonly capacity: number;
+  /** Sliding window: the query at position p attends to keys j with p − j < window only (default: all j ≤ p). */
+  readonly window?: number;
+  /** Scores s become softcap · tanh(s / softcap) before the softmax (Gemma 2). */
+  readonly softcap?: number;
+  /** Score scale (default 1/√headDim). */
+  readonly scale?: number;
 }
+
+/**
+ * Parameters of existing kernels that a backend may not implement: the AttentionShape options `window`,
+ * `softcap` and `scale`, and `rope`'s `rotaryDim` below headDim. A model that needs one runs only on a
+ * backend that lists it.
+ */
+export type KernelFeature = 'attention-window' | 'attention-softcap' | 'attention-scale' | 'rope-partial';
 
 /**
  * The compute interface the decoder is written against. `B` is the backend's activation buffer and `W`
@@ -34,6 +47,8 @@ export interface AttentionShape {
  */
 export interface Backend<B = Float32Array, W = WeightMatrix> {
   readonly name: string;
+  /** The optional kernel parameters this backend honours (none when absent). */
+  readonly features?: readonly KernelFeature[];
   /** A zero-filled buffer of `length` floats. */
   alloc(length: number): B;
   /** A new buffer holding a copy of `data`. */
@@ -61,8 +76,17 @@ export interface Backend<B = Float32Array, W = WeightMatrix> {
   add(a: B, b: B, length: number, out: B): void;
   /** out[i] = silu(gate[i]) · up[i] (out may alias gate or up). */
   swiglu(gate: B, up: B, length: number, out: B): void;
-  /** Rotary embedding (Hugging Face rotate_half form) of [n, heads, headDim] rows at startPos.., in place. */
-  rope(x: B, n: number, heads: number, headDim: number, startPos: number, theta: number): void;
+  /**
+   * Rotary embedding (Hugging Face rotate_half form) of [n, heads, headDim] rows at startPos.., in place; only
+   * the first `rotaryDim` dimensions of each head rotate (default headDim; feature 'rope-partial').
+   */
+  rope(x: B, n: number, heads: number, headDim: number, startPos: number, theta: number, rotaryDim?: number): void;
+  /** out[i] = gelu_tanh(gate[i]) · up[i] (Gemma's GeGLU; optional, out may alias gate or up). */
+  geglu?(gate: B, up: B, length: number, out: B): void;
+  /** x[i] ← s · x[i], in place (optional). */
+  scale?(x: B, length: number, s: number): void;
+  /** x[i] ← cap · tanh(x[i] / cap), in place (optional). */
+  softcap?(x: B, length: number, cap: number): void;
   /** Writes rows src[t, kvHeads, headDim] at positions startPos + t of a `[kvHeads][capacity][headDim]` cache. */
   kvStore(cache: B, src: B, n: number, kvHeads: number, headDim: number, startPos: number, capacity: number): void;
   /** Causal grouped-query attention of q [n, heads, headDim] over cache positions 0..startPos+t. */

@@ -108,7 +108,7 @@ export function batchCore<B, W>(st: LayerStack<B, W>, row: AttentionBuffers<B>, 
       be.copy(s.q, i * qDim, row.q, 0, qDim);
       be.copy(s.k, i * kvDim, row.k, 0, kvDim);
       be.copy(s.v, i * kvDim, row.v, 0, kvDim);
-      ropeAttend(st, row, 1, cache.length, cache.k[l] as B, cache.v[l] as B, cache.capacity);
+      ropeAttend(st, row, 1, cache.length, cache.k[l] as B, cache.v[l] as B, cache.capacity, l);
       be.copy(row.att, 0, s.att, i * qDim, qDim);
     }
   };

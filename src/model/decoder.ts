@@ -169,6 +169,7 @@ class Decoder<B, W> implements Model {
         if (lin.bias !== undefined) vecs.push(lin.bias);
       }
       vecs.push(l.inputNorm, l.postNorm);
+      for (const v of [l.qNorm, l.kNorm, l.attnOutNorm, l.ffnOutNorm]) if (v !== undefined) vecs.push(v);
     }
     for (const m of mats) be.releaseWeight?.(m);
     for (const v of vecs) be.release?.(v);
@@ -275,7 +276,7 @@ class Decoder<B, W> implements Model {
   }
 
   private layers(s: Scratch<B>, tokens: number[], pos: number, n: number, cache: KVCacheImpl<B>): void {
-    runLayers(this.stack, s, tokens, n, (bufs, m, l) => ropeAttend(this.stack, bufs, m, pos, cache.k[l] as B, cache.v[l] as B, cache.capacity));
+    runLayers(this.stack, s, tokens, n, (bufs, m, l) => ropeAttend(this.stack, bufs, m, pos, cache.k[l] as B, cache.v[l] as B, cache.capacity, l));
   }
 }
 

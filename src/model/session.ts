@@ -5,6 +5,7 @@ import { type Tokenizer, loadTokenizer } from '../tokenizer/index.js';
 import { compareLogits, PARITY_MAX_REL_ERROR, PARITY_MIN_COSINE } from '../kernels/webgpu/parity.js';
 import { createSyncWebGpuBackend, type SyncWebGpuOptions } from '../kernels/webgpu/sync-backend.js';
 import type { Model } from './decoder.js';
+import { missingKernels } from './arch-plan.js';
 import { loadModel } from './load.js';
 
 /** A model with its tokenizer, loaded once and used for many prompts. */
@@ -66,6 +67,14 @@ function loadOnGpu(bundle: ModelBundle, tokenizer: Tokenizer, choice: BackendCho
   if (!gpu.ok) {
     if (choice === 'webgpu') throw new BackendUnavailableError(`the webgpu backend is unavailable: ${gpu.reason}`);
     warn(`warning: webgpu unavailable (${gpu.reason}); using the cpu backend`);
+    return undefined;
+  }
+  const missing = missingKernels(bundle.config, gpu.backend);
+  if (missing.length > 0) {
+    gpu.backend.close();
+    const reason = `lacks ${missing.join(', ')} for ${bundle.config.architecture}`;
+    if (choice === 'webgpu') throw new BackendUnavailableError(`the webgpu backend ${reason}`);
+    warn(`warning: webgpu ${reason}; using the cpu backend`);
     return undefined;
   }
   const model = loadModel(bundle, { backend: gpu.backend });

@@ -4,7 +4,7 @@ import type { TensorStore } from './store.js';
 /** Architecture hyper-parameters, in one vocabulary for every format (HF config.json names mapped here). */
 export const ArchConfigSchema = z
   .object({
-    architecture: z.enum(['llama', 'qwen2']),
+    architecture: z.enum(['llama', 'qwen2', 'qwen3', 'mistral', 'phi3', 'gemma2', 'gemma3']),
     hidden_size: z.number().int().positive(),
     num_layers: z.number().int().positive(),
     num_heads: z.number().int().positive(),
@@ -20,6 +20,20 @@ export const ArchConfigSchema = z
     attention_bias: z.boolean(),
     bos_token_id: z.number().int().nonnegative().nullable().optional(),
     eos_token_id: z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullable().optional(),
+    /** Sliding layers attend to keys j from query p only where p − j < sliding_window (Mistral, Gemma). */
+    sliding_window: z.number().int().positive().nullable().optional(),
+    /** Per-layer attention kind (transformers' layer_types); absent with a sliding_window: every layer slides. */
+    layer_types: z.array(z.enum(['full_attention', 'sliding_attention'])).optional(),
+    /** Fraction of head_dim that RoPE rotates (Phi-3 family). */
+    partial_rotary_factor: z.number().positive().max(1).optional(),
+    /** RoPE base of the sliding layers (Gemma 3's rope_local_base_freq). */
+    rope_local_theta: z.number().positive().optional(),
+    /** Attention scores are scaled by query_pre_attn_scalar^−½ instead of head_dim^−½ (Gemma). */
+    query_pre_attn_scalar: z.number().positive().optional(),
+    /** Attention scores become c·tanh(s/c) (Gemma 2). */
+    attn_logit_softcapping: z.number().positive().nullable().optional(),
+    /** Final logits become c·tanh(z/c) (Gemma 2). */
+    final_logit_softcapping: z.number().positive().nullable().optional(),
   })
   .strict();
 

@@ -56,8 +56,10 @@ function ggufIndex(ctx: CheckContext, f: Findings): void {
   try {
     const g = readGguf(ctx.path);
     g.close();
-    const unmapped = g.tensors.filter((t) => hfNameFromGguf(t.name) === undefined).map((t) => t.name);
-    if (unmapped.length > 0) f.warn(`tensors with no llama/qwen2 role: ${unmapped.join(', ')}`);
+    const archKv = g.kv.get('general.architecture');
+    const arch = archKv?.type === 'string' ? archKv.value : 'llama';
+    const unmapped = g.tensors.filter((t) => hfNameFromGguf(t.name, arch) === undefined).map((t) => t.name);
+    if (unmapped.length > 0) f.warn(`tensors with no ${arch} role: ${unmapped.join(', ')}`);
     f.note(`${g.tensors.length} tensor infos: unique names, known types, offsets aligned to ${g.alignment}, no overlaps`);
   } catch (err) {
     if (ownerStage('gguf', err) === STAGE.index) f.fail(errorMessage(err));

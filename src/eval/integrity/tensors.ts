@@ -1,42 +1,19 @@
+import { decoderTensorShapes, layerTensorShapes } from '../../tensor/arch.js';
 import type { ArchConfig } from '../../tensor/bundle.js';
 import { canDequantize, dequantize } from '../../tensor/codecs/index.js';
 import { DTYPES, type DType, elementCount, tensorHeaderBytes } from '../../tensor/dtype.js';
 import type { TensorRef, TensorStore } from '../../tensor/store.js';
 
-/** The tensors a Llama/Qwen2 decoder reads, with their canonical shapes. */
+/** The tensors the decoder of `c`'s architecture reads, with their canonical shapes (src/tensor/arch.ts). */
 export function expectedTensors(c: ArchConfig): Map<string, number[]> {
-  const H = c.hidden_size;
-  const I = c.intermediate_size;
-  const out = new Map<string, number[]>([
-    ['model.embed_tokens.weight', [c.vocab_size, H]],
-    ['model.norm.weight', [H]],
-  ]);
-  if (!c.tie_word_embeddings) out.set('lm_head.weight', [c.vocab_size, H]);
-  for (let l = 0; l < c.num_layers; l++) {
-    const p = `model.layers.${l}`;
-    for (const [n, s] of attentionShapes(c)) out.set(`${p}.self_attn.${n}`, s);
-    out.set(`${p}.input_layernorm.weight`, [H]);
-    out.set(`${p}.post_attention_layernorm.weight`, [H]);
-    out.set(`${p}.mlp.gate_proj.weight`, [I, H]);
-    out.set(`${p}.mlp.up_proj.weight`, [I, H]);
-    out.set(`${p}.mlp.down_proj.weight`, [H, I]);
-  }
-  return out;
+  return decoderTensorShapes(c);
 }
 
 /** Per-layer attention tensors (relative to `self_attn.`) and their shapes under the GQA config. */
 export function attentionShapes(c: ArchConfig): [string, number[]][] {
-  const H = c.hidden_size;
-  const q = c.num_heads * c.head_dim;
-  const kv = c.num_kv_heads * c.head_dim;
-  const out: [string, number[]][] = [
-    ['q_proj.weight', [q, H]],
-    ['k_proj.weight', [kv, H]],
-    ['v_proj.weight', [kv, H]],
-    ['o_proj.weight', [H, q]],
-  ];
-  if (c.attention_bias) out.push(['q_proj.bias', [q]], ['k_proj.bias', [kv]], ['v_proj.bias', [kv]]);
-  return out;
+  return layerTensorShapes(c)
+    .filter(([n]) => n.startsWith('self_attn.'))
+    .map(([n, s]) => [n.slice('self_attn.'.length), s]);
 }
 
 const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
@@ -104,6 +81,16 @@ const SCALE_FIELDS: Partial<Record<DType, readonly (readonly [number, string])[]
   Q4_K: [[0, 'd'], [2, 'dmin']],
   Q5_K: [[0, 'd'], [2, 'dmin']],
   Q6_K: [[208, 'd']],
+  IQ2_XXS: [[0, 'd']],
+  IQ2_XS: [[0, 'd']],
+  IQ2_S: [[0, 'd']],
+  IQ3_XXS: [[0, 'd']],
+  IQ3_S: [[0, 'd']],
+  IQ1_S: [[0, 'd']],
+  IQ4_NL: [[0, 'd']],
+  IQ4_XS: [[0, 'd']],
+  TQ1_0: [[52, 'd']],
+  TQ2_0: [[64, 'd']],
 };
 
 export function hasScaleFields(dtype: DType): boolean {

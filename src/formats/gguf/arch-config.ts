@@ -1,9 +1,11 @@
-/** GGUF `<arch>.*` hyper-parameter keys ↔ ArchConfig, as convert_hf_to_gguf.py writes them for llama/qwen2. */
+/** GGUF `<arch>.*` hyper-parameter keys ↔ ArchConfig, as convert_hf_to_gguf.py writes them (see arch-extra.ts). */
 import { type ArchConfig, ArchConfigSchema } from '../../tensor/bundle.js';
 import { FormatError } from '../errors.js';
 import type { GgufTensorInfo, GgufValue } from './types.js';
+import { archExtraKeys, archExtrasFromGguf, ggufArchName } from './arch-extra.js';
+import { rotaryDim } from '../../tensor/arch.js';
 
-const ARCHS = ['llama', 'qwen2'] as const;
+const ARCHS = ['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'] as const;
 
 /** The shortest decimal that rounds to the same float32: GGUF stores 1e-5 as 9.99999974e-6; HF says 1e-5. */
 function shortestF32(x: number): number {
@@ -57,7 +59,7 @@ export class KvReader {
   }
 }
 
-function ggufArchitecture(r: KvReader): ArchConfig['architecture'] {
+function ggufArchitecture(r: KvReader): (typeof ARCHS)[number] {
   const arch = r.string('general.architecture');
   const known = ARCHS.find((a) => a === arch);
   if (!known) throw new FormatError(r.file, 'general.architecture', `unsupported architecture ${JSON.stringify(arch)} (supported: ${ARCHS.join(', ')})`);
@@ -72,22 +74,27 @@ export function archConfigFromGguf(r: KvReader, tensors: readonly GgufTensorInfo
   const embd = tensors.find((t) => t.name === 'token_embd.weight');
   const eps = r.float(`${a}.attention.layer_norm_rms_epsilon`);
   if (eps === undefined) throw new FormatError(r.file, `${a}.attention.layer_norm_rms_epsilon`, 'missing');
+  const layers = r.int(`${a}.block_count`, true);
+  const headDim = r.int(`${a}.attention.key_length`) ?? Math.floor(hidden / heads);
+  const ropeTheta = r.float(`${a}.rope.freq_base`) ?? 10000;
+  const x = archExtrasFromGguf(r, a, { num_layers: layers, hidden_size: hidden, num_heads: heads, head_dim: headDim, rope_theta: ropeTheta });
   const candidate = {
-    architecture: a,
+    architecture: x.architecture,
     hidden_size: hidden,
-    num_layers: r.int(`${a}.block_count`, true),
+    num_layers: layers,
     num_heads: heads,
     num_kv_heads: r.int(`${a}.attention.head_count_kv`) ?? heads,
-    head_dim: r.int(`${a}.attention.key_length`) ?? Math.floor(hidden / heads),
+    head_dim: x.head_dim ?? headDim,
     vocab_size: r.int(`${a}.vocab_size`) ?? vocabLength ?? embd?.dims[1],
     intermediate_size: r.int(`${a}.feed_forward_length`, true),
-    rope_theta: r.float(`${a}.rope.freq_base`) ?? 10000,
+    rope_theta: ropeTheta,
     rms_norm_eps: eps,
     max_position_embeddings: r.int(`${a}.context_length`, true),
     tie_word_embeddings: !tensors.some((t) => t.name === 'output.weight'),
     attention_bias: tensors.some((t) => t.name === 'blk.0.attn_q.bias'),
     bos_token_id: r.int('tokenizer.ggml.bos_token_id') ?? null,
     eos_token_id: r.int('tokenizer.ggml.eos_token_id') ?? null,
+    ...x.extras,
   };
   const parsed = ArchConfigSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -99,7 +106,7 @@ export function archConfigFromGguf(r: KvReader, tensors: readonly GgufTensorInfo
 
 /** The `<arch>.*` keys convert_hf_to_gguf.py writes (in its order), from an ArchConfig. */
 export function archKeys(c: ArchConfig): [string, GgufValue][] {
-  const a = c.architecture;
+  const a = ggufArchName(c.architecture);
   const u32 = (value: number): GgufValue => ({ type: 'u32', value });
   const f32 = (value: number): GgufValue => ({ type: 'f32', value });
   return [
@@ -111,16 +118,19 @@ export function archKeys(c: ArchConfig): [string, GgufValue][] {
     [`${a}.attention.head_count_kv`, u32(c.num_kv_heads)],
     [`${a}.rope.freq_base`, f32(c.rope_theta)],
     [`${a}.attention.layer_norm_rms_epsilon`, f32(c.rms_norm_eps)],
-    [`${a}.attention.key_length`, u32(c.head_dim)],
-    [`${a}.attention.value_length`, u32(c.head_dim)],
+    ...(a === 'phi3' ? [] : ([[`${a}.attention.key_length`, u32(c.head_dim)], [`${a}.attention.value_length`, u32(c.head_dim)]] as [string, GgufValue][])),
   ];
 }
 
-/** Keys written after general.file_type, as convert_hf_to_gguf.py's LlamaModel does. */
-export function archTailKeys(c: ArchConfig): [string, GgufValue][] {
-  const a = c.architecture;
+/**
+ * Keys written after general.file_type, as convert_hf_to_gguf.py's LlamaModel does, then the
+ * architecture's own (arch-extra.ts; `path` names the source in errors for configs GGUF cannot express).
+ */
+export function archTailKeys(c: ArchConfig, path = ''): [string, GgufValue][] {
+  const a = ggufArchName(c.architecture);
   return [
     [`${a}.vocab_size`, { type: 'u32', value: c.vocab_size }],
-    [`${a}.rope.dimension_count`, { type: 'u32', value: c.head_dim }],
+    [`${a}.rope.dimension_count`, { type: 'u32', value: rotaryDim(c) }],
+    ...archExtraKeys(path, c),
   ];
 }

@@ -7,13 +7,21 @@ import { KvReader, archConfigFromGguf } from './arch-config.js';
 import { ggufTypeString, ggufValueToJson } from './json-values.js';
 import { vocabFromKv } from './vocab.js';
 import { hfNameFromGguf, permuteRopeRows, ropePermutationHeads } from './names.js';
+import { archTraits, isNormGain } from '../../tensor/arch.js';
+import { elementCount } from '../../tensor/dtype.js';
+import { ggufArchName } from './arch-extra.js';
+import { shiftNormBytes } from './norm-shift.js';
 import { type GgufFile, readGguf } from './read.js';
 import type { GgufTensorInfo } from './types.js';
 
 function tensorRef(file: GgufFile, info: GgufTensorInfo, config: ArchConfig): TensorRef {
-  const name = hfNameFromGguf(info.name) ?? info.name;
+  const traits = archTraits(config);
+  const name = hfNameFromGguf(info.name, ggufArchName(config.architecture)) ?? info.name;
   const shape = [...info.dims].reverse();
-  const heads = config.architecture === 'llama' ? ropePermutationHeads(name, config.num_heads, config.num_kv_heads) : undefined;
+  if (traits.normPlusOne && isNormGain(name)) {
+    return { name, dtype: 'F32', shape, byteLength: 4 * elementCount(shape), read: () => shiftNormBytes(info.ggmlType, shape, file.read(info), -1) };
+  }
+  const heads = traits.ggufRopePermuted ? ropePermutationHeads(name, config.num_heads, config.num_kv_heads) : undefined;
   const rows = shape[0] ?? 1;
   if (heads !== undefined && rows % (2 * heads) !== 0) throw new FormatError(file.path, `tensor '${info.name}'.dims`, `${rows} rows do not split into ${heads} RoPE heads`);
   return {
@@ -54,13 +62,16 @@ function tokenizerSpec(r: KvReader): { spec?: TokenizerSpec; vocabLength?: numbe
 }
 
 /**
- * A GGUF file (llama or qwen2, as llama.cpp writes them) as a lazy bundle: HF tensor names, canonical
- * `[out, in]` shapes, llama's Q/K RoPE row permutation undone, `<arch>.*` keys in `config`, the
+ * A GGUF file (llama, qwen2, qwen3, phi3, gemma2, gemma3, as llama.cpp writes them) as a lazy bundle: HF
+ * tensor names, canonical `[out, in]` shapes, llama's Q/K RoPE row permutation undone, Gemma's stored
+ * 1 + w norm gains back to w, `<arch>.*` keys in `config`, the
  * vocabulary in `tokenizer`, every other KV pair under `metadata.gguf` (types in `metadata.gguf_types`).
  */
 export function readGgufBundle(path: string): ModelBundle {
   const file = readGguf(path);
   try {
+    const type = file.kv.get('general.type');
+    if (type?.type === 'string' && type.value === 'adapter') throw new FormatError(path, 'general.type', 'a LoRA adapter, not a model (apply it with apr run <base> --lora, or merge it with apr finetune <base> --adapter <it> --merge)');
     const r = new KvReader(path, file.kv);
     const { spec, vocabLength } = tokenizerSpec(r);
     const config = archConfigFromGguf(r, file.tensors, vocabLength);

@@ -4,6 +4,10 @@ import { type DType, DTYPES, elementCount } from '../../tensor/dtype.js';
 import { ggufVocabFromTokenizer } from '../../tokenizer/gguf-vocab.js';
 import { FormatError } from '../errors.js';
 import { archKeys, archTailKeys } from './arch-config.js';
+import { ggufArchName } from './arch-extra.js';
+import { shiftNormBytes } from './norm-shift.js';
+import { archTraits, isNormGain } from '../../tensor/arch.js';
+import type { TensorRef } from '../../tensor/store.js';
 import { ggufValueFromJson } from './json-values.js';
 import { ggufNameFromHf, permuteRopeRows, ropePermutationHeads } from './names.js';
 import { GGUF_DEFAULT_ALIGNMENT, type GgufValue } from './types.js';
@@ -18,8 +22,8 @@ export interface WriteGgufOptions {
 }
 
 /** llama_ftype values and the dtype most tensors have under each (llama.h). */
-const FTYPE_DTYPE: Record<number, DType> = { 0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q3_K', 13: 'Q3_K', 14: 'Q4_K', 15: 'Q4_K', 16: 'Q5_K', 17: 'Q5_K', 18: 'Q6_K', 32: 'BF16' };
-const DEFAULT_FTYPE: Partial<Record<DType, number>> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, Q2_K: 10, Q3_K: 12, Q4_K: 15, Q5_K: 17, Q6_K: 18, BF16: 32 };
+const FTYPE_DTYPE: Record<number, DType> = { 0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q3_K', 13: 'Q3_K', 14: 'Q4_K', 15: 'Q4_K', 16: 'Q5_K', 17: 'Q5_K', 18: 'Q6_K', 19: 'IQ2_XXS', 20: 'IQ2_XS', 22: 'IQ3_S', 23: 'IQ3_XXS', 24: 'IQ1_S', 25: 'IQ4_NL', 26: 'IQ3_S', 27: 'IQ3_S', 28: 'IQ2_XS', 29: 'IQ2_S', 30: 'IQ4_XS', 31: 'IQ1_M', 32: 'BF16', 36: 'TQ1_0', 37: 'TQ2_0' };
+const DEFAULT_FTYPE: Partial<Record<DType, number>> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, Q2_K: 10, Q3_K: 12, Q4_K: 15, Q5_K: 17, Q6_K: 18, IQ2_XXS: 19, IQ2_XS: 20, IQ3_XXS: 23, IQ1_S: 24, IQ4_NL: 25, IQ3_S: 26, IQ2_S: 29, IQ4_XS: 30, IQ1_M: 31, BF16: 32, TQ1_0: 36, TQ2_0: 37 };
 const COMPUTED = new Set(['general.architecture', 'general.file_type', 'general.quantization_version', 'general.alignment', 'tokenizer.chat_template']);
 
 function ggufTensors(bundle: ModelBundle, path: string): GgufTensorInput[] {
@@ -30,12 +34,21 @@ function ggufTensors(bundle: ModelBundle, path: string): GgufTensorInput[] {
     const ref = bundle.tensors.get(name);
     if (!ref) continue;
     if (DTYPES[ref.dtype].id >= 128) throw new FormatError(path, `tensor '${name}'.dtype`, `${ref.dtype} has no GGUF encoding (convert it to a ggml type first)`);
-    const heads = c.architecture === 'llama' ? ropePermutationHeads(name, c.num_heads, c.num_kv_heads) : undefined;
-    const rows = ref.shape[0] ?? 1;
-    const read = heads === undefined ? () => ref.read() : () => permuteRopeRows(ref.read(), rows, heads, 'hf-to-gguf');
-    out.push({ name: ggufNameFromHf(name) ?? name, ggmlType: ref.dtype, dims: [...ref.shape].reverse(), read });
+    out.push(ggufTensor(c, ref));
   }
   return out;
+}
+
+/** One tensor in GGUF form: llama.cpp's name, reversed dims, llama's Q/K rows permuted, Gemma's norm gains as 1 + w. */
+function ggufTensor(c: ModelBundle['config'], ref: TensorRef): GgufTensorInput {
+  const traits = archTraits(c);
+  const name = ggufNameFromHf(ref.name, ggufArchName(c.architecture)) ?? ref.name;
+  const dims = [...ref.shape].reverse();
+  if (traits.normPlusOne && isNormGain(ref.name)) return { name, ggmlType: 'F32', dims, read: () => shiftNormBytes(ref.dtype, ref.shape, ref.read(), 1) };
+  const heads = traits.ggufRopePermuted ? ropePermutationHeads(ref.name, c.num_heads, c.num_kv_heads) : undefined;
+  const rows = ref.shape[0] ?? 1;
+  const read = heads === undefined ? () => ref.read() : () => permuteRopeRows(ref.read(), rows, heads, 'hf-to-gguf');
+  return { name, ggmlType: ref.dtype, dims, read };
 }
 
 /** The dtype of most matrices decides general.file_type; the source's value is kept when it agrees. */
@@ -77,7 +90,7 @@ function sizeLabel(params: number): string {
 }
 
 function generalKeys(bundle: ModelBundle, meta: Map<string, GgufValue>, tensors: readonly GgufTensorInput[], opts: WriteGgufOptions): Map<string, GgufValue> {
-  const kv = new Map<string, GgufValue>([['general.architecture', { type: 'string', value: bundle.config.architecture }]]);
+  const kv = new Map<string, GgufValue>([['general.architecture', { type: 'string', value: ggufArchName(bundle.config.architecture) }]]);
   if (!meta.has('general.type')) kv.set('general.type', { type: 'string', value: 'model' });
   for (const [k, v] of meta) if (k.startsWith('general.') && !COMPUTED.has(k)) kv.set(k, v);
   if (opts.name !== undefined || !kv.has('general.name')) kv.set('general.name', { type: 'string', value: opts.name ?? defaultName(bundle) });
@@ -110,7 +123,7 @@ export function bundleKv(bundle: ModelBundle, tensors: readonly GgufTensorInput[
   const kv = generalKeys(bundle, meta, tensors, opts);
   for (const [k, v] of archKeys(bundle.config)) kv.set(k, v);
   kv.set('general.file_type', fileType(tensors, meta.get('general.file_type')));
-  for (const [k, v] of archTailKeys(bundle.config)) kv.set(k, v);
+  for (const [k, v] of archTailKeys(bundle.config, bundle.source.path)) kv.set(k, v);
   kv.set('general.quantization_version', meta.get('general.quantization_version') ?? { type: 'u32', value: 2 });
   alignmentKv(kv, meta, opts.alignment);
   const rest = [...meta].filter(([k]) => !kv.has(k) && !COMPUTED.has(k));

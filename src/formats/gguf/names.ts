@@ -18,26 +18,67 @@ const LAYER_NAMES: readonly (readonly [string, string])[] = [
   ['ffn_norm', 'post_attention_layernorm'],
 ];
 
+/**
+ * Per-architecture additions and differences (gguf-py's tensor_mapping for that arch): Qwen3's and Gemma 3's
+ * q/k norms; Gemma's post_attention_layernorm normalises the attention output (post_attention_norm) and
+ * pre_feedforward_layernorm is llama.cpp's ffn_norm; Phi-3's fused qkv_proj is attn_qkv and its fused
+ * gate_up_proj is ffn_up.
+ */
+const QK_NORMS: readonly (readonly [string, string])[] = [
+  ['attn_q_norm', 'self_attn.q_norm'],
+  ['attn_k_norm', 'self_attn.k_norm'],
+];
+const GEMMA_NAMES: readonly (readonly [string, string])[] = [
+  ['ffn_norm', 'pre_feedforward_layernorm'],
+  ['post_attention_norm', 'post_attention_layernorm'],
+  ['post_ffw_norm', 'post_feedforward_layernorm'],
+];
+const ARCH_LAYER_NAMES: Record<string, readonly (readonly [string, string])[]> = {
+  qwen3: QK_NORMS,
+  gemma2: GEMMA_NAMES,
+  gemma3: [...GEMMA_NAMES, ...QK_NORMS],
+  phi3: [['attn_qkv', 'self_attn.qkv_proj'], ['ffn_up', 'mlp.gate_up_proj']],
+};
+
 const GGUF_TO_HF = new Map(GLOBAL_NAMES.map(([g, h]) => [g, h]));
 const HF_TO_GGUF = new Map(GLOBAL_NAMES.map(([g, h]) => [h, g]));
-const LAYER_G2H = new Map(LAYER_NAMES.map(([g, h]) => [g, h]));
-const LAYER_H2G = new Map(LAYER_NAMES.map(([g, h]) => [h, g]));
 
-/** `blk.3.attn_q.weight` → `model.layers.3.self_attn.q_proj.weight`; undefined for a name llama.cpp's llama/qwen2 do not use. */
-export function hfNameFromGguf(name: string): string | undefined {
+interface LayerMaps {
+  g2h: Map<string, string>;
+  h2g: Map<string, string>;
+}
+const layerMaps = new Map<string, LayerMaps>();
+
+function layerMap(arch: string): LayerMaps {
+  const key = arch in ARCH_LAYER_NAMES ? arch : '';
+  let maps = layerMaps.get(key);
+  if (!maps) {
+    const own = ARCH_LAYER_NAMES[key] ?? [];
+    const pairs = [...LAYER_NAMES.filter(([g, h]) => !own.some(([g2, h2]) => g2 === g || h2 === h)), ...own];
+    maps = { g2h: new Map(pairs.map(([g, h]) => [g, h])), h2g: new Map(pairs.map(([g, h]) => [h, g])) };
+    layerMaps.set(key, maps);
+  }
+  return maps;
+}
+
+/**
+ * `blk.3.attn_q.weight` → `model.layers.3.self_attn.q_proj.weight` for the GGUF architecture `arch`
+ * (default llama); undefined for a name that architecture does not use.
+ */
+export function hfNameFromGguf(name: string, arch = 'llama'): string | undefined {
   const global = GGUF_TO_HF.get(name);
   if (global) return global;
   const m = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/.exec(name);
-  const part = m && LAYER_G2H.get(m[2] ?? '');
+  const part = m && layerMap(arch).g2h.get(m[2] ?? '');
   return m && part ? `model.layers.${m[1]}.${part}.${m[3]}` : undefined;
 }
 
 /** The inverse of `hfNameFromGguf`. */
-export function ggufNameFromHf(name: string): string | undefined {
+export function ggufNameFromHf(name: string, arch = 'llama'): string | undefined {
   const global = HF_TO_GGUF.get(name);
   if (global) return global;
   const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
-  const part = m && LAYER_H2G.get(m[2] ?? '');
+  const part = m && layerMap(arch).h2g.get(m[2] ?? '');
   return m && part ? `blk.${m[1]}.${part}.${m[3]}` : undefined;
 }
 

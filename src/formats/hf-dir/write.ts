@@ -22,10 +22,14 @@ export interface HfDirWriteResult {
   totalBytes: number;
 }
 
-const LAYER_MODULES = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj', 'input_layernorm', 'post_attention_layernorm'];
+const LAYER_MODULES = [
+  'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'self_attn.qkv_proj', 'self_attn.q_norm', 'self_attn.k_norm',
+  'mlp.gate_proj', 'mlp.up_proj', 'mlp.gate_up_proj', 'mlp.down_proj',
+  'input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm',
+];
 const LAYER_RE = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/;
 
-/** Position of a tensor in the state dict of a Llama/Qwen2 model (module registration order). */
+/** Position of a tensor in the state dict of the model (transformers' module registration order). */
 function stateDictKey(name: string): number[] {
   if (name === 'model.embed_tokens.weight') return [0];
   const m = LAYER_RE.exec(name);

@@ -58,12 +58,13 @@ interface AttentionInput {
 export const attentionContract = defineContract<AttentionInput, Float32Array>({
   id: 'kernel-attention-v1',
   equation: 'causal_gqa_attention',
-  spec: 'out[t, h] = Σ_{j ≤ startPos+t} softmax_j(q[t,h]·K[g(h), j] / √d) · V[g(h), j],  g(h) = ⌊h·kvHeads/heads⌋',
+  spec: 'out[t, h] = Σ_{lo ≤ j ≤ p} softmax_j(cap(σ·q[t,h]·K[g(h), j])) · V[g(h), j],  p = startPos+t, lo = max(0, p−window+1), σ = scale ?? 1/√d, cap(s) = c·tanh(s/c) with softcap c (else s), g(h) = ⌊h·kvHeads/heads⌋',
   pre: [
     ['heads divisible by kvHeads', ({ shape }) => shape.kvHeads >= 1 && shape.heads % shape.kvHeads === 0],
     ['positions fit the capacity', ({ shape }) => shape.startPos >= 0 && shape.startPos + shape.n <= shape.capacity],
     ['q and out hold n·heads·headDim floats', ({ q, out, shape }) => q.length >= shape.n * shape.heads * shape.headDim && out.length >= shape.n * shape.heads * shape.headDim],
     ['caches hold kvHeads·capacity·headDim floats', ({ kCache, vCache, shape: s }) => kCache.length >= s.kvHeads * s.capacity * s.headDim && vCache.length >= s.kvHeads * s.capacity * s.headDim],
+    ['window, softcap and scale positive when given', ({ shape: s }) => (s.window === undefined || (Number.isInteger(s.window) && s.window >= 1)) && [s.softcap, s.scale].every((v) => v === undefined || (Number.isFinite(v) && v > 0))],
   ],
   post: [['finite output', ({ shape: s }, out) => allFinite(out, s.n * s.heads * s.headDim)]],
 });
@@ -85,32 +86,43 @@ export function attention(q: Float32Array, kCache: Float32Array, vCache: Float32
   });
 }
 
+/** The first visible key of query row t: max(0, p − window + 1) with p = startPos + t (0 without a window). */
+function firstKey(shape: AttentionShape, t: number): number {
+  return shape.window === undefined ? 0 : Math.max(0, shape.startPos + t + 1 - shape.window);
+}
+
+/** Gemma 2's soft-capping of one score (identity without a cap). */
+function cap(s: number, c: number | undefined): number {
+  return c === undefined ? s : c * Math.tanh(s / c);
+}
+
 /** One query row t, one head h. */
 function attendOne(q: Float32Array, kc: Float32Array, vc: Float32Array, shape: AttentionShape, t: number, h: number, out: Float32Array): void {
-  const { startPos, heads, kvHeads, headDim: d, capacity } = shape;
+  const { startPos, heads, kvHeads, headDim: d, capacity, softcap } = shape;
   const len = startPos + t + 1;
+  const lo = firstKey(shape, t);
   const base = Math.floor(h / (heads / kvHeads)) * capacity * d;
   const qo = (t * heads + h) * d;
-  const scale = 1 / Math.sqrt(d);
+  const scale = shape.scale ?? 1 / Math.sqrt(d);
   const sc = scores;
   let max = -Infinity;
-  for (let j = 0; j < len; j++) {
+  for (let j = lo; j < len; j++) {
     const ko = base + j * d;
     let s = 0;
     for (let i = 0; i < d; i++) s += (q[qo + i] as number) * (kc[ko + i] as number);
-    s *= scale;
+    s = cap(s * scale, softcap);
     sc[j] = s;
     if (s > max) max = s;
   }
   let sum = 0;
-  for (let j = 0; j < len; j++) {
+  for (let j = lo; j < len; j++) {
     const e = Math.exp((sc[j] as number) - max);
     sc[j] = e;
     sum += e;
   }
   const a = acc;
   a.fill(0, 0, d);
-  for (let j = 0; j < len; j++) {
+  for (let j = lo; j < len; j++) {
     const p = (sc[j] as number) / sum;
     const vo = base + j * d;
     for (let i = 0; i < d; i++) a[i] = (a[i] as number) + p * (vc[vo + i] as number);
@@ -123,13 +135,15 @@ function attendOne(q: Float32Array, kc: Float32Array, vc: Float32Array, shape: A
  * softmax in between in float64. Chosen by where the buffers live, never by n, so it is batch-invariant too.
  */
 function attendOneWasm(k: WasmKernels, q: Float32Array, kc: Float32Array, vc: Float32Array, shape: AttentionShape, t: number, h: number, out: Float32Array): void {
-  const { startPos, heads, kvHeads, headDim: d, capacity } = shape;
-  const len = startPos + t + 1;
-  const base = Math.floor(h / (heads / kvHeads)) * capacity * d * 4;
+  const { startPos, heads, kvHeads, headDim: d, capacity, softcap } = shape;
+  const lo = firstKey(shape, t);
+  const len = startPos + t + 1 - lo;
+  const base = (Math.floor(h / (heads / kvHeads)) * capacity + lo) * d * 4;
   const qo = (t * heads + h) * d * 4;
   const sPtr = k.scratch(len * 4);
-  k.fn.attn_scores(q.byteOffset + qo, kc.byteOffset + base, sPtr, len, d, Math.fround(1 / Math.sqrt(d)));
+  k.fn.attn_scores(q.byteOffset + qo, kc.byteOffset + base, sPtr, len, d, Math.fround(shape.scale ?? 1 / Math.sqrt(d)));
   const s = k.viewF32(sPtr, len);
+  if (softcap !== undefined) for (let j = 0; j < len; j++) s[j] = cap(s[j] as number, softcap);
   let max = -Infinity;
   for (let j = 0; j < len; j++) if ((s[j] as number) > max) max = s[j] as number;
   let sum = 0;

@@ -1,6 +1,6 @@
 import type { Backend, WeightMatrix } from '../types.js';
 import { attention, kvStore } from './attention.js';
-import { add, addBias, swiglu } from './elementwise.js';
+import { add, addBias, geglu, scale, softcap, swiglu } from './elementwise.js';
 import { embed, matmul } from './matmul.js';
 import { rmsnorm } from './norm.js';
 import { rope } from './rope.js';
@@ -13,7 +13,7 @@ import { matmulThreaded } from './threaded.js';
 
 export { attention, kvStore } from './attention.js';
 export { decodeBlockRow, ROW_DECODERS } from './blocks.js';
-export { add, addBias, swiglu } from './elementwise.js';
+export { add, addBias, geglu, scale, softcap, swiglu } from './elementwise.js';
 export { embed, matmul, matvec } from './matmul.js';
 export { rmsnorm } from './norm.js';
 export { rope } from './rope.js';
@@ -22,16 +22,20 @@ export { matmulThreaded } from './threaded.js';
 export { matmulInt, matmulIntThreaded } from './int-matmul.js';
 export { threadPool, type ThreadPool } from './pool.js';
 
-type KernelOps = 'matmul' | 'embed' | 'rmsnorm' | 'addBias' | 'add' | 'swiglu' | 'rope' | 'kvStore' | 'attention';
+type KernelOps = 'features' | 'matmul' | 'embed' | 'rmsnorm' | 'addBias' | 'add' | 'swiglu' | 'geglu' | 'scale' | 'softcap' | 'rope' | 'kvStore' | 'attention';
 
-const kernels: Pick<Backend<Float32Array, WeightMatrix>, KernelOps> = {
+const kernels: Required<Pick<Backend<Float32Array, WeightMatrix>, KernelOps>> = {
+  features: ['attention-window', 'attention-softcap', 'attention-scale', 'rope-partial'],
   matmul: (w, x, n, out) => void matmulInt(w, x, n, out),
   embed: (table, tokens, out) => void embed(table, tokens, out),
   rmsnorm: (x, weight, eps, n, dim, out) => void rmsnorm(x, weight, eps, n, dim, out),
   addBias: (x, bias, n, dim) => void addBias(x, bias, n, dim),
   add: (a, b, length, out) => void add(a, b, length, out),
   swiglu: (gate, up, length, out) => void swiglu(gate, up, length, out),
-  rope: (x, n, heads, headDim, startPos, theta) => void rope(x, n, heads, headDim, startPos, theta),
+  geglu: (gate, up, length, out) => void geglu(gate, up, length, out),
+  scale: (x, length, s) => void scale(x, length, s),
+  softcap: (x, length, cap) => void softcap(x, length, cap),
+  rope: (x, n, heads, headDim, startPos, theta, rotaryDim) => void rope(x, n, heads, headDim, startPos, theta, rotaryDim),
   kvStore: (cache, src, n, kvHeads, headDim, startPos, capacity) => void kvStore(cache, src, n, kvHeads, headDim, startPos, capacity),
   attention: (q, k, v, shape, out) => void attention(q, k, v, shape, out),
 };

@@ -59,15 +59,17 @@ interface RopeInput {
   headDim: number;
   startPos: number;
   theta: number;
+  rotaryDim: number;
 }
 
 
 export const ropeContract = defineContract<RopeInput, Float32Array>({
   id: 'kernel-rope-v1',
   equation: 'rope',
-  spec: 'x[t, h, :] ← x·cos(θ) + rotate_half(x)·sin(θ), θ_i = (startPos + t) / theta^(2i/d)',
+  spec: 'x[t, h, :r] ← x·cos(θ) + rotate_half(x)·sin(θ) over the first r = rotaryDim dims (the rest unchanged), θ_i = (startPos + t) / theta^(2i/r)',
   pre: [
     ['head dim even', ({ headDim }) => headDim >= 2 && headDim % 2 === 0],
+    ['rotaryDim even, in [2, headDim]', ({ rotaryDim, headDim }) => Number.isInteger(rotaryDim) && rotaryDim >= 2 && rotaryDim % 2 === 0 && rotaryDim <= headDim],
     ['theta > 0', ({ theta }) => theta > 0],
     ['startPos ≥ 0', ({ startPos }) => Number.isInteger(startPos) && startPos >= 0],
     ['x holds n·heads·headDim floats', ({ x, n, heads, headDim }) => n >= 0 && x.length >= n * heads * headDim],
@@ -75,10 +77,13 @@ export const ropeContract = defineContract<RopeInput, Float32Array>({
   post: [['finite output', ({ n, heads, headDim }, x) => allFinite(x, n * heads * headDim)]],
 });
 
-/** Rotates rows x[t, heads, headDim] (position startPos + t) in place. */
-export function rope(x: Float32Array, n: number, heads: number, headDim: number, startPos: number, theta: number): Float32Array {
-  return ropeContract.run({ x, n, heads, headDim, startPos, theta }, () => {
-    const t = table(headDim, theta, startPos + n);
+/**
+ * Rotates rows x[t, heads, headDim] (position startPos + t) in place; only the first `rotaryDim` dimensions of
+ * each head (partial rotary, as transformers' Phi-3 `rotary_ndims`), with frequencies over rotaryDim.
+ */
+export function rope(x: Float32Array, n: number, heads: number, headDim: number, startPos: number, theta: number, rotaryDim = headDim): Float32Array {
+  return ropeContract.run({ x, n, heads, headDim, startPos, theta, rotaryDim }, () => {
+    const t = table(rotaryDim, theta, startPos + n);
     const { half, cos, sin } = t;
     for (let r = 0; r < n; r++) {
       const c0 = (startPos + r) * half;

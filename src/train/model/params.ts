@@ -50,7 +50,11 @@ export class ParamBuilder {
   constructor(
     private readonly bundle: ModelBundle,
     private readonly mode: BaseMode,
-  ) {}
+  ) {
+    // the training forward pass (train/model/decoder.ts) is the Llama/Qwen2 one: refuse other architectures rather than train a different function
+    const a = bundle.config.architecture;
+    if (a !== 'llama' && a !== 'qwen2') throw new FormatError(bundle.source.path, 'architecture', `training supports llama and qwen2, not ${a}`);
+  }
 
   /** The tensor as f32; in the kernel memory (where products run in SIMD) unless `plain`. */
   floats(name: string, shape: readonly number[], plain = false): Float32Array {
