@@ -4,6 +4,7 @@
  * is an error (the caller names the recipe line).
  */
 import { z } from 'zod';
+import { SCHEMES as QUANT_SCHEMES, type SchemeName } from '../tensor/quant/recipes.js';
 
 /** Stage names in upstream's canonical order (the order inferred when a recipe gives no `stages`). */
 export const STAGE_ORDER = ['import', 'distill', 'finetune', 'align', 'merge', 'prune', 'quantize', 'eval', 'compile'] as const;
@@ -112,7 +113,8 @@ const prune = z.strictObject({
   output: path.optional(),
 });
 
-const SCHEMES = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k_s', 'q4_k_m', 'q4_k', 'q5_k_s', 'q5_k_m', 'q5_k', 'q6_k', 'f16', 'bf16', 'nf4', 'int8', 'int4'] as const;
+/** Every scheme `apr quantize` knows (one list: the recipes module). */
+const SCHEMES = Object.keys(QUANT_SCHEMES) as [SchemeName, ...SchemeName[]];
 
 const quantize = z.strictObject({
   scheme: z.enum(SCHEMES).optional(),

@@ -128,12 +128,12 @@ describe('Q5_0 / Q5_1 (ggml)', () => {
 
 describe('dispatch', () => {
   it('encodes and decodes every dtype a scheme can produce; refuses the others', () => {
-    for (const d of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K', 'NF4', 'APR_Q8', 'APR_Q4'] as const) {
+    for (const d of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'NF4', 'APR_Q8', 'APR_Q4'] as const) {
       expect(canEncode(d)).toBe(true);
       expect(canDecode(d)).toBe(true);
     }
-    expect(canEncode('Q2_K')).toBe(false);
-    expect(() => encode('Q3_K', new Float32Array(256))).toThrow(/no encoder for dtype Q3_K/);
+    expect(canEncode('IQ2_XXS')).toBe(false);
+    expect(() => encode('IQ2_XXS', new Float32Array(256))).toThrow(/no encoder for dtype IQ2_XXS/);
   });
 
   it('rejects partial blocks through the contract precondition', () => {

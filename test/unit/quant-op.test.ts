@@ -95,7 +95,7 @@ describe('apr quantize → APR (tiny-draft-llama)', () => {
     const out = join(tmp.dir, 'nf4.gguf');
     expect(() => quantizeModel({ input: source, output: out, scheme: 'nf4' })).toThrow(/NF4 tensors, which only APR stores/);
     expect(existsSync(out)).toBe(false);
-    expect(() => quantizeModel({ input: source, output: join(tmp.dir, 'x.apr'), scheme: 'q3_k' })).toThrow(/unknown scheme 'q3_k'/);
+    expect(() => quantizeModel({ input: source, output: join(tmp.dir, 'x.apr'), scheme: 'q7_k' })).toThrow(/unknown scheme 'q7_k'/);
   });
 
   it('the plan adds up: per-tensor bytes, total, bits per weight [ob:quantize-plan-sizes]', () => {

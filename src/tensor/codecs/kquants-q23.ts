@@ -29,7 +29,7 @@ export function dequantizeQ2_K(bytes: Uint8Array, count: number, out: Float32Arr
 }
 
 /** Q3_K's sixteen 6-bit scales (stored biased by 32) unpacked from 12 bytes, as ggml's kmask shuffle does. */
-function q3Scales(bytes: Uint8Array, s: number): Int8Array {
+export function q3Scales(bytes: Uint8Array, s: number): Int8Array {
   const sc = new Int8Array(16);
   for (let j = 0; j < 16; j++) {
     const low = j < 8 ? (bytes[s + j] ?? 0) & 0xf : (bytes[s + j - 8] ?? 0) >> 4;

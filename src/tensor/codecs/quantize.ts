@@ -1,6 +1,8 @@
 import type { DType } from '../dtype.js';
+import { quantizeIQ4_NL, quantizeIQ4_XS } from './quantize-iq4.js';
 import { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './quantize-kquants.js';
-import { quantizeQ4_0, quantizeQ4_1, quantizeQ8_0 } from './quantize-legacy.js';
+import { quantizeQ2_K, quantizeQ3_K } from './quantize-kquants-q23.js';
+import { quantizeQ4_0, quantizeQ4_1, quantizeQ5_0, quantizeQ5_1, quantizeQ8_0 } from './quantize-legacy.js';
 
 /**
  * Encodes float32 values (a whole number of blocks). `imatrix`, when given, is llama.cpp's importance matrix
@@ -14,9 +16,15 @@ const QUANTIZERS: Partial<Record<DType, Quantizer>> = {
   Q8_0: quantizeQ8_0,
   Q4_0: quantizeQ4_0,
   Q4_1: quantizeQ4_1,
+  Q5_0: quantizeQ5_0,
+  Q5_1: quantizeQ5_1,
+  Q2_K: quantizeQ2_K,
+  Q3_K: quantizeQ3_K,
   Q4_K: quantizeQ4_K,
   Q5_K: quantizeQ5_K,
   Q6_K: quantizeQ6_K,
+  IQ4_NL: quantizeIQ4_NL,
+  IQ4_XS: quantizeIQ4_XS,
 };
 
 /** Whether `quantize` can encode `dtype`. */

@@ -1,17 +1,20 @@
 /**
  * Float32 values → any dtype the project can write, and back. Every encoder is bound to a contract
- * (contracts/quant-*.yaml); ggml types are byte-identical to llama-quantize without an importance matrix.
+ * (contracts/quant-*.yaml); ggml types are byte-identical to llama-quantize, without an importance matrix and
+ * with one (`imatrix`: one weight per column of a row; the types ggml quantizes without weights ignore it).
  */
 import { canDequantize, dequantize } from '../codecs/index.js';
 import type { DType } from '../dtype.js';
 import { dequantizeAprQ4, dequantizeAprQ8, quantizeAprQ4, quantizeAprQ8 } from './apr.js';
 import { encodeBf16, encodeF16 } from './float.js';
+import { quantizeIQ4_NL, quantizeIQ4_XS } from './iq4.js';
 import { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './kquants.js';
+import { quantizeQ2_K, quantizeQ3_K } from './kquants-q23.js';
 import { quantizeQ4_0, quantizeQ4_1, quantizeQ8_0 } from './legacy.js';
 import { quantizeQ5_0, quantizeQ5_1 } from './legacy5.js';
 import { dequantizeNf4, quantizeNf4 } from './nf4.js';
 
-type Encoder = (x: Float32Array) => Uint8Array;
+type Encoder = (x: Float32Array, imatrix?: Float32Array) => Uint8Array;
 type Decoder = (bytes: Uint8Array, count: number, out?: Float32Array) => Float32Array;
 
 function encodeF32(x: Float32Array): Uint8Array {
@@ -29,9 +32,13 @@ const ENCODERS: Partial<Record<DType, Encoder>> = {
   Q4_1: quantizeQ4_1,
   Q5_0: quantizeQ5_0,
   Q5_1: quantizeQ5_1,
+  Q2_K: quantizeQ2_K,
+  Q3_K: quantizeQ3_K,
   Q4_K: quantizeQ4_K,
   Q5_K: quantizeQ5_K,
   Q6_K: quantizeQ6_K,
+  IQ4_NL: quantizeIQ4_NL,
+  IQ4_XS: quantizeIQ4_XS,
   NF4: quantizeNf4,
   APR_Q8: quantizeAprQ8,
   APR_Q4: quantizeAprQ4,
@@ -48,11 +55,14 @@ export function canDecode(dtype: DType): boolean {
   return EXTRA_DECODERS[dtype] !== undefined || canDequantize(dtype);
 }
 
-/** Float32 values (a whole number of blocks of `dtype`) to `dtype` bytes. Throws for a dtype with no encoder. */
-export function encode(dtype: DType, values: Float32Array): Uint8Array {
+/**
+ * Float32 values (a whole number of blocks of `dtype`) to `dtype` bytes, importance-weighted by `imatrix`
+ * (llama-quantize --imatrix) where ggml's quantizer for `dtype` uses one. Throws for a dtype with no encoder.
+ */
+export function encode(dtype: DType, values: Float32Array, imatrix?: Float32Array): Uint8Array {
   const e = ENCODERS[dtype];
   if (!e) throw new Error(`no encoder for dtype ${dtype}`);
-  return e(values);
+  return imatrix ? e(values, imatrix) : e(values);
 }
 
 /**

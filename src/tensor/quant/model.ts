@@ -53,7 +53,8 @@ function infos(bundle: ModelBundle): TensorInfo[] {
 export function planBundle(bundle: ModelBundle, scheme: SchemeName, opts: PlanOptions = {}): QuantPlan {
   const s = SCHEMES[scheme];
   const tensors = infos(bundle);
-  const ctx = selectionContext(tensors, bundle.config.num_layers, { tied: bundle.config.tie_word_embeddings, pure: opts.pure ?? false, imatrix: opts.imatrix ?? false });
+  const { num_layers: layers, num_heads: heads, num_kv_heads: kvHeads, tie_word_embeddings: tied } = bundle.config;
+  const ctx = selectionContext(tensors, layers, { tied, heads, kvHeads, pure: opts.pure ?? false, imatrix: opts.imatrix ?? false });
   let parameters = 0, bytes = 0, sourceBytes = 0, qParams = 0, qBytes = 0;
   const entries = tensors.map((t): PlanEntry => {
     const to = targetType(t, s, ctx);
@@ -81,8 +82,11 @@ export function planBundle(bundle: ModelBundle, scheme: SchemeName, opts: PlanOp
   };
 }
 
-/** A tensor converted to `to` when read; the source bytes pass through when the dtype does not change. */
-export function convertedRef(ref: TensorRef, to: DType, onRead?: (name: string, values: number) => void): TensorRef {
+/**
+ * A tensor converted to `to` when read; the source bytes pass through when the dtype does not change.
+ * `imatrix` (one importance weight per column) weights the quantization as llama-quantize --imatrix does.
+ */
+export function convertedRef(ref: TensorRef, to: DType, onRead?: (name: string, values: number) => void, imatrix?: Float32Array): TensorRef {
   const n = elementCount(ref.shape);
   return {
     name: ref.name,
@@ -92,17 +96,23 @@ export function convertedRef(ref: TensorRef, to: DType, onRead?: (name: string, 
     read: () => {
       const src = ref.read();
       onRead?.(ref.name, n);
-      return to === ref.dtype ? src : encode(to, decode(ref.dtype, src, n));
+      return to === ref.dtype ? src : encode(to, decode(ref.dtype, src, n), imatrix);
     },
   };
 }
 
-/** `bundle` with every tensor converted as `plan` says, lazily (the source stays open until the caller closes it). */
-export function quantizedBundle(bundle: ModelBundle, plan: QuantPlan, onRead?: (name: string, values: number) => void): ModelBundle {
+/** The importance weights (one per column) to quantize a tensor with, by name; undefined for none. */
+export type ImportanceLookup = (name: string) => Float32Array | undefined;
+
+/**
+ * `bundle` with every tensor converted as `plan` says, lazily (the source stays open until the caller closes
+ * it); `importance` gives each tensor's imatrix weights, if any.
+ */
+export function quantizedBundle(bundle: ModelBundle, plan: QuantPlan, onRead?: (name: string, values: number) => void, importance?: ImportanceLookup): ModelBundle {
   const store = new MemoryTensorStore();
   for (const e of plan.entries) {
     const ref = bundle.tensors.get(e.name);
-    if (ref) store.addRef(convertedRef(ref, e.to, onRead));
+    if (ref) store.addRef(convertedRef(ref, e.to, onRead, importance?.(e.name)));
   }
   const close = (): void => bundle.tensors.close();
   return { ...bundle, tensors: { names: () => store.names(), get: (n) => store.get(n), close } };
