@@ -1,17 +1,15 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineContract } from '../contract/index.js';
-import { FormatError } from '../formats/errors.js';
 import { type OutputFormat, openModel, outputFormatFor, writeModel } from '../formats/open.js';
 import { pathLabel, provenanceEntry } from '../formats/provenance.js';
 import { sourceDigest } from '../formats/source-digest.js';
 import type { ModelBundle } from '../tensor/bundle.js';
 import { elementCount } from '../tensor/dtype.js';
-import { checkMergeable } from '../train/merge/compat.js';
-import { type MergeConfig, type Setting, readMergeConfig } from '../train/merge/config.js';
+import { type AssembledMerge, assembleMerge } from '../train/merge/assemble.js';
+import { type MergeConfig, MergeConfigError, type Setting, readMergeConfig } from '../train/merge/config.js';
 import { type FloatDType, floatDType } from '../train/merge/floats.js';
 import type { MergeMethod } from '../train/merge/method.js';
-import { type PlannedModel, mergedStore } from '../train/merge/plan.js';
 import { MERGE_METHOD_NAMES, mergeMethod } from '../train/merge/registry.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -19,9 +17,9 @@ export interface MergeOptions {
   /** Models to merge (APR, GGUF, SafeTensors, HF folders); may be empty when `config` lists them. */
   models: string[];
   output: string;
-  /** mergekit `merge_method` name (linear, slerp, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, model_stock, della). */
+  /** mergekit `merge_method` name (linear, slerp, task_arithmetic, ties, passthrough, ...: registry.ts). */
   strategy?: string;
-  /** The base model (default: the first model); its tokenizer, chat template, config and metadata are kept. */
+  /** The base model (default: the first model); its config and metadata are kept, and its tokenizer unless the config merges vocabularies. */
   baseModel?: string;
   /** Per-model weights, in the order of `models`. */
   weights?: number[];
@@ -36,7 +34,11 @@ export interface MergeOptions {
   normalize?: boolean;
   rescale?: boolean;
   seed?: number;
-  /** A mergekit-shaped YAML file; options given here override its global parameters. */
+  /**
+   * A mergekit YAML file (models or slices, merge_method, base_model, parameters with gradients and filters,
+   * dtype/out_dtype, tokenizer_source or tokenizer, chat_template); options given here override its
+   * top-level parameters.
+   */
   config?: string;
   dtype?: string;
   /** apr | gguf | safetensors (default from the output path). */
@@ -51,6 +53,10 @@ export interface MergeResult {
   base: string;
   models: string[];
   tensors: number;
+  /** Transformer layers of the output (the slices' layer ranges, concatenated). */
+  layers: number;
+  /** Embedding rows of the output (the merged vocabulary when the config merges tokenizers). */
+  vocab_size: number;
   parameters: number;
   bytes: number;
   seed: number;
@@ -70,7 +76,7 @@ function samePath(a: string, b: string): boolean {
 export const mergeContract = defineContract<MergeOptions, MergeResult>({
   id: 'merge-v1',
   equation: 'merge',
-  spec: 'merge(M_1..M_n; method, θ) = M′ with tensors(M′)_t = method_θ(t)(M_1,t .. M_n,t) for every tensor t, config and tokenizer of the base',
+  spec: 'merge(slices; method, θ) = M′ with M′_t = method_θ(t)(inputs of t in its output slice) for every output tensor t, θ sampled at t’s position in its slice; config of the base',
   pre: [
     ['a model or a config', ({ models, config }) => models.length > 0 || config !== undefined],
     ['output is not an input', ({ models, baseModel, output }) => ![...models, ...(baseModel ? [baseModel] : [])].some((m) => samePath(m, output))],
@@ -87,8 +93,8 @@ export const mergeContract = defineContract<MergeOptions, MergeResult>({
   ],
 });
 
-function optionError(field: string, message: string): FormatError {
-  return new FormatError('apr merge', field, message);
+function optionError(field: string, message: string): MergeConfigError {
+  return new MergeConfigError('apr merge', field, message);
 }
 
 /** Global parameters: the config's, overridden by explicit options. */
@@ -111,7 +117,13 @@ interface Listed {
   parameters: Record<string, Setting>;
 }
 
-function listedModels(opts: MergeOptions, config: MergeConfig | undefined): Listed[] {
+/** `models:` of the config followed by the command line's models; undefined when the config has slices. */
+function listedModels(opts: MergeOptions, config: MergeConfig | undefined): Listed[] | undefined {
+  if (config?.slices) {
+    if (opts.models.length > 0) throw optionError('models', `${config.path} lists slices: give the models there, not on the command line`);
+    if (opts.weights) throw optionError('--weights', `${config.path} lists slices: give weights as slice source parameters`);
+    return undefined;
+  }
   const listed: Listed[] = [...(config?.models ?? []).map((m) => ({ path: m.model, parameters: { ...m.parameters } })), ...opts.models.map((path) => ({ path, parameters: {} }))];
   if (listed.length === 0) throw optionError('models', 'no models to merge');
   if (opts.weights) {
@@ -121,42 +133,13 @@ function listedModels(opts: MergeOptions, config: MergeConfig | undefined): List
   return listed;
 }
 
-interface Opened {
-  base: PlannedModel;
-  inputs: PlannedModel[];
-  all: PlannedModel[];
-}
-
-function openAll(listed: readonly Listed[], basePath: string, task: boolean): Opened {
-  const all: PlannedModel[] = [];
-  const open = (path: string, parameters: Record<string, Setting>): PlannedModel => {
-    const m = { path, bundle: openModel(path), parameters };
-    all.push(m);
-    return m;
-  };
-  try {
-    const baseListed = listed.find((m) => samePath(m.path, basePath));
-    const base = open(basePath, baseListed?.parameters ?? {});
-    const inputs = listed.filter((m) => !(task && samePath(m.path, basePath))).map((m) => (samePath(m.path, basePath) ? base : open(m.path, m.parameters)));
-    return { base, inputs, all };
-  } catch (err) {
-    for (const m of all) m.bundle.tensors.close();
-    throw err;
-  }
-}
-
 function resolveMethod(opts: MergeOptions, config: MergeConfig | undefined): MergeMethod {
   const strategy = opts.strategy ?? config?.mergeMethod;
-  if (strategy === undefined) throw optionError('--strategy', `give a merge method (${MERGE_METHOD_NAMES.join(', ')})`);
+  const field = opts.strategy !== undefined || !config ? '--strategy' : 'merge_method';
+  if (strategy === undefined) throw optionError(field, `give a merge method (${MERGE_METHOD_NAMES.join(', ')})`);
   const method = mergeMethod(strategy);
-  if (!method) throw optionError('--strategy', `unknown merge method '${strategy}' (expected ${MERGE_METHOD_NAMES.join(', ')})`);
+  if (!method) throw new MergeConfigError(config && opts.strategy === undefined ? config.path : 'apr merge', field, `unknown merge method '${strategy}' (expected ${MERGE_METHOD_NAMES.join(', ')})`);
   return method;
-}
-
-function checkInputCount(method: MergeMethod, count: number): void {
-  if (count >= method.minInputs && count <= method.maxInputs) return;
-  const range = method.maxInputs === Infinity ? `at least ${method.minInputs}` : method.minInputs === 0 ? `at most ${method.maxInputs}` : `${method.minInputs} to ${method.maxInputs}`;
-  throw optionError('models', `${method.name} merges ${range} model(s)${method.inputs === 'task' ? ' besides the base' : ''}, got ${count}`);
 }
 
 function outputDtype(opts: MergeOptions, config: MergeConfig | undefined): FloatDType | undefined {
@@ -184,42 +167,52 @@ class RssPeak {
   }
 }
 
+/** The merge planned from the options and the config, and what the provenance records of them. */
+function assemble(opts: MergeOptions, onTensor: (name: string) => void): { merge: AssembledMerge; recorded: Record<string, unknown> } {
+  const config = opts.config !== undefined ? readMergeConfig(opts.config) : undefined;
+  const method = resolveMethod(opts, config);
+  const models = listedModels(opts, config);
+  const dtype = outputDtype(opts, config);
+  const baseModel = opts.baseModel ?? config?.baseModel;
+  const parameters = globalParameters(opts, config);
+  const recorded = { ...(dtype ? { dtype } : {}), parameters, ...(config ? { config: pathLabel(config.path) } : {}) };
+  const merge = assembleMerge({
+    configPath: config?.path ?? 'apr merge', method, parameters, seed: opts.seed ?? 0, onTensor,
+    ...(models ? { models } : {}), ...(config?.slices ? { slices: config.slices } : {}), ...(baseModel !== undefined ? { baseModel } : {}),
+    ...(config?.tokenizer ? { tokenizer: config.tokenizer } : {}), ...(config?.chatTemplate !== undefined ? { chatTemplate: config.chatTemplate } : {}), ...(dtype ? { dtype } : {}),
+  });
+  return { merge, recorded };
+}
+
 function runMerge(opts: MergeOptions): MergeResult {
   const t0 = performance.now();
   const peak = new RssPeak();
-  const config = opts.config !== undefined ? readMergeConfig(opts.config) : undefined;
-  const method = resolveMethod(opts, config);
-  const listed = listedModels(opts, config);
-  const { base, inputs, all } = openAll(listed, opts.baseModel ?? config?.baseModel ?? (listed[0] as Listed).path, method.inputs === 'task');
-  const seed = opts.seed ?? 0;
-  try {
-    checkInputCount(method, inputs.length);
-    checkMergeable(base, all.filter((m) => m !== base));
-    const format = outputFormatFor(opts.output, opts.format);
-    const dtype = outputDtype(opts, config);
-    const parameters = globalParameters(opts, config);
-    const total = base.bundle.tensors.names().length;
-    let done = 0;
-    const onTensor = (name: string): void => {
-      peak.sample();
-      opts.onTensor?.(++done, total, name);
-    };
-    const tensors = mergedStore({ method, base, inputs, parameters, seed, ...(dtype ? { dtype } : {}), onTensor });
-    const inputDigests = all.map((m) => sourceDigest(m.path));
-    // The base's logits fingerprint describes other weights; `apr import` records one for the new model.
-    const { golden: _stale, ...metadata } = base.bundle.metadata;
-    const bundle: ModelBundle = { ...base.bundle, metadata, tensors, source: { path: opts.output, format: 'memory' } };
-    const options = { strategy: method.name, base: pathLabel(base.path), models: inputs.map((m) => pathLabel(m.path)), seed, ...(dtype ? { dtype } : {}), parameters };
-    const provenance = provenanceEntry({ op: 'merge', options, inputDigests, toolVersion: TOOL_VERSION });
-    const bytes = writeModel(bundle, opts.output, format, provenance);
+  let done = 0;
+  let total = 0;
+  const onTensor = (name: string): void => {
     peak.sample();
-    const { parameters: count, largest } = sizes(base.bundle);
+    opts.onTensor?.(++done, total, name);
+  };
+  const { merge, recorded } = assemble(opts, onTensor);
+  try {
+    const { bundle, donor, inputs, models } = merge;
+    const format = outputFormatFor(opts.output, opts.format);
+    total = bundle.tensors.names().length;
+    const inputDigests = models.flatMap((m) => m.files.map(sourceDigest));
+    const strategy = merge.method.name;
+    if (models.some((m) => samePath(m.path, opts.output))) throw optionError('--output', `${opts.output} is one of the models merged`);
+    const label = (m: { files: string[] }): string => m.files.map(pathLabel).join('+');
+    const options = { strategy, base: label(donor), models: inputs.map(label), seed: opts.seed ?? 0, layers: merge.layers, ...recorded };
+    const provenance = provenanceEntry({ op: 'merge', options, inputDigests, toolVersion: TOOL_VERSION });
+    const bytes = writeModel({ ...bundle, source: { path: opts.output, format: 'memory' } }, opts.output, format, provenance);
+    peak.sample();
+    const { parameters: count, largest } = sizes(bundle);
     return {
-      output: opts.output, format, strategy: method.name, base: base.path, models: inputs.map((m) => m.path), tensors: total, parameters: count, bytes, seed,
-      peak_rss_bytes: peak.value, largest_tensor_f32_bytes: largest, seconds: (performance.now() - t0) / 1000, input_digests: inputDigests,
+      output: opts.output, format, strategy, base: donor.path, models: inputs.map((m) => m.path), tensors: total, layers: merge.layers, vocab_size: bundle.config.vocab_size,
+      parameters: count, bytes, seed: opts.seed ?? 0, peak_rss_bytes: peak.value, largest_tensor_f32_bytes: largest, seconds: (performance.now() - t0) / 1000, input_digests: inputDigests,
     };
   } finally {
-    for (const m of all) m.bundle.tensors.close();
+    merge.close();
   }
 }
 

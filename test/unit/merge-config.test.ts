@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/formats/errors.js';
 import { openModel } from '../../src/formats/open.js';
 import { mergeModels } from '../../src/ops/merge.js';
-import { evaluateSetting, parseMergeConfig } from '../../src/train/merge/config.js';
-import { gradientPosition } from '../../src/train/merge/plan.js';
+import { parseMergeConfig } from '../../src/train/merge/config.js';
+import { NON_LAYER_POSITION, evaluateSetting, layerPosition } from '../../src/train/merge/settings.js';
 import { fixture, tempDir } from '../helpers.js';
 
 const DRAFT = fixture('models/tiny-draft-llama');
@@ -38,17 +38,13 @@ describe('mergekit parameter settings', () => {
     expect(evaluateSetting('model.layers.5.mlp.up_proj.weight', t, 1)).toBe(0);
     expect(evaluateSetting('model.norm.weight', t, 1)).toBe(0.5);
   });
-  it('indexes non-numeric lists by ⌊t·(n−1)⌋', () => {
-    expect(evaluateSetting('x', [true, false], 0.4)).toBe(true);
-    expect(evaluateSetting('x', [true, false], 1)).toBe(false);
-  });
-  it('places layer i of L at i/(L−1), embeddings at 0 and the head at 1', () => {
-    expect(gradientPosition('model.layers.0.self_attn.q_proj.weight', 6)).toBe(0);
-    expect(gradientPosition('model.layers.3.mlp.down_proj.weight', 6)).toBeCloseTo(0.6, 12);
-    expect(gradientPosition('model.layers.5.input_layernorm.weight', 6)).toBe(1);
-    expect(gradientPosition('model.embed_tokens.weight', 6)).toBe(0);
-    expect(gradientPosition('lm_head.weight', 6)).toBe(1);
-    expect(gradientPosition('model.norm.weight', 6)).toBe(1);
+  it('places layer i of an L-layer slice at i/(L−1) (1 for a one-layer slice), every other tensor at 0', () => {
+    expect(layerPosition(0, 6)).toBe(0);
+    expect(layerPosition(3, 6)).toBeCloseTo(0.6, 12);
+    expect(layerPosition(5, 6)).toBe(1);
+    expect(layerPosition(0, 1)).toBe(1);
+    // mergekit plan_module: embeddings, final norm and LM head are planned with t = 0
+    expect(NON_LAYER_POSITION).toBe(0);
   });
 });
 
@@ -72,18 +68,18 @@ dtype: bfloat16
     const c = parseMergeConfig(yaml, 'merge.yaml');
     expect(c.mergeMethod).toBe('ties');
     expect(c.baseModel).toBe('a');
-    expect(c.models.map((m) => m.model)).toEqual(['a', 'b']);
-    expect(c.models[0]?.parameters).toEqual({ weight: 0.3, density: [1, 0.5] });
-    expect(c.models[1]?.parameters).toEqual({});
+    expect(c.models?.map((m) => m.model)).toEqual(['a', 'b']);
+    expect(c.models?.[0]?.parameters).toEqual({ weight: 0.3, density: [1, 0.5] });
+    expect(c.models?.[1]?.parameters).toEqual({});
     expect(c.parameters['normalize']).toBe(true);
     expect(c.dtype).toBe('bf16');
   });
   it('refuses what it does not support, naming the file and the field', () => {
     const bad: [string, RegExp][] = [
-      ['slices: []\nmerge_method: passthrough\n', /merge\.yaml: slices: layer slices/],
+      ['slices: []\nmerge_method: passthrough\n', /merge\.yaml: slices: /],
       ['models: [{model: a}]\nmerge_method: linear\ndtype: int8\n', /merge\.yaml: dtype: 'int8'/],
       ['models: [{model: a}]\n', /merge\.yaml: merge_method/],
-      ['models: [{model: a}]\nmerge_method: linear\nfoo: 1\n', /merge\.yaml: config: .*foo/i],
+      ['models: [{model: a}]\nmerge_method: linear\nfoo: 1\n', /merge\.yaml: foo: unknown field/],
       ['models: [{model: a, parameters: {weight: {x: 1}}}]\nmerge_method: linear\n', /merge\.yaml: models\.0\.parameters\.weight/],
       ['models: [a: b: c\n', /merge\.yaml: yaml:/],
     ];

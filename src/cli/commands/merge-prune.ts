@@ -1,7 +1,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { type MergeOptions, type MergeResult, mergeModels } from '../../ops/merge.js';
 import { PRUNE_METHODS, type PruneMethod, type PruneOptions, type PruneResult, pruneModel } from '../../ops/prune.js';
+import { MergeConfigError } from '../../train/merge/config.js';
 import { MERGE_METHOD_NAMES } from '../../train/merge/registry.js';
+import { EXIT } from '../exit-codes.js';
 import { CliError, type Progress, printJson, printTable, progress } from '../output.js';
 import { floatOption, intOption } from '../program.js';
 
@@ -67,7 +69,7 @@ function mergeOptions(models: string[], f: MergeFlags): MergeOptions {
 function printMerge(r: MergeResult, json: boolean | undefined): void {
   if (json) return printJson(r);
   process.stdout.write(
-    `wrote ${r.output} (${r.format}): ${r.strategy} of ${r.models.length} model(s) onto ${r.base}, ${r.tensors} tensors, ` +
+    `wrote ${r.output} (${r.format}): ${r.strategy} of ${r.models.length} model(s) onto ${r.base}, ${r.layers} layers, vocabulary ${r.vocab_size}, ${r.tensors} tensors, ` +
       `${r.parameters.toLocaleString('en-US')} parameters, ${mb(r.bytes)}; peak RSS ${mb(r.peak_rss_bytes)} (largest tensor ${mb(r.largest_tensor_f32_bytes)} as f32), ${r.seconds.toFixed(1)} s\n`,
   );
 }
@@ -124,11 +126,11 @@ function pruneOptions(model: string, f: PruneFlags, bar: (stage: string, d: numb
 function registerMerge(program: Command): void {
   program
     .command('merge')
-    .description('merge models mergekit-style (linear, slerp, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, model_stock, della), streaming tensor by tensor')
+    .description('merge models mergekit-style (every mergekit method in --strategy; --config reads mergekit YAML: slices/frankenmerges, gradients, tokenizer merging, chat templates), streaming tensor by tensor')
     .argument('[models...]', 'models to merge (APR, GGUF, SafeTensors, HF folders; quantized inputs are dequantized)')
     .requiredOption('-o, --output <path>', 'output file (.apr, .gguf) or folder (SafeTensors)')
     .option('--strategy <method>', `merge method: ${MERGE_METHOD_NAMES.join(', ')}`, choice('--strategy', MERGE_METHOD_NAMES))
-    .option('--base-model <path>', 'base model (default: the first); its tokenizer, chat template, config and metadata are kept')
+    .option('--base-model <path>', 'base model (default: the first); its config and metadata are kept, and its tokenizer unless the config merges vocabularies')
     .option('--weights <w1,w2,...>', 'per-model weights, in the order of the models', numberList('--weights'))
     .option('--density <d>', 'fraction of task-vector entries kept (ties, dare_*, breadcrumbs, della)', floatOption('--density'))
     .option('--drop-rate <p>', 'DARE drop rate (density = 1 − p)', floatOption('--drop-rate'))
@@ -141,7 +143,7 @@ function registerMerge(program: Command): void {
     .option('--rescale', 'rescale kept entries after random drops (DARE/DELLA default)')
     .option('--no-rescale', 'do not rescale kept entries')
     .option('--seed <n>', 'random seed for DARE/DELLA (same seed, same output)', intOption('--seed'))
-    .option('--config <file>', 'mergekit-style YAML (models, base_model, merge_method, parameters, dtype)')
+    .option('--config <file>', 'mergekit YAML, unchanged: models or slices (layer_range), merge_method, base_model, parameters (gradients, filters), dtype, out_dtype, tokenizer_source/tokenizer, chat_template')
     .option('--dtype <dtype>', 'output dtype: f32, f16 or bf16 (default: the base tensor’s float type, else f32)', choice('--dtype', ['f32', 'f16', 'bf16'] as const))
     .option('--format <fmt>', 'apr | gguf | safetensors (default: from the output path)')
     .option('--json', 'print JSON')
@@ -150,6 +152,9 @@ function registerMerge(program: Command): void {
       const bar = lazyBar('merge', f.quiet ?? false);
       try {
         printMerge(mergeModels({ ...mergeOptions(models, f), onTensor: (d, n) => bar.update(d, n) }), f.json);
+      } catch (err) {
+        // a bad configuration or option is bad usage (exit 2); a bad model file stays bad input (exit 3)
+        throw err instanceof MergeConfigError ? new CliError(err.message, EXIT.usage) : err;
       } finally {
         bar.stop();
       }

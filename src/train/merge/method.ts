@@ -22,6 +22,11 @@ export interface TensorJob {
   readonly params: ParamValues;
   /** Per-input parameters resolved for this tensor, aligned with `inputs`. */
   readonly modelParams: readonly ParamValues[];
+  /**
+   * The base model's own per-model parameters (its `weight`, ...), for methods that also weigh the base slot
+   * (nuslerp between two models); absent when the planner does not supply them (weight 1 is assumed).
+   */
+  readonly baseParams?: ParamValues;
   /** Seed for this tensor's random choices (derived from --seed and the tensor name). */
   readonly seed: number;
 }

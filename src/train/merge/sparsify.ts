@@ -13,18 +13,23 @@ function orderByMagnitude(a: Float64Array, from: number, to: number): Uint32Arra
   return idx;
 }
 
-/**
- * Marks the m elements of smallest |a_i| (ties broken by lower index first) with 1. Uses a native sort of
- * the magnitudes to find the threshold, so large tensors cost O(n log n) without comparator calls.
- */
-export function smallestMask(a: ArrayLike<number>, m: number): Uint8Array {
-  const n = a.length;
+/** |a_i| and the same magnitudes sorted ascending (a native sort, no comparator calls). */
+interface Magnitudes {
+  abs: Float64Array;
+  sorted: Float64Array;
+}
+
+function magnitudes(a: ArrayLike<number>): Magnitudes {
+  const abs = new Float64Array(a.length);
+  for (let i = 0; i < abs.length; i++) abs[i] = Math.abs(a[i] as number);
+  return { abs, sorted: abs.slice().sort() };
+}
+
+function maskSmallest({ abs, sorted }: Magnitudes, m: number): Uint8Array {
+  const n = abs.length;
   const mask = new Uint8Array(n);
   if (m <= 0) return mask;
   if (m >= n) return mask.fill(1);
-  const abs = new Float64Array(n);
-  for (let i = 0; i < n; i++) abs[i] = Math.abs(a[i] as number);
-  const sorted = abs.slice().sort();
   const thr = sorted[m - 1] as number;
   let below = 0;
   for (let i = 0; i < n; i++) if ((abs[i] as number) < thr) below++;
@@ -38,6 +43,16 @@ export function smallestMask(a: ArrayLike<number>, m: number): Uint8Array {
     }
   }
   return mask;
+}
+
+/**
+ * Marks the m elements of smallest |a_i| (ties broken by lower index first) with 1. Uses a native sort of
+ * the magnitudes to find the threshold, so large tensors cost O(n log n) without comparator calls.
+ */
+export function smallestMask(a: ArrayLike<number>, m: number): Uint8Array {
+  if (m <= 0) return new Uint8Array(a.length);
+  if (m >= a.length) return new Uint8Array(a.length).fill(1);
+  return maskSmallest(magnitudes(a), m);
 }
 
 /** Keeps the k = ⌊density·n⌋ largest |δ_i| (mergekit `magnitude`, used by TIES). */
@@ -73,9 +88,10 @@ export function magnitudeOutliers(delta: Float64Array, density: number, gamma: n
     nTop += nBot;
     nBot = 0;
   }
-  // The nTop largest are the complement of the n − nTop smallest.
-  const low = smallestMask(delta, nBot);
-  const notTop = smallestMask(delta, n - nTop);
+  // The nTop largest are the complement of the n − nTop smallest (one sort serves both).
+  const mags = magnitudes(delta);
+  const low = maskSmallest(mags, nBot);
+  const notTop = maskSmallest(mags, n - nTop);
   for (let i = 0; i < n; i++) if (low[i] || !notTop[i]) delta[i] = 0;
 }
 
@@ -94,4 +110,23 @@ export function dellaMagprune(delta: Float64Array, cols: number, density: number
       delta[i] = rng.next() < p ? (delta[i] as number) * (rescale ? 1 / p : 1) : 0;
     }
   }
+}
+
+/** Σ |a_i| in float64. */
+export function l1Norm(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] as number);
+  return s;
+}
+
+/**
+ * mergekit's `rescaled_masked_tensor` with the L1 norm (what `rescale: true` means for its magnitude-based
+ * sparsifiers): scales the sparsified δ by ‖δ‖₁ / ‖sparsified δ‖₁, so that its L1 norm is the one it had
+ * before; skipped when either norm is below 1e-7. `before` is ‖δ‖₁ taken before sparsifying.
+ */
+export function rescaleToL1(delta: Float64Array, before: number): void {
+  const after = l1Norm(delta);
+  if (before < 1e-7 || after < 1e-7) return;
+  const scale = before / after;
+  for (let i = 0; i < delta.length; i++) delta[i] = (delta[i] as number) * scale;
 }
