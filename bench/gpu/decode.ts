@@ -7,16 +7,17 @@
  * --pick gpu,host: greedy arg-max on the device (forwardGreedyAsync, 4 bytes read back per token) and/or on the
  * host over the read-back logits (forwardAsync, vocab·4 bytes). Each line counts, per decoded token, the
  * compute dispatches, queue submissions, GPU buffers created and bytes read back.
- *   node decode.mjs [--quants Q4_K_M,Q8_0,F32] [--layers 22] [--prompt 32] [--tokens 64] [--small] [--matvec blocked,scalar] [--pick gpu,host] [--dawn-features …]
+ * Also measures the read and copy bandwidth (bench/gpu/bandwidth.ts) and reports the weight-streaming bound and the fraction of it reached.
+ *   node decode.mjs [--card NAME] [--quants Q4_K_M,Q8_0,F32] [--layers 22] [--prompt 32] [--tokens 64] [--small] [--matvec blocked,scalar] [--pick gpu,host] [--dawn-features …]
  */
+import { boundFields, measureBandwidths } from './bandwidth.js';
 import { benchGpu } from './gpu-flags.js';
 import { createWebGpuBackend, type WebGpuBackend } from '../../src/kernels/webgpu/backend.js';
 import type { GpuCounters } from '../../src/kernels/webgpu/encoder.js';
 import type { Model } from '../../src/model/decoder.js';
 import type { KVCache } from '../../src/model/kv-cache.js';
 import { loadModel } from '../../src/model/load.js';
-import { DTYPES } from '../../src/tensor/dtype.js';
-import { flag, gpuSyntheticBundle, type GpuQuant, parameterCount } from './synthetic.js';
+import { flag, gpuSyntheticBundle, type GpuQuant, matrixBytesPerToken, parameterCount } from './synthetic.js';
 
 const layers = Number(flag('layers', '22'));
 const promptLen = Number(flag('prompt', '32'));
@@ -30,16 +31,6 @@ function argmax(a: Float32Array): number {
   let best = 0;
   for (let i = 1; i < a.length; i++) if ((a[i] as number) > (a[best] as number)) best = i;
   return best;
-}
-
-/** Bytes of the weight matrices one decode step reads (the embedding table is only indexed). */
-function matrixBytesPerToken(bundle: ReturnType<typeof gpuSyntheticBundle>): number {
-  let bytes = 0;
-  for (const name of bundle.tensors.names()) {
-    const t = bundle.tensors.get(name);
-    if (t && t.shape.length === 2 && name !== 'model.embed_tokens.weight') bytes += ((t.shape[0] as number) * (t.shape[1] as number) / DTYPES[t.dtype].blockSize) * DTYPES[t.dtype].blockBytes;
-  }
-  return bytes;
 }
 
 /** Per-token difference of two counter snapshots. */
@@ -68,6 +59,7 @@ async function decodeLoop(be: WebGpuBackend, model: Model, cache: KVCache, first
 async function main(): Promise<void> {
   const a = { gpu: await benchGpu() };
   process.stderr.write(`device: ${a.gpu.description}\n`);
+  const bw = await measureBandwidths(a.gpu.device, a.gpu.description);
   for (const quant of quants) for (const matvec of matvecs) for (const pick of picks) {
     const bundle = gpuSyntheticBundle(quant, layers, small);
     const weightBytes = matrixBytesPerToken(bundle);
@@ -97,7 +89,7 @@ async function main(): Promise<void> {
     await Promise.all(all);
     const pipelinedS = (performance.now() - tq) / 1000;
     const tps = tokens / decodeS;
-    const line = { bench: 'webgpu-decode', device: a.gpu.description, quant, matvec, pick, layers, parameters: parameterCount(model.config), weight_gb_per_token: weightBytes / 1e9, load_s: loadS, prefill_tokens: promptLen, prefill_tokens_per_second: promptLen / prefillS, decode_tokens: tokens, decode_tokens_per_second: tps, ...counts, last_token: last, pipelined_tokens_per_second: tokens / pipelinedS, implied_gb_per_s: (weightBytes * tps) / 1e9, device_error: be.firstError ?? null };
+    const line = { bench: 'webgpu-decode', device: a.gpu.description, quant, matvec, pick, layers, parameters: parameterCount(model.config), weight_gb_per_token: weightBytes / 1e9, load_s: loadS, prefill_tokens: promptLen, prefill_tokens_per_second: promptLen / prefillS, decode_tokens: tokens, decode_tokens_per_second: tps, ...counts, last_token: last, pipelined_tokens_per_second: tokens / pipelinedS, implied_gb_per_s: (weightBytes * tps) / 1e9, ...boundFields(bw, weightBytes, tps), device_error: be.firstError ?? null };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     model.dispose();
     await be.finish();

@@ -86,6 +86,16 @@ export function gpuSyntheticBundle(quant: GpuQuant, layers: number, small = fals
   return { config: c, tensors: store, metadata: {}, provenance: [], source: { path: `synthetic-${quant}`, format: 'gguf' } };
 }
 
+/** Bytes of the weight matrices one decode step reads (the embedding table is only indexed). */
+export function matrixBytesPerToken(bundle: ModelBundle): number {
+  let bytes = 0;
+  for (const name of bundle.tensors.names()) {
+    const t = bundle.tensors.get(name);
+    if (t && t.shape.length === 2 && name !== 'model.embed_tokens.weight') bytes += ((t.shape[0] as number) * (t.shape[1] as number) / DTYPES[t.dtype].blockSize) * DTYPES[t.dtype].blockBytes;
+  }
+  return bytes;
+}
+
 export function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
