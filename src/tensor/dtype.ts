@@ -14,10 +14,22 @@ export const DTYPES = {
   Q4_K: { id: 12, blockSize: 256, blockBytes: 144 },
   Q5_K: { id: 13, blockSize: 256, blockBytes: 176 },
   Q6_K: { id: 14, blockSize: 256, blockBytes: 210 },
+  // ggml's IQ ("importance") and ternary types: IQ4_NL / IQ4_XS are read and written, the others read only.
+  IQ2_XXS: { id: 16, blockSize: 256, blockBytes: 66 },
+  IQ2_XS: { id: 17, blockSize: 256, blockBytes: 74 },
+  IQ3_XXS: { id: 18, blockSize: 256, blockBytes: 98 },
+  IQ1_S: { id: 19, blockSize: 256, blockBytes: 50 },
+  IQ4_NL: { id: 20, blockSize: 32, blockBytes: 18 },
+  IQ3_S: { id: 21, blockSize: 256, blockBytes: 110 },
+  IQ2_S: { id: 22, blockSize: 256, blockBytes: 82 },
+  IQ4_XS: { id: 23, blockSize: 256, blockBytes: 136 },
   I8: { id: 24, blockSize: 1, blockBytes: 1 },
   I16: { id: 25, blockSize: 1, blockBytes: 2 },
   I32: { id: 26, blockSize: 1, blockBytes: 4 },
+  IQ1_M: { id: 29, blockSize: 256, blockBytes: 56 },
   BF16: { id: 30, blockSize: 1, blockBytes: 2 },
+  TQ1_0: { id: 34, blockSize: 256, blockBytes: 54 },
+  TQ2_0: { id: 35, blockSize: 256, blockBytes: 66 },
   // aprender's APR_Q4 / APR_Q8 (ids 128/129), as aprender's AprV2Writer writes them: APR_Q4 is 32-value
   // blocks { f16 scale = amax/7; 16 bytes, element 2i in the low nibble of byte i, 2i+1 in the high one };
   // APR_Q8 is one f32 scale (amax/127) for the whole tensor, then one i8 per value (see TENSOR_HEADER_BYTES).

@@ -3,6 +3,11 @@ import { bf16ToF32 } from '../half.js';
 import { f16Table } from './f16-table.js';
 import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from './kquants.js';
 import { dequantizeQ2_K, dequantizeQ3_K } from './kquants-q23.js';
+import { dequantizeIQ1_M, dequantizeIQ1_S } from './iq1.js';
+import { dequantizeIQ2_S, dequantizeIQ2_XS, dequantizeIQ2_XXS } from './iq2.js';
+import { dequantizeIQ3_S, dequantizeIQ3_XXS } from './iq3.js';
+import { dequantizeIQ4_NL, dequantizeIQ4_XS } from './iq4.js';
+import { dequantizeTQ1_0, dequantizeTQ2_0 } from './ternary.js';
 import { dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0 } from './legacy.js';
 import { dequantizeAprQ4, dequantizeAprQ8 } from '../quant/apr.js';
 import { dequantizeNf4 } from '../quant/nf4.js';
@@ -22,6 +27,17 @@ const BLOCK_DECODERS: Partial<Record<DType, BlockDecoder>> = {
   Q4_K: dequantizeQ4_K,
   Q5_K: dequantizeQ5_K,
   Q6_K: dequantizeQ6_K,
+  IQ2_XXS: dequantizeIQ2_XXS,
+  IQ2_XS: dequantizeIQ2_XS,
+  IQ2_S: dequantizeIQ2_S,
+  IQ3_XXS: dequantizeIQ3_XXS,
+  IQ3_S: dequantizeIQ3_S,
+  IQ1_S: dequantizeIQ1_S,
+  IQ1_M: dequantizeIQ1_M,
+  IQ4_NL: dequantizeIQ4_NL,
+  IQ4_XS: dequantizeIQ4_XS,
+  TQ1_0: dequantizeTQ1_0,
+  TQ2_0: dequantizeTQ2_0,
   NF4: dequantizeNf4,
   APR_Q4: dequantizeAprQ4,
   APR_Q8: dequantizeAprQ8,
