@@ -64,7 +64,7 @@ describe('reference quantizers', () => {
 
   it('rejects partial blocks and unsupported types', () => {
     expect(() => quantize('Q4_K', new Float32Array(255))).toThrow(/multiple of the block size 256/);
-    expect(canQuantize('Q2_K')).toBe(false);
-    expect(() => quantize('Q2_K', new Float32Array(256))).toThrow(/no quantizer/);
+    expect(canQuantize('IQ2_XXS')).toBe(false);
+    expect(() => quantize('IQ2_XXS', new Float32Array(256))).toThrow(/no quantizer/);
   });
 });
