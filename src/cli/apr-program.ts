@@ -6,6 +6,7 @@ import { registerCompareHf } from './commands/compare-hf.js';
 import { registerQa } from './commands/qa.js';
 import { registerDistill } from './commands/distill.js';
 import { registerFinetune } from './commands/finetune.js';
+import { registerImatrix } from './commands/imatrix.js';
 import { registerCompile } from './commands/compile.js';
 import { registerData } from './commands/data.js';
 import { registerBench } from './commands/bench.js';
@@ -36,6 +37,7 @@ Environment: APR_CONTRACTS=off|pre|full (default pre) controls run-time contract
   registerMergePrune(program);
   registerPassAtK(program);
   registerQuantize(program);
+  registerImatrix(program);
   registerDistill(program);
   registerAlign(program);
   registerCompile(program);

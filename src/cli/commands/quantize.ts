@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { type QuantizePlanResult, type QuantizeResult, planQuantization, quantizeModel } from '../../ops/quantize.js';
 import { SCHEMES, isSchemeName } from '../../tensor/quant/recipes.js';
 import { CliError, printJson, printTable, progress } from '../output.js';
+import { intOption } from '../program.js';
 
 interface QuantizeCliOptions {
   scheme?: string;
@@ -11,6 +12,10 @@ interface QuantizeCliOptions {
   format?: string;
   plan?: boolean;
   pure?: boolean;
+  imatrix?: string;
+  imatrixData?: string;
+  imatrixCtx?: number;
+  imatrixChunks?: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -43,6 +48,19 @@ function printPlan(r: QuantizePlanResult): void {
 
 function printResult(r: QuantizeResult): void {
   process.stdout.write(`wrote ${r.output} (${r.format}, ${r.scheme}${r.pure ? ', pure' : ''}): ${r.entries.length} tensors, ${mb(r.sourceBytes)} → ${mb(r.fileBytes)}, ${r.bitsPerWeight.toFixed(3)} bits per weight, ${r.seconds.toFixed(2)} s (${r.mbPerSecond.toFixed(1)} MB/s)\n`);
+  const im = r.imatrix;
+  if (im) process.stdout.write(`importance matrix ${im.computed ? 'computed from ' : ''}${im.source}: ${im.entries} entries, ${im.chunks} chunks; ${im.weighted} tensors weighted\n`);
+}
+
+/** The importance-matrix options of one run, from the flags. */
+function imatrixOptions(o: QuantizeCliOptions): { imatrix?: string; imatrixData?: string; imatrixCtx?: number; imatrixChunks?: number } {
+  if (o.imatrix !== undefined && o.imatrixData !== undefined) throw new CliError('give --imatrix <file> or --imatrix-data <text>, not both');
+  return {
+    ...(o.imatrix !== undefined ? { imatrix: o.imatrix } : {}),
+    ...(o.imatrixData !== undefined ? { imatrixData: o.imatrixData } : {}),
+    ...(o.imatrixCtx !== undefined ? { imatrixCtx: o.imatrixCtx } : {}),
+    ...(o.imatrixChunks !== undefined ? { imatrixChunks: o.imatrixChunks } : {}),
+  };
 }
 
 function runOne(input: string, scheme: string, output: string, o: QuantizeCliOptions): QuantizeResult {
@@ -53,6 +71,7 @@ function runOne(input: string, scheme: string, output: string, o: QuantizeCliOpt
       scheme,
       output,
       pure: o.pure ?? false,
+      ...imatrixOptions(o),
       ...(o.format ? { format: o.format } : {}),
       onTensor: (_name, done, total) => {
         bar ??= progress(`quantize ${scheme}`, total, o.quiet ?? false);
@@ -76,12 +95,16 @@ export function registerQuantize(program: Command): void {
     .option('--format <fmt>', 'apr | gguf | safetensors (f16/bf16 only); default from the output extension, else apr')
     .option('--plan', 'print each tensor\'s target dtype, the size and bits per weight; write nothing')
     .option('--pure', 'as llama-quantize --pure: every quantizable tensor in the scheme\'s base type (no Q6_K output, no mixtures)')
+    .option('--imatrix <file>', 'importance matrix (llama.cpp GGUF or legacy .dat, from apr imatrix or llama-imatrix), as llama-quantize --imatrix')
+    .option('--imatrix-data <text>', 'compute the importance matrix on the fly from this calibration text (as apr imatrix)')
+    .option('--imatrix-ctx <n>', 'tokens per chunk for --imatrix-data (default 512)', intOption('--imatrix-ctx'))
+    .option('--imatrix-chunks <n>', 'at most this many chunks for --imatrix-data (default all)', intOption('--imatrix-chunks'))
     .option('--json', 'print JSON')
     .option('--quiet', 'no progress bar')
     .action((input: string, o: QuantizeCliOptions) => {
       const list = schemes(o);
       if (o.plan) {
-        const plans = list.map((scheme) => planQuantization({ input, scheme, pure: o.pure ?? false }));
+        const plans = list.map((scheme) => planQuantization({ input, scheme, pure: o.pure ?? false, ...imatrixOptions(o) }));
         if (o.json) return printJson(plans.length === 1 ? plans[0] : plans);
         plans.forEach((p, i) => {
           if (i > 0) process.stdout.write('\n');

@@ -46,3 +46,24 @@ export function withinBlockBound(x: Float32Array, y: Float32Array, blockSize: nu
   }
   return true;
 }
+
+/** A quantizer's input: the values and, optionally, llama.cpp's importance weights (one per column of a row). */
+export interface QuantInput {
+  x: Float32Array;
+  imatrix?: Float32Array;
+}
+
+/** A clause on the values alone, as a clause on a QuantInput. */
+export function onValues(clause: readonly [string, (x: Float32Array) => boolean]): readonly [string, (i: QuantInput) => boolean] {
+  const [label, holds] = clause;
+  return [label, (i) => holds(i.x)];
+}
+
+/** The importance weights, when given, are finite, ≥ 0, a whole number of `blockSize` blocks, and divide x into rows. */
+export function imatrixRows(blockSize: number): readonly [string, (i: QuantInput) => boolean] {
+  return [`importance weights: finite, ≥ 0, rows of whole ${blockSize}-value blocks dividing the values`, ({ x, imatrix }) => {
+    if (imatrix === undefined) return true;
+    const rows = imatrix.length > 0 && imatrix.length % blockSize === 0 && x.length % imatrix.length === 0;
+    return rows && imatrix.every((w) => w >= 0 && Number.isFinite(w));
+  }];
+}

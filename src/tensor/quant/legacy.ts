@@ -5,7 +5,8 @@
  */
 import { defineContract } from '../../contract/index.js';
 import { dequantize, quantize } from '../codecs/index.js';
-import { F16_MAX, absMax, finiteWithin, halfAt, wholeBlocks, withinBlockBound } from './checks.js';
+import { F16_MAX, type QuantInput, absMax, finiteWithin, halfAt, imatrixRows, onValues, wholeBlocks, withinBlockBound } from './checks.js';
+import { weightedWithin } from './weighted.js';
 
 const QK = 32;
 
@@ -75,20 +76,20 @@ const q8_0Contract = defineContract<Float32Array, Uint8Array>({
   post: [['per-element error bound', q8_0Within]],
 });
 
-const q4_0Contract = defineContract<Float32Array, Uint8Array>({
+const q4_0Contract = defineContract<QuantInput, Uint8Array>({
   id: 'quant-q4_0-v1',
   equation: 'q4_0_block',
-  spec: 'd = max/−8, q = min(15, ⌊x/d + 8.5⌋), x̂ = (q − 8)·f16(d); |x − x̂| ≤ |d|/2 where x/d ≤ 7.5, ≤ |d| at the clamp',
-  pre: [wholeBlocks(QK), finiteWithin(F16_MAX * 8)],
-  post: [['per-element error bound', q4_0Within]],
+  spec: 'd = max/−8, q = min(15, ⌊x/d + 8.5⌋), x̂ = (q − 8)·f16(d); |x − x̂| ≤ |d|/2 where x/d ≤ 7.5, ≤ |d| at the clamp; with importance weights Σw(x − x̂)² ≤ Σw·d²',
+  pre: [onValues(wholeBlocks(QK)), onValues(finiteWithin(F16_MAX * 8)), imatrixRows(QK)],
+  post: [['per-element error bound (weighted bound with an imatrix)', ({ x, imatrix }, bytes) => (imatrix ? weightedWithin('Q4_0', x, imatrix, bytes) : q4_0Within(x, bytes))]],
 });
 
-const q4_1Contract = defineContract<Float32Array, Uint8Array>({
+const q4_1Contract = defineContract<QuantInput, Uint8Array>({
   id: 'quant-q4_1-v1',
   equation: 'q4_1_block',
-  spec: 'd = (max − min)/15, q = ⌊(x − min)/d + 0.5⌋, x̂ = q·f16(d) + f16(min); |x − x̂| ≤ d/2 + f16 rounding terms',
-  pre: [wholeBlocks(QK), finiteWithin(F16_MAX)],
-  post: [['per-element error bound', (x, bytes) => affineWithin('Q4_1', x, bytes)]],
+  spec: 'd = (max − min)/15, q = ⌊(x − min)/d + 0.5⌋, x̂ = q·f16(d) + f16(min); |x − x̂| ≤ d/2 + f16 rounding terms; with importance weights Σw(x − x̂)² ≤ Σw·(d/2)²',
+  pre: [onValues(wholeBlocks(QK)), onValues(finiteWithin(F16_MAX)), imatrixRows(QK)],
+  post: [['per-element error bound (weighted bound with an imatrix)', ({ x, imatrix }, bytes) => (imatrix ? weightedWithin('Q4_1', x, imatrix, bytes) : affineWithin('Q4_1', x, bytes))]],
 });
 
 /** Q8_0 blocks, byte for byte as ggml's quantize_row_q8_0_ref. */
@@ -96,12 +97,12 @@ export function quantizeQ8_0(x: Float32Array): Uint8Array {
   return q8_0Contract.run(x, () => quantize('Q8_0', x));
 }
 
-/** Q4_0 blocks, byte for byte as ggml's quantize_row_q4_0_ref. */
-export function quantizeQ4_0(x: Float32Array): Uint8Array {
-  return q4_0Contract.run(x, () => quantize('Q4_0', x));
+/** Q4_0 blocks, byte for byte as ggml's quantize_q4_0: the _ref quantizer, or quantize_row_q4_0_impl with `imatrix`. */
+export function quantizeQ4_0(x: Float32Array, imatrix?: Float32Array): Uint8Array {
+  return q4_0Contract.run({ x, ...(imatrix ? { imatrix } : {}) }, () => quantize('Q4_0', x, imatrix));
 }
 
-/** Q4_1 blocks, byte for byte as ggml's quantize_row_q4_1_ref. */
-export function quantizeQ4_1(x: Float32Array): Uint8Array {
-  return q4_1Contract.run(x, () => quantize('Q4_1', x));
+/** Q4_1 blocks, byte for byte as ggml's quantize_q4_1 (quantize_row_q4_1_impl with `imatrix`). */
+export function quantizeQ4_1(x: Float32Array, imatrix?: Float32Array): Uint8Array {
+  return q4_1Contract.run({ x, ...(imatrix ? { imatrix } : {}) }, () => quantize('Q4_1', x, imatrix));
 }
