@@ -84,7 +84,7 @@ export function imatrixChunks(ids: readonly number[], ctx: number, chunks: numbe
 }
 
 /** The BOS id when the tokenizer adds one to an encoded text (llama_vocab_get_add_bos), else undefined. */
-export function addedBos(tokenizer: Tokenizer): number | undefined {
+function addedBos(tokenizer: Tokenizer): number | undefined {
   const bos = tokenizer.bosTokenId;
   return bos !== undefined && tokenizer.encode('', { addSpecialTokens: true })[0] === bos ? bos : undefined;
 }

@@ -58,7 +58,7 @@ export interface LayerAttention {
 }
 
 /** Whether layer l uses the sliding window: per layer_types, else every layer when sliding_window is set. */
-export function isSlidingLayer(c: ArchConfig, l: number): boolean {
+function isSlidingLayer(c: ArchConfig, l: number): boolean {
   if (c.sliding_window === undefined || c.sliding_window === null) return false;
   return c.layer_types === undefined ? true : c.layer_types[l] === 'sliding_attention';
 }

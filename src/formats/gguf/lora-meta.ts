@@ -22,7 +22,7 @@ export interface ModelIdComponents {
 }
 
 /** gguf-py `Metadata.id_to_title`: lower-case words title-cased, unless a version or a number. */
-export function idToTitle(s: string): string {
+function idToTitle(s: string): string {
   return s.trim().replace(/-/g, ' ').split(/\s+/).filter(Boolean)
     .map((w) => (w === w.toLowerCase() && w !== w.toUpperCase() && !/^(v\d+(?:\.\d+)*|\d.*)$/.test(w) ? pyTitle(w) : w))
     .join(' ');

@@ -84,7 +84,7 @@ function moduleTensors(path: string, m: LoraModule, base: LoraBaseConfig): GgufT
 }
 
 /** The adapter's tensors in convert_lora_to_gguf.py's order and form. */
-export function ggufLoraTensors(adapter: PeftAdapter, base: LoraBaseConfig): GgufTensorInput[] {
+function ggufLoraTensors(adapter: PeftAdapter, base: LoraBaseConfig): GgufTensorInput[] {
   refuse(adapter);
   const names = [...adapter.tensors.names()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   const moduleOf = new Map<string, LoraModule>();
@@ -128,7 +128,7 @@ function folderOf(path: string): string | undefined {
 }
 
 /** Every KV pair, in convert_lora_to_gguf.py's order. */
-export function ggufLoraKv(adapter: PeftAdapter, tensors: readonly GgufTensorInput[], opts: WriteGgufLoraOptions): Map<string, GgufValue> {
+function ggufLoraKv(adapter: PeftAdapter, tensors: readonly GgufTensorInput[], opts: WriteGgufLoraOptions): Map<string, GgufValue> {
   const dir = folderOf(adapter.path);
   const card = opts.card ?? (dir === undefined ? {} : readModelCard(dir));
   const folder = opts.folderName ?? basename(resolve(adapter.path));

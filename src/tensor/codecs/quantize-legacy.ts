@@ -114,7 +114,7 @@ function pack5(out: Uint8Array, qhAt: number, qsAt: number, q: ArrayLike<number>
 }
 
 /** Q5_0 blocks { f16 d; u8 qh[4]; u8 qs[16] }: d = max/−16, q = min(31, ⌊x/d + 16.5⌋). */
-export function quantizeQ5_0Ref(x: Float32Array): Uint8Array {
+function quantizeQ5_0Ref(x: Float32Array): Uint8Array {
   const nb = checkLength('Q5_0', x);
   const out = new Uint8Array(nb * 22);
   const q = new Uint8Array(QK);
@@ -129,7 +129,7 @@ export function quantizeQ5_0Ref(x: Float32Array): Uint8Array {
 }
 
 /** Q5_1 blocks { f16 d; f16 m; u8 qh[4]; u8 qs[16] }: d = (max − min)/31, q = ⌊(x − min)/d + 0.5⌋. */
-export function quantizeQ5_1Ref(x: Float32Array): Uint8Array {
+function quantizeQ5_1Ref(x: Float32Array): Uint8Array {
   const nb = checkLength('Q5_1', x);
   const out = new Uint8Array(nb * 24);
   const q = new Uint8Array(QK);

@@ -17,7 +17,7 @@ import type { ChatMessage } from '../../tokenizer/index.js';
 import type { DataTokenizer, TokenExample } from './examples.js';
 import type { JsonlRecord } from './jsonl.js';
 
-export const CHAT_ROLES: readonly string[] = ['system', 'user', 'assistant'];
+const CHAT_ROLES: readonly string[] = ['system', 'user', 'assistant'];
 
 function kindOf(v: unknown): string {
   if (v === null) return 'null';

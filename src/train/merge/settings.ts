@@ -24,7 +24,7 @@ function isNumberList(list: readonly unknown[]): list is readonly number[] {
  * A gradient sampled at t ∈ [0, 1]: i0 = ⌊t·(n−1)⌋, i1 = min(n−1, i0+1), f = t·(n−1) − i0,
  * value (1−f)·g[i0] + f·g[i1] (the same float64 operations as mergekit, so the same bits).
  */
-export function sampleGradient(gradient: readonly number[], t: number): number {
+function sampleGradient(gradient: readonly number[], t: number): number {
   const scaled = t * (gradient.length - 1);
   const i0 = Math.trunc(scaled);
   const i1 = Math.min(gradient.length - 1, i0 + 1);

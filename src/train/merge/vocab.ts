@@ -32,7 +32,7 @@ export function readVocab(json: string, source: string): VocabView {
 }
 
 /** transformers' get_vocab(): model tokens and added tokens (an added token's id wins), ids below `size` only. */
-export function fullVocab(v: VocabView, size = Infinity): Map<string, number> {
+function fullVocab(v: VocabView, size = Infinity): Map<string, number> {
   const ids = new Map<string, number>();
   for (const [t, id] of v.model) if (id < size) ids.set(t, id);
   for (const a of v.added) if (a.id < size) ids.set(a.content, a.id);
