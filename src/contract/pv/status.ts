@@ -143,9 +143,9 @@ function contractStatus(c: LoadedContract, input: StatusInput, fresh: (r: ProofR
     bindings: input.bindings.contracts.filter((b) => b.contract === c.id && b.equation === name).map((b) => `${b.file}#${b.symbol}`),
     obligations: obligations.filter((o) => o.equation === name).map((o) => o.id),
   }));
-  for (const o of obligations) {
-    if (!equations.some((e) => e.name === o.equation && e.bindings.length > 0)) o.level = 0;
-  }
+  // An obligation that names no equation (several in the contract) stands on all of them being bound.
+  const bound = (o: ObligationStatus): boolean => (o.equation === undefined ? equations.every((e) => e.bindings.length > 0) : equations.some((e) => e.name === o.equation && e.bindings.length > 0));
+  for (const o of obligations) if (!bound(o)) o.level = 0;
   const checks = levelChecks(equations, obligations);
   let level = 0;
   const vacuous: string[] = [];
