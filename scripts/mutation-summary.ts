@@ -7,8 +7,8 @@
  *   usage: tsx scripts/mutation-summary.ts [report.json] [summary.json]
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 
 interface StrykerMutant {
   mutatorName: string;
@@ -58,13 +58,41 @@ function summarise(report: StrykerReport, root: string): Record<string, FileSumm
   return out;
 }
 
+/** Files Stryker's `mutate` list names (a folder glob or a file): those it made no mutant in are absent from the report. */
+function mutateFiles(root: string): string[] {
+  const config = JSON.parse(readFileSync(join(root, 'stryker.config.json'), 'utf8')) as { mutate?: string[] };
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith('.ts') && !p.endsWith('.d.ts')) out.push(p);
+    }
+  };
+  for (const m of config.mutate ?? []) {
+    if (m.endsWith('/**/*.ts')) walk(m.slice(0, -'/**/*.ts'.length));
+    else if (existsSync(join(root, m))) out.push(m);
+  }
+  return out;
+}
+
+/** An entry with no mutants for each listed file the report does not mention (type-only or re-export modules). */
+function withoutMutants(root: string, reported: Record<string, FileSummary>): Record<string, FileSummary> {
+  const out: Record<string, FileSummary> = {};
+  for (const f of mutateFiles(root)) {
+    if (!reported[f]) out[f] = { sha256: sha256(readFileSync(join(root, f), 'utf8')), counts: {}, survived: [], ignored: [] };
+  }
+  return out;
+}
+
 function main(): void {
   const root = process.cwd();
   const reportPath = resolve(root, process.argv[2] ?? 'reports/mutation/mutation.json');
   const summaryPath = resolve(root, process.argv[3] ?? 'mutation/summary.json');
   const report = JSON.parse(readFileSync(reportPath, 'utf8')) as StrykerReport;
   const old: MutationSummary = existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as MutationSummary) : { schema: 'apr-mutation-summary-v1', files: {} };
-  const files = { ...old.files, ...summarise(report, root) };
+  const reported = summarise(report, root);
+  const files = { ...old.files, ...withoutMutants(root, reported), ...reported };
   const sorted = Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));
   const tmp = `${summaryPath}.tmp`;
   writeFileSync(tmp, `${JSON.stringify({ schema: 'apr-mutation-summary-v1', files: sorted }, null, 1)}\n`);
