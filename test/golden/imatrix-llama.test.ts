@@ -2,84 +2,24 @@
  * Importance matrices against llama.cpp run here (llama-imatrix, llama-quantize from LLAMA_CPP_BIN or the
  * build script's folders; skipped with the reason when they are absent):
  * - the reader reads llama-imatrix's GGUF and legacy .dat files, and our writers rebuild both byte for byte;
- * - `apr quantize --imatrix X` equals `llama-quantize --imatrix X` tensor for tensor, X made by
- *   `llama-imatrix -m tiny-coder-llama-f32.gguf -f heldout.py.txt --chunks 8 -c 128`, for q4_0, q4_1, q5_0,
- *   q5_1, q4_k_m, q5_k_m, q6_k; llama-quantize reads the files `apr imatrix` writes and gives the same bytes
+ * - (the per-scheme `apr quantize --imatrix` = llama-quantize comparisons are in imatrix-quantize-llama.test.ts);
+ *   llama-quantize reads the files `apr imatrix` writes and gives the same bytes
  *   as apr quantize with them; on an 8-layer model the q4_0/q5_0 rule (ffn_down of layers < n/8 in Q4_1/Q5_1
  *   when an imatrix is given) matches;
  * - `apr imatrix` agrees with llama-imatrix (tolerances below).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeImatrixFile } from '../../src/ops/imatrix.js';
-import { quantizeModel } from '../../src/ops/quantize.js';
-import { readGguf, readGgufBundle, writeGgufBundle } from '../../src/formats/gguf/index.js';
+import { readGgufBundle, writeGgufBundle } from '../../src/formats/gguf/index.js';
 import { encodeImatrixLegacy, imatrixWeights, readImatrix, writeImatrixGguf } from '../../src/formats/imatrix/index.js';
-import type { Imatrix } from '../../src/formats/imatrix/index.js';
 import { MemoryTensorStore } from '../../src/tensor/store.js';
-import { tempDir } from '../helpers.js';
-import { FIX, bin, reason } from './gguf-llama-cpp-tools.js';
+import { bin, reason } from './gguf-llama-cpp-tools.js';
+import { coder, heldout, imatrixScratch, llamaImatrix, ready, sameAsLlama, sumsDifference } from './imatrix-llama-tools.js';
 
-const tmp = tempDir('apr-imatrix-llama-');
+const tmp = imatrixScratch();
 afterAll(() => tmp.cleanup());
-
-const coder = join(FIX, 'tiny-coder-llama-f32.gguf');
-const heldout = join(FIX, '..', 'reference', 'heldout.py.txt');
-const tool = (name: string): string => join(bin ?? '', name);
-const ready = bin !== undefined && existsSync(tool('llama-imatrix'));
-
-function llamaImatrix(model: string, out: string, extra: string[] = []): void {
-  execFileSync(tool('llama-imatrix'), ['-m', model, '-f', heldout, '--chunks', '8', '-c', '128', '-t', '2', '-o', out, ...extra], { stdio: 'pipe' });
-}
-
-/** Tensors of `ours` that differ from `theirs` in dtype or bytes (named), and llama.cpp's dtype counts. */
-function differing(ours: string, theirs: string): { differing: string[]; types: Record<string, number> } {
-  const a = readGguf(ours), b = readGguf(theirs);
-  try {
-    const out: string[] = [];
-    const types: Record<string, number> = {};
-    for (const t of b.tensors) {
-      types[t.ggmlType] = (types[t.ggmlType] ?? 0) + 1;
-      const u = a.tensors.find((x) => x.name === t.name);
-      if (!u || u.ggmlType !== t.ggmlType || !Buffer.from(a.read(u)).equals(Buffer.from(b.read(t)))) out.push(`${t.name}: ours ${u?.ggmlType ?? 'missing'}, llama.cpp ${t.ggmlType}`);
-    }
-    return { differing: out, types };
-  } finally {
-    a.close();
-    b.close();
-  }
-}
-
-/** apr quantize and llama-quantize, both with --imatrix `im`; returns llama.cpp's dtype counts. */
-function sameAsLlama(input: string, scheme: string, type: string, im: string): Record<string, number> {
-  const theirs = join(tmp.dir, `llama-${scheme}.gguf`), ours = join(tmp.dir, `ours-${scheme}.gguf`);
-  execFileSync(tool('llama-quantize'), ['--imatrix', im, input, theirs, type, '2'], { stdio: 'pipe' });
-  const r = quantizeModel({ input, output: ours, scheme, imatrix: im });
-  expect(r.imatrix?.weighted).toBeGreaterThan(0);
-  const d = differing(ours, theirs);
-  expect(d.differing).toEqual([]);
-  return d.types;
-}
-
-/** Worst per-column relative difference and worst per-tensor relative L1 difference of two imatrices' sums. */
-function sumsDifference(a: Imatrix, b: Imatrix): { column: number; tensor: number } {
-  let column = 0, tensor = 0;
-  for (const [name, eb] of b.entries) {
-    const ea = a.entries.get(name);
-    expect(ea?.counts, name).toEqual(eb.counts);
-    let l1 = 0, s = 0;
-    eb.sums.forEach((y, j) => {
-      const x = ea?.sums[j] ?? NaN;
-      column = Math.max(column, Math.abs(x - y) / Math.abs(y));
-      l1 += Math.abs(x - y);
-      s += Math.abs(y);
-    });
-    tensor = Math.max(tensor, l1 / s);
-  }
-  return { column, tensor };
-}
 
 describe.skipIf(!ready)('importance matrices against llama.cpp (run live)', () => {
   const X = join(tmp.dir, 'llama.gguf'), XD = join(tmp.dir, 'llama.dat');
@@ -106,22 +46,6 @@ describe.skipIf(!ready)('importance matrices against llama.cpp (run live)', () =
     expect(Buffer.from(encodeImatrixLegacy(g)).equals(readFileSync(XD))).toBe(true);
   });
 
-  const schemes = [
-    ['q4_0', 'Q4_0', '[ob:q4_0-imatrix-llama-bytes]'],
-    ['q4_1', 'Q4_1', '[ob:q4_1-imatrix-llama-bytes]'],
-    ['q5_0', 'Q5_0', '[ob:q5_0-imatrix-llama-bytes]'],
-    ['q5_1', 'Q5_1', '[ob:q5_1-imatrix-llama-bytes]'],
-    ['q4_k_m', 'Q4_K_M', '[ob:q4k-imatrix-llama-bytes]'],
-    ['q5_k_m', 'Q5_K_M', '[ob:q5k-imatrix-llama-bytes]'],
-    ['q6_k', 'Q6_K', '[ob:q6k-imatrix-llama-bytes]'],
-  ] as const;
-  for (const [scheme, type, tag] of schemes) {
-    it(`apr quantize --imatrix = llama-quantize --imatrix ${type}: every tensor identical [ob:quantize-imatrix-llama-identical] ${tag}`, () => {
-      const types = sameAsLlama(coder, scheme, type, X);
-      expect(Object.values(types).reduce((a, b) => a + b, 0)).toBe(57);
-    });
-  }
-
   it('apr imatrix agrees with llama-imatrix: per column within 2e-3, per tensor (L1) within 5e-4 [ob:imatrix-llama-agreement]', () => {
     // llama-imatrix's defaults run attention through its flash-attention path, which rounds through f16 on
     // the CPU: measured 6.0e-4 per column (attn_output, ffn_down), 1.1e-4 per tensor. Counts must be equal.
@@ -144,8 +68,8 @@ describe.skipIf(!ready)('importance matrices against llama.cpp (run live)', () =
     const g = join(tmp.dir, 'ours.gguf'), d = join(tmp.dir, 'ours.dat');
     computeImatrixFile({ input: coder, data: heldout, output: g, ctx: 128, chunks: 8 });
     computeImatrixFile({ input: coder, data: heldout, output: d, ctx: 128, chunks: 8 });
-    sameAsLlama(coder, 'q4_k_m', 'Q4_K_M', g);
-    sameAsLlama(coder, 'q5_0', 'Q5_0', d);
+    sameAsLlama(tmp.dir, coder, 'q4_k_m', 'Q4_K_M', g);
+    sameAsLlama(tmp.dir, coder, 'q5_0', 'Q5_0', d);
   });
 
   it('8 layers: with an imatrix q4_0 / q5_0 put ffn_down of layer 0 in Q4_1 / Q5_1, as llama-quantize does [ob:quantize-imatrix-llama-identical]', () => {
@@ -163,8 +87,8 @@ describe.skipIf(!ready)('importance matrices against llama.cpp (run live)', () =
     writeGgufBundle({ ...src, config: { ...src.config, num_layers: 8 }, tensors: store }, eight);
     src.tensors.close();
     computeImatrixFile({ input: eight, data: heldout, output: im, ctx: 128, chunks: 4 });
-    expect(sameAsLlama(eight, 'q4_0', 'Q4_0', im)['Q4_1']).toBe(1);
-    expect(sameAsLlama(eight, 'q5_0', 'Q5_0', im)['Q5_1']).toBe(1);
+    expect(sameAsLlama(tmp.dir, eight, 'q4_0', 'Q4_0', im)['Q4_1']).toBe(1);
+    expect(sameAsLlama(tmp.dir, eight, 'q5_0', 'Q5_0', im)['Q5_1']).toBe(1);
   });
 });
 
