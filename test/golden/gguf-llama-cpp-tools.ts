@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readGguf } from '../../src/formats/gguf/read.js';
 
 export const FIX = resolve(process.cwd(), '../shared/fixtures/gguf');
 const candidates = [process.env['LLAMA_CPP_BIN'], resolve('.llama-cpp/src/build/bin'), resolve('../llama-cpp/src/build/bin')];
@@ -27,4 +28,29 @@ export function llamaGreedy(model: string, prompt: string, n: number, extra: rea
   if (a === b) return a;
   const [short, long] = a.length < b.length ? [a, b] : [b, a];
   return long.startsWith(short) ? long : a;
+}
+
+/** Tensors of `ours` that differ from llama.cpp's `theirs` in dtype or bytes (named), llama.cpp's dtype counts, and both general.file_type values. */
+export interface GgufTensorDiff {
+  tensors: number;
+  differing: string[];
+  types: Record<string, number>;
+  fileType: [unknown, unknown];
+}
+
+export function ggufTensorDiff(ours: string, theirs: string): GgufTensorDiff {
+  const a = readGguf(ours), b = readGguf(theirs);
+  try {
+    const out: string[] = [];
+    const types: Record<string, number> = {};
+    for (const t of b.tensors) {
+      types[t.ggmlType] = (types[t.ggmlType] ?? 0) + 1;
+      const u = a.tensors.find((x) => x.name === t.name);
+      if (!u || u.ggmlType !== t.ggmlType || !Buffer.from(a.read(u)).equals(Buffer.from(b.read(t)))) out.push(`${t.name}: ours ${u?.ggmlType ?? 'missing'}, llama.cpp ${t.ggmlType}`);
+    }
+    return { tensors: b.tensors.length, differing: out, types, fileType: [a.kv.get('general.file_type')?.value, b.kv.get('general.file_type')?.value] };
+  } finally {
+    a.close();
+    b.close();
+  }
 }

@@ -4,10 +4,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { quantizeModel } from '../../src/ops/quantize.js';
-import { readGguf } from '../../src/formats/gguf/index.js';
 import type { Imatrix } from '../../src/formats/imatrix/index.js';
 import { tempDir } from '../helpers.js';
-import { FIX, bin } from './gguf-llama-cpp-tools.js';
+import { FIX, bin, ggufTensorDiff } from './gguf-llama-cpp-tools.js';
 
 /** A scratch folder; each test file calls cleanup in its afterAll. */
 export function imatrixScratch(): ReturnType<typeof tempDir> {
@@ -23,31 +22,13 @@ export function llamaImatrix(model: string, out: string, extra: string[] = []): 
   execFileSync(tool('llama-imatrix'), ['-m', model, '-f', heldout, '--chunks', '8', '-c', '128', '-t', '2', '-o', out, ...extra], { stdio: 'pipe' });
 }
 
-/** Tensors of `ours` that differ from `theirs` in dtype or bytes (named), and llama.cpp's dtype counts. */
-export function differing(ours: string, theirs: string): { differing: string[]; types: Record<string, number> } {
-  const a = readGguf(ours), b = readGguf(theirs);
-  try {
-    const out: string[] = [];
-    const types: Record<string, number> = {};
-    for (const t of b.tensors) {
-      types[t.ggmlType] = (types[t.ggmlType] ?? 0) + 1;
-      const u = a.tensors.find((x) => x.name === t.name);
-      if (!u || u.ggmlType !== t.ggmlType || !Buffer.from(a.read(u)).equals(Buffer.from(b.read(t)))) out.push(`${t.name}: ours ${u?.ggmlType ?? 'missing'}, llama.cpp ${t.ggmlType}`);
-    }
-    return { differing: out, types };
-  } finally {
-    a.close();
-    b.close();
-  }
-}
-
 /** apr quantize and llama-quantize, both with --imatrix `im` (files in `dir`); returns llama.cpp's dtype counts. */
 export function sameAsLlama(dir: string, input: string, scheme: string, type: string, im: string): Record<string, number> {
   const theirs = join(dir, `llama-${scheme}.gguf`), ours = join(dir, `ours-${scheme}.gguf`);
   execFileSync(tool('llama-quantize'), ['--imatrix', im, input, theirs, type, '2'], { stdio: 'pipe' });
   const r = quantizeModel({ input, output: ours, scheme, imatrix: im });
   expect(r.imatrix?.weighted).toBeGreaterThan(0);
-  const d = differing(ours, theirs);
+  const d = ggufTensorDiff(ours, theirs);
   expect(d.differing).toEqual([]);
   return d.types;
 }

@@ -18,41 +18,17 @@ import type { ModelBundle } from '../../src/tensor/bundle.js';
 import { quantize } from '../../src/tensor/codecs/index.js';
 import { MemoryTensorStore } from '../../src/tensor/store.js';
 import { tempDir } from '../helpers.js';
-import { FIX, bin, llamaQuantize, reason } from './gguf-llama-cpp-tools.js';
+import { FIX, type GgufTensorDiff, bin, ggufTensorDiff, llamaQuantize, reason } from './gguf-llama-cpp-tools.js';
 
 const tmp = tempDir('apr-quant-iq4-');
 afterAll(() => tmp.cleanup());
 const CODER = join(FIX, 'tiny-coder-llama-f32.gguf');
 
-interface Diff {
-  tensors: number;
-  differing: string[];
-  types: Record<string, number>;
-  fileType: [unknown, unknown];
-}
-
-function differing(ours: string, theirs: string): Diff {
-  const a = readGguf(ours), b = readGguf(theirs);
-  try {
-    const out: string[] = [];
-    const types: Record<string, number> = {};
-    for (const t of b.tensors) {
-      types[t.ggmlType] = (types[t.ggmlType] ?? 0) + 1;
-      const u = a.tensors.find((x) => x.name === t.name);
-      if (!u || u.ggmlType !== t.ggmlType || !Buffer.from(a.read(u)).equals(Buffer.from(b.read(t)))) out.push(`${t.name}: ours ${u?.ggmlType ?? 'missing'}, llama.cpp ${t.ggmlType}`);
-    }
-    return { tensors: b.tensors.length, differing: out, types, fileType: [a.kv.get('general.file_type')?.value, b.kv.get('general.file_type')?.value] };
-  } finally {
-    a.close();
-    b.close();
-  }
-}
-
-function check(input: string, scheme: string, type: string): Diff {
+function check(input: string, scheme: string, type: string): GgufTensorDiff {
   const theirs = join(tmp.dir, `llama-${type}.gguf`), ours = join(tmp.dir, `ours-${scheme}.gguf`);
   llamaQuantize(input, theirs, type);
   const r0 = quantizeModel({ input, output: ours, scheme });
-  const r = differing(ours, theirs);
+  const r = ggufTensorDiff(ours, theirs);
   console.log(`${scheme} vs llama-quantize ${type}: ${r.tensors - r.differing.length}/${r.tensors} identical (${r0.seconds.toFixed(1)} s); llama.cpp's types ${JSON.stringify(r.types)}`);
   expect(r.differing).toEqual([]);
   return r;
@@ -164,7 +140,7 @@ describe.skipIf(bin === undefined)('apr quantize iq4_nl / iq4_xs = llama-quantiz
     const path = imatrix(), theirs = join(tmp.dir, 'llama-imatrix-IQ4_XS.gguf'), ours = join(tmp.dir, 'ours-imatrix-iq4_xs.gguf');
     execFileSync(join(bin ?? '', 'llama-quantize'), ['--imatrix', path, CODER, theirs, 'IQ4_XS', '2'], { stdio: 'ignore' });
     quantizeModel({ input: CODER, output: ours, scheme: 'iq4_xs', imatrix: path });
-    const r = differing(ours, theirs);
+    const r = ggufTensorDiff(ours, theirs);
     console.log(`apr quantize --imatrix iq4_xs: ${r.tensors - r.differing.length}/${r.tensors} identical; llama.cpp's types ${JSON.stringify(r.types)}`);
     expect(r.differing).toEqual([]);
   });

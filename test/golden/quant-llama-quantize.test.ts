@@ -7,45 +7,21 @@
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readGguf, readGgufBundle, writeGgufBundle } from '../../src/formats/gguf/index.js';
+import { readGgufBundle, writeGgufBundle } from '../../src/formats/gguf/index.js';
 import { quantizeModel } from '../../src/ops/quantize.js';
 import type { ModelBundle } from '../../src/tensor/bundle.js';
 import { MemoryTensorStore } from '../../src/tensor/store.js';
 import { tempDir } from '../helpers.js';
-import { FIX, bin, llamaQuantize, reason } from './gguf-llama-cpp-tools.js';
+import { FIX, type GgufTensorDiff, bin, ggufTensorDiff, llamaQuantize, reason } from './gguf-llama-cpp-tools.js';
 
 const tmp = tempDir('apr-quant-llama-');
 afterAll(() => tmp.cleanup());
 
-interface Diff {
-  tensors: number;
-  differing: string[];
-  types: Record<string, number>;
-  fileType: [unknown, unknown];
-}
-
-function differing(ours: string, theirs: string): Diff {
-  const a = readGguf(ours), b = readGguf(theirs);
-  try {
-    const out: string[] = [];
-    const types: Record<string, number> = {};
-    for (const t of b.tensors) {
-      types[t.ggmlType] = (types[t.ggmlType] ?? 0) + 1;
-      const u = a.tensors.find((x) => x.name === t.name);
-      if (!u || u.ggmlType !== t.ggmlType || !Buffer.from(a.read(u)).equals(Buffer.from(b.read(t)))) out.push(`${t.name}: ours ${u?.ggmlType ?? 'missing'}, llama.cpp ${t.ggmlType}`);
-    }
-    return { tensors: b.tensors.length, differing: out, types, fileType: [a.kv.get('general.file_type')?.value, b.kv.get('general.file_type')?.value] };
-  } finally {
-    a.close();
-    b.close();
-  }
-}
-
-function check(input: string, scheme: string, type: string): Diff {
+function check(input: string, scheme: string, type: string): GgufTensorDiff {
   const theirs = join(tmp.dir, `llama-${type}.gguf`), ours = join(tmp.dir, `ours-${scheme}.gguf`);
   llamaQuantize(input, theirs, type);
   quantizeModel({ input, output: ours, scheme });
-  const r = differing(ours, theirs);
+  const r = ggufTensorDiff(ours, theirs);
   console.log(`${scheme} vs llama-quantize ${type}: ${r.tensors - r.differing.length}/${r.tensors} identical; llama.cpp's types ${JSON.stringify(r.types)}`);
   expect(r.differing).toEqual([]);
   return r;
