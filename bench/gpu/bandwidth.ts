@@ -24,6 +24,14 @@ export function cardName(adapter: string): string {
  * GB/s of `reps` back-to-back copies between two buffers of up to 1 GiB (the device's maxBufferSize caps
  * it), after one warm-up copy: 2 · size · reps bytes over the wall time from submit to onSubmittedWorkDone.
  */
+/** Seconds from submitting the encoder's commands to the queue having finished them. */
+async function submitSeconds(device: GPUDevice, enc: GPUCommandEncoder): Promise<number> {
+  const t0 = performance.now();
+  device.queue.submit([enc.finish()]);
+  await device.queue.onSubmittedWorkDone();
+  return (performance.now() - t0) / 1000;
+}
+
 export async function copyGbPerS(device: GPUDevice, reps = 40): Promise<{ gbPerS: number; bufferBytes: number }> {
   const size = Math.floor(Math.min(2 ** 30, device.limits.maxBufferSize) / 256) * 256;
   const usage = GPU_USAGE.COPY_SRC | GPU_USAGE.COPY_DST;
@@ -32,10 +40,7 @@ export async function copyGbPerS(device: GPUDevice, reps = 40): Promise<{ gbPerS
   const run = async (n: number): Promise<number> => {
     const enc = device.createCommandEncoder();
     for (let i = 0; i < n; i++) enc.copyBufferToBuffer(i % 2 === 0 ? a : b, 0, i % 2 === 0 ? b : a, 0, size);
-    const t0 = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return (performance.now() - t0) / 1000;
+    return submitSeconds(device, enc);
   };
   await run(2);
   const s = await run(reps);
@@ -77,10 +82,7 @@ export async function readGbPerS(device: GPUDevice, reps = 40): Promise<{ gbPerS
     pass.setBindGroup(0, group);
     for (let i = 0; i < n; i++) pass.dispatchWorkgroups(groups);
     pass.end();
-    const t0 = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return (performance.now() - t0) / 1000;
+    return submitSeconds(device, enc);
   };
   await run(2);
   const s = await run(reps);
