@@ -8,8 +8,8 @@ import { f16ToF32, f32ToF16 } from '../../tensor/half.js';
  *   Q8_K (256-blocks, for K-quant weights): iscale = −127/max (max = the element of largest |x|, first
  *   one on ties), q = min(127, round_half_even(iscale · x)), d = 1/iscale, plus the sum of each 32 q's.
  * All arithmetic in float32 (every product rounded with Math.fround). The values are the ggml ones; the layout
- * is ours, for the SIMD kernels: per token row, q as int16 (cols of them), then one float32 d per block, then
- * (Q8_K) one int16 sum per 32 q's (|sum| ≤ 32·127).
+ * is ours, for the SIMD kernels: per token row, q as int8 (cols of them), then one float32 d per block, then
+ * (Q8_K) one int16 sum per 32 q's (|sum| ≤ 32·127) and one int16 sum per 16 q's.
  */
 
 export type ActFormat = 'Q8_0' | 'Q8_K';
@@ -19,13 +19,13 @@ export const ACT_BLOCK: Readonly<Record<ActFormat, number>> = { Q8_0: 32, Q8_K: 
 
 /** Bytes of one quantized token row of `cols` values. */
 export function actRowBytes(format: ActFormat, cols: number): number {
-  return actContract.run({ format, cols }, () => 2 * cols + (4 * cols) / ACT_BLOCK[format] + (format === 'Q8_K' ? cols / 16 : 0));
+  return actContract.run({ format, cols }, () => cols + (4 * cols) / ACT_BLOCK[format] + (format === 'Q8_K' ? cols / 16 + cols / 8 : 0));
 }
 
 export const actContract = defineContract<{ format: ActFormat; cols: number }, number>({
   id: 'kernel-matmul-int-v1',
   equation: 'act_row_bytes',
-  spec: 'bytes(row) = 2·cols (int16 q) + 4·cols/B (float32 d) + [Q8_K] 2·cols/32 (int16 sums of 32 q)',
+  spec: 'bytes(row) = cols (int8 q) + 4·cols/B (float32 d) + [Q8_K] 2·cols/32 + 2·cols/16 (int16 sums of 32 and of 16 q)',
   pre: [['cols a positive multiple of the block', ({ format, cols }) => cols > 0 && cols % ACT_BLOCK[format] === 0]],
 });
 
@@ -38,17 +38,21 @@ function roundEven(v: number): number {
 }
 
 interface ActView {
-  q: Int16Array;
+  q: Int8Array;
   d: Float32Array;
   sums: Int16Array;
+  sums16: Int16Array;
 }
 
-function views(buf: ArrayBufferLike, byteOffset: number, format: ActFormat, cols: number): ActView {
+/** The parts of quantized activation row t: q, d, the sums of 32 and of 16 q's (Q8_K). */
+export function actViews(buf: ArrayBufferLike, byteOffset: number, format: ActFormat, cols: number): ActView {
   const nb = cols / ACT_BLOCK[format];
-  const q = new Int16Array(buf, byteOffset, cols);
-  const d = new Float32Array(buf, byteOffset + 2 * cols, nb);
-  const sums = new Int16Array(buf, byteOffset + 2 * cols + 4 * nb, format === 'Q8_K' ? cols / 32 : 0);
-  return { q, d, sums };
+  const k = format === 'Q8_K';
+  const q = new Int8Array(buf, byteOffset, cols);
+  const d = new Float32Array(buf, byteOffset + cols, nb);
+  const sums = new Int16Array(buf, byteOffset + cols + 4 * nb, k ? cols / 32 : 0);
+  const sums16 = new Int16Array(buf, byteOffset + cols + 4 * nb + (k ? cols / 16 : 0), k ? cols / 16 : 0);
+  return { q, d, sums, sums16 };
 }
 
 function quantQ8_0(x: Float32Array, xo: number, cols: number, v: ActView): void {
@@ -77,11 +81,12 @@ function quantQ8_K(x: Float32Array, xo: number, cols: number, v: ActView): void 
     const iscale = amax === 0 ? 0 : fr(-127 / max);
     v.d[b] = amax === 0 ? 0 : fr(1 / iscale);
     for (let j = 0; j < 256; j++) v.q[256 * b + j] = Math.min(127, roundEven(fr(iscale * (x[o + j] as number))));
-    for (let s = 0; s < 8; s++) {
+    for (let s = 0; s < 16; s++) {
       let sum = 0;
-      for (let j = 0; j < 32; j++) sum += v.q[256 * b + 32 * s + j] as number;
-      v.sums[8 * b + s] = sum;
+      for (let j = 0; j < 16; j++) sum += v.q[256 * b + 16 * s + j] as number;
+      v.sums16[16 * b + s] = sum;
     }
+    for (let s = 0; s < 8; s++) v.sums[8 * b + s] = (v.sums16[16 * b + 2 * s] as number) + (v.sums16[16 * b + 2 * s + 1] as number);
   }
 }
 
@@ -97,7 +102,7 @@ interface QuantizeInput {
 export const quantizeActContract = defineContract<QuantizeInput, void>({
   id: 'kernel-matmul-int-v1',
   equation: 'quantize_act',
-  spec: 'row t of x → ggml quantize_row_q8_0 (x86) / quantize_row_q8_K values, int16 q, float32 d, int16 sums of 32',
+  spec: 'row t of x → ggml quantize_row_q8_0 (x86) / quantize_row_q8_K values, int8 q, float32 d, int16 sums of 32 and 16',
   pre: [
     ['cols a positive multiple of the block', ({ format, cols }) => cols > 0 && cols % ACT_BLOCK[format] === 0],
     ['x holds n·cols floats', ({ x, n, cols }) => Number.isInteger(n) && n >= 1 && x.length >= n * cols],
@@ -110,7 +115,7 @@ export function quantizeActivations(format: ActFormat, x: Float32Array, n: numbe
   quantizeActContract.run({ format, x, n, cols, dst, dstOffset }, () => {
     const stride = actRowBytes(format, cols);
     for (let t = 0; t < n; t++) {
-      const v = views(dst, dstOffset + t * stride, format, cols);
+      const v = actViews(dst, dstOffset + t * stride, format, cols);
       if (format === 'Q8_0') quantQ8_0(x, t * cols, cols, v);
       else quantQ8_K(x, t * cols, cols, v);
     }

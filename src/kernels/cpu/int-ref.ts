@@ -6,13 +6,15 @@ import { ACT_BLOCK, type ActFormat, actRowBytes } from './int-act.js';
 /**
  * The integer-dot product in scalar TypeScript: the reference the SIMD kernels are tested against bit for bit,
  * and the form taken where the SIMD kernels cannot run. For weight row r and quantized token row t, per weight
- * super-block (32 values for Q8_0/Q4_0, 256 for K-quants):
- *   L[k] = Σ_{e : ((e mod 8) >> 1) = k} s_e · q_e · x_e          (exact integers: q_e the stored quant, s_e
- *                                                                  its integer sub-block scale, x_e int8)
- *   acc[k] = acc[k] + f32(L[k]) · (dw · dx)                        (float32, k = 0..3: the SIMD lanes)
- *   [Q4_K] accm = accm + f32(Σ_j m_j · Σ_{e in sub-block j} x_e) · (dmin · dx)
- * and out = ((acc0 + acc1) + (acc2 + acc3)) − accm. Every float operation is one float32 rounding, in this
- * order, so the result does not depend on blocking, batch size or thread count.
+ * block (32 values for Q8_0/Q4_0, 256 for the K-quants), with w_e = s_e·q_e the stored quant times its
+ * integer sub-block scale and x_e the int8 activation (all integer sums exact):
+ *   32-value blocks: L[k] = Σ_{e : ((e mod 8) >> 1) = k} w_e·x_e,  acc[k] = acc[k] + f32(L[k])·(dw·dx)  (k = 0..3,
+ *     the SIMD lanes), out = ((acc0 + acc1) + (acc2 + acc3));
+ *   K-quants: I = Σ_e w_e·x_e (the whole super-block, so that SIMD kernels may group lanes as they like),
+ *     acc = acc + f32(I)·(dw·dx), [Q4_K] accm = accm + f32(Σ_j m_j · Σ_{e in sub-block j} x_e)·(dmin·dx),
+ *     out = acc − accm.
+ * Every float operation is one float32 rounding, in this order, so the result does not depend on blocking,
+ * batch size or thread count.
  */
 
 export type IntDType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
@@ -115,7 +117,7 @@ function isIntType(d: string): d is IntDType {
 export const intReferenceContract = defineContract<RefInput, Float32Array>({
   id: 'kernel-matmul-int-v1',
   equation: 'matmul_int_reference',
-  spec: 'out[t, r] = ((acc0 + acc1) + (acc2 + acc3)) − accm, the lane-wise float32 sums of per-block integer dots',
+  spec: 'out[t, r] = ((acc0 + acc1) + (acc2 + acc3)) − accm: float32 sums of per-block integer dots (4 lanes for 32-blocks, 1 for K-quants)',
   pre: [
     ['dtype has an integer kernel', ({ w }) => isIntType(w.dtype) && w.data instanceof Uint8Array && w.cols % INT_TYPES[w.dtype].block === 0],
     ['act holds n quantized rows', ({ w, act, n }) => isIntType(w.dtype) && act.byteLength >= n * actRowBytes(INT_TYPES[w.dtype].format, w.cols)],
@@ -128,25 +130,27 @@ function newBlock(type: IntType): IntBlock {
   return { q: new Int32Array(type.block), dw: 0, dmin: 0, mins: new Int32Array(8) };
 }
 
-/** Lane-ordered dot of weight row r with quantized token row t (see the file comment). */
+/** Dot of weight row r with quantized token row t (see the file comment). */
 function rowDot(type: IntType, w: Uint8Array, r: number, cols: number, act: DataView, t: number, blk: IntBlock): number {
   const G = type.block;
   const nb = cols / G;
   const xo = t * actRowBytes(type.format, cols);
-  const dOff = xo + 2 * cols;
+  const dOff = xo + cols;
   const sumOff = dOff + 4 * (cols / ACT_BLOCK[type.format]);
   const lanes = [0, 0, 0, 0];
   const L = [0, 0, 0, 0];
+  const laneOf = G === 256 ? (): number => 0 : (e: number): number => (e & 7) >> 1;
   let accm = 0;
   for (let sb = 0; sb < nb; sb++) {
     type.unpack(w, (r * nb + sb) * type.bytes, blk);
     L.fill(0);
-    for (let e = 0; e < G; e++) (L[(e & 7) >> 1] as number) += (blk.q[e] as number) * act.getInt16(xo + 2 * (sb * G + e), true);
+    for (let e = 0; e < G; e++) (L[laneOf(e)] as number) += (blk.q[e] as number) * act.getInt8(xo + sb * G + e);
     const dx = act.getFloat32(dOff + 4 * sb, true);
     const dd = fr(blk.dw * dx);
     for (let k = 0; k < 4; k++) lanes[k] = fr((lanes[k] as number) + fr(fr(L[k] as number) * dd));
     if (type.mins) accm = fr(accm + fr(fr(minSum(blk, act, sumOff + 16 * sb)) * fr(blk.dmin * dx)));
   }
+  if (G === 256) return fr((lanes[0] as number) - accm);
   return fr(fr(fr((lanes[0] as number) + (lanes[1] as number)) + fr((lanes[2] as number) + (lanes[3] as number))) - accm);
 }
 

@@ -17,7 +17,7 @@ export interface IntKernelSpec {
   readonly bytes: number;
   /** Byte offset of the f16 super-block scale d inside a weight block. */
   readonly dOffset: number;
-  /** Activation layout: Q8_K rows carry int32 sums of each 32 q's after the scales. */
+  /** Activation layout: Q8_K rows carry int16 sums of each 32 and each 16 q's after the scales. */
   readonly k: boolean;
   /** Whether the format has mins (a term accumulated apart, in `accm`). */
   readonly mins: boolean;
@@ -30,11 +30,6 @@ export interface IntKernelSpec {
    * then calls `chunk(e)` with the index e of its first value in the super-block.
    */
   body(a: Asm, chunk: (e: number) => void, h: EmitHelpers): void;
-  /**
-   * Q4_K: adds the mins term of token tt to local `accm{tt}` (local `xd` holds the token's d). The body leaves
-   * dmin (f32) in local `dmin` and the 8 mins (int16x8) in local `mv16`.
-   */
-  tokenMins?(a: Asm, tt: number): void;
 }
 
 
@@ -46,15 +41,20 @@ export const INT_EMIT = {
       splat16: (name, v) => void a.local(name, 'v128').i32(v).simd(SIMD.i16x8_splat).set(name),
     };
   },
-  /** Declares the geometry locals: nsb, wRow, dOff (int16 q bytes of a row), sOff (start of the sums), xs (row bytes). */
-  geometry: (a: Asm, spec: IntKernelSpec): void => {
-    a.local('nsb', 'i32').local('wRow', 'i32').local('dOff', 'i32').local('sOff', 'i32').local('xs', 'i32');
+  /**
+   * Declares the geometry locals: nsb, wRow, dOff (int8 q bytes of a row), sOff (start of the sums of 32),
+   * s16Off (of the sums of 16), xs (row bytes).
+   */
+  geometry: (a: Asm, spec: Pick<IntKernelSpec, 'block' | 'bytes' | 'k'>): void => {
+    a.local('nsb', 'i32').local('wRow', 'i32').local('dOff', 'i32').local('sOff', 'i32').local('s16Off', 'i32').local('xs', 'i32');
     a.get('cols').i32(Math.log2(spec.block)).op(OP.i32_shr_u).set('nsb');
     a.get('nsb').i32(spec.bytes).op(OP.i32_mul).set('wRow');
-    a.get('cols').i32(1).op(OP.i32_shl).set('dOff');
+    a.get('cols').set('dOff');
     a.get('dOff').get('nsb').i32(2).op(OP.i32_shl).op(OP.i32_add).set('sOff');
-    a.get('sOff').set('xs');
-    if (spec.k) a.get('xs').get('cols').i32(4).op(OP.i32_shr_u).op(OP.i32_add).set('xs');
+    a.get('sOff').set('s16Off');
+    if (spec.k) a.get('s16Off').get('cols').i32(4).op(OP.i32_shr_u).op(OP.i32_add).set('s16Off');
+    a.get('s16Off').set('xs');
+    if (spec.k) a.get('xs').get('cols').i32(3).op(OP.i32_shr_u).op(OP.i32_add).set('xs');
   },
   params: [['w', 'i32'], ['x', 'i32'], ['out', 'i32'], ['rows', 'i32'], ['cols', 'i32'], ['n', 'i32'], ['ldo', 'i32'], ['scratch', 'i32'], ['tab', 'i32']] as const,
   zero: Array<number>(16).fill(0),

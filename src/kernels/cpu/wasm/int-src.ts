@@ -1,12 +1,11 @@
 import { type Asm, type KernelSource, OP, SIMD } from './asm.js';
 import { INT_BASIC_SPECS } from './int-basic-src.js';
-import { INT_K_SPECS } from './int-k-src.js';
 import { INT_EMIT, type IntKernelSpec } from './int-spec.js';
 
 /**
  * Integer-dot products against ggml block weights, SIMD: out[t, r] = Σ over super-blocks of
  * f32(isum) · (dw · dx), where isum (int32x4) accumulates i32x4.dot_i16x8_s of the weight values (times their
- * integer sub-block scale, as int16) with the token's int8 activations (stored as int16, see int-act.ts). Each
+ * integer sub-block scale, as int16) with the token's int8 activations (widened to int16 as loaded). Each
  * dot takes 8 consecutive values, so lane k holds the values e with (e mod 8) >> 1 = k: exactly the lanes of
  * the scalar reference (int-ref.ts), which these kernels equal bit for bit. This one-pass form unpacks each
  * weight vector as it goes and serves decode (one token; several tokens take int-gemm-src.ts, whose per-token
@@ -34,7 +33,6 @@ function scaleInto(a: Asm, spec: IntKernelSpec, tt: number): void {
   a.get(`xp${tt}`).get('dOff').op(OP.i32_add).get('so').op(OP.i32_add).mem(OP.f32_load, 0, 2).set('xd');
   a.get(`acc${tt}`).get(`isum${tt}`).simd(SIMD.f32x4_convert_i32x4_s);
   a.get('dw').get('xd').op(OP.f32_mul).simd(SIMD.f32x4_splat).simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(`acc${tt}`);
-  spec.tokenMins?.(a, tt);
 }
 
 /** ((l0 + l1) + (l2 + l3)) − accm, stored at out[(t + tt)·ldo + r]. */
@@ -61,7 +59,7 @@ function micro(a: Asm, spec: IntKernelSpec, T: number): void {
     helpers(a).half(spec.dOffset);
     a.set('dw');
     for (let tt = 0; tt < T; tt++) scaleInto(a, spec, tt);
-    for (let tt = 0; tt < T; tt++) a.get(`xq${tt}`).i32(2 * spec.block).op(OP.i32_add).set(`xq${tt}`);
+    for (let tt = 0; tt < T; tt++) a.get(`xq${tt}`).i32(spec.block).op(OP.i32_add).set(`xq${tt}`);
     a.get('wp').i32(spec.bytes).op(OP.i32_add).set('wp');
     a.get('so').i32(4).op(OP.i32_add).set('so');
   });
@@ -72,12 +70,12 @@ function micro(a: Asm, spec: IntKernelSpec, T: number): void {
 function superBlock(a: Asm, spec: IntKernelSpec, T: number): void {
   spec.body(a, (e) => {
     for (let tt = 0; tt < T; tt++) {
-      a.get(`isum${tt}`).get('wv').get(`xq${tt}`).vload(2 * e).simd(SIMD.i32x4_dot_i16x8_s).simd(SIMD.i32x4_add).set(`isum${tt}`);
+      a.get(`isum${tt}`).get('wv').get(`xq${tt}`).vloadOp(SIMD.v128_load8x8_s, e).simd(SIMD.i32x4_dot_i16x8_s).simd(SIMD.i32x4_add).set(`isum${tt}`);
     }
   }, helpers(a));
 }
 
-/** The kernel: every weight row against the token rows, T at a time, then one at a time. */
+/** The kernel for 32-value blocks (the K-quants take int-k8-src.ts): every weight row against the token rows, T at a time, then one at a time. */
 function intKernel(spec: IntKernelSpec): KernelSource {
   return {
     name: spec.name,
@@ -95,4 +93,4 @@ function intKernel(spec: IntKernelSpec): KernelSource {
 
 
 /** The integer-dot kernels, one per weight format. */
-export const INT_SOURCES: readonly KernelSource[] = [...INT_BASIC_SPECS, ...INT_K_SPECS].map(intKernel);
+export const INT_SOURCES: readonly KernelSource[] = INT_BASIC_SPECS.map(intKernel);

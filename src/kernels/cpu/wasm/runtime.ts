@@ -1,5 +1,6 @@
+import { setFlagsFromString } from 'node:v8';
 import { f16ToF32 } from '../../../tensor/half.js';
-import { KERNEL_WASM } from './module.js';
+import { kernelWasm, relaxedProbeWasm } from './module.js';
 
 /**
  * The WebAssembly SIMD kernels and the memory they work in. Buffers the CPU backend allocates (activations,
@@ -34,6 +35,8 @@ interface KernelExports {
 
 export interface WasmKernels {
   readonly fn: KernelExports;
+  /** Whether the K-quant integer dots use relaxed SIMD (chosen at start-up, see `relaxedSimd`). */
+  readonly relaxed: boolean;
   /** The shared memory and the compiled module, for worker threads that instantiate the same kernels on it. */
   readonly memory: WasmMemory;
   readonly module: object;
@@ -153,15 +156,45 @@ class Heap {
   }
 }
 
+/**
+ * Whether i16x8.relaxed_dot_i8x16_i7x16_s can be used: Node 20's V8 validates it only behind
+ * --experimental-wasm-relaxed-simd (turned on here, before any kernel is compiled; V8 flags are per process,
+ * so the worker threads that instantiate the same module share it), and the instruction must give the exact
+ * pairwise sums on a probe whose second operand spans 0..127 and first −128..127. APR_RELAXED_SIMD=0 turns it off.
+ */
+function relaxedSimd(api: WasmApi): boolean {
+  if (process.env['APR_RELAXED_SIMD'] === '0') return false;
+  try {
+    setFlagsFromString('--experimental-wasm-relaxed-simd');
+    const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    const probe = new api.Instance(new api.Module(relaxedProbeWasm()), { env: { memory } }).exports as { probe(): void };
+    const bytes = new Int8Array(memory.buffer, 0, 32);
+    const cases = [[-128, 127, 127, 127], [127, -128, 7, 22], [-1, 5, 64, 100]];
+    for (const [x0, x1, w0, w1] of cases) {
+      for (let m = 0; m < 8; m++) bytes.set([(x0 as number) + m, (x1 as number) - m], 2 * m), bytes.set([(w0 as number) - m, (w1 as number) - 3 * m], 16 + 2 * m);
+      probe.probe();
+      const got = new Int16Array(memory.buffer, 32, 8);
+      for (let m = 0; m < 8; m++) {
+        const want = (bytes[2 * m] as number) * (bytes[16 + 2 * m] as number) + (bytes[2 * m + 1] as number) * (bytes[17 + 2 * m] as number);
+        if (got[m] !== want) return false;
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function instantiate(): WasmKernels | undefined {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   if (process.env['APR_KERNELS'] === 'js' || api === undefined) return undefined;
   let memory: WasmMemory;
   let fn: KernelExports;
   let module: object;
+  const relaxed = relaxedSimd(api);
   try {
     memory = new api.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
-    module = new api.Module(KERNEL_WASM);
+    module = new api.Module(kernelWasm(relaxed));
     const instance = new api.Instance(module, { env: { memory } });
     fn = instance.exports as unknown as KernelExports;
   } catch {
@@ -180,6 +213,7 @@ function instantiate(): WasmKernels | undefined {
   };
   return {
     fn,
+    relaxed,
     memory,
     module,
     f16Table: tab,

@@ -1,0 +1,238 @@
+import { type Asm, type KernelSource, OP, SIMD } from './asm.js';
+import { INT_EMIT } from './int-spec.js';
+
+/**
+ * Integer-dot products against K-quant weights (256-value super-blocks, Q8_K activations), on int8 vectors:
+ * each 16-value chunk of unsigned weight quants u (0..63, so a valid i7 operand) meets the token's 16 int8
+ * activations in one i16x8.relaxed_dot_i8x16_i7x16_s (pairwise products summed to int16; where relaxed SIMD
+ * is missing or wrong, extmul_low + extmul_high + add, which gives other int16 lanes with the same total).
+ * Chunks sharing an integer scale are added in int16 (no overflow: ≤ 2 chunks of |u| ≤ 15, or 1 chunk of
+ * |u| ≤ 63, times |x| ≤ 127), then one i32x4.dot_i16x8_s with the splat scale adds them to the int32 sums.
+ * The super-block's integer total I (lanes summed, exact) then takes one float32 multiply-add, as in the
+ * scalar reference (int-ref.ts), so the result does not depend on how lanes were grouped, on T or on the
+ * relaxed/fallback choice. T tokens share each unpacked weight chunk (decode T = 1, prefill T = 4); a token's
+ * operations are the same whatever T, so a prefill row equals the decode of that token bit for bit.
+ */
+
+interface KSpec {
+  readonly type: 'q4_k' | 'q6_k';
+  readonly bytes: number;
+  readonly dOffset: number;
+  readonly mins: boolean;
+  setup(a: Asm): void;
+  /** One super-block at `wp`: leaves each chunk's u8 weights in `wv` then calls chunk(e, first); group(push) after the chunks of one scale. */
+  body(a: Asm, chunk: (e: number, first: boolean) => void, group: (pushScale: () => void) => void): void;
+  /** Q6_K: pushes the int32x4 that the offset u − 32 takes off the super-block's sums, for token tt. */
+  correction?(a: Asm, tt: number): void;
+  /** Q4_K: accm{tt} += f32(Σ_j m_j S_j)·(dmin·xd{tt}). */
+  tokenMins?(a: Asm, tt: number): void;
+}
+
+const K1 = 0x3f3f3f3f;
+const K2 = 0x0f0f0f0f;
+const K3 = 0x03030303;
+
+/** ggml's kmask unpacking of the 12 scale bytes at wp + 4: scales = bytes of u0, u1; mins = bytes of u2, u3 (also as int16x8 in mv16). */
+function unpackScales(a: Asm): void {
+  const w = (i: number): Asm => a.get('wp').mem(OP.i32_load, 4 + 4 * i, 0);
+  w(2).i32(4).op(OP.i32_shr_u).i32(K2).op(OP.i32_and);
+  w(1).i32(6).op(OP.i32_shr_u).i32(K3).op(OP.i32_and).i32(4).op(OP.i32_shl).op(OP.i32_or).set('u3');
+  w(1).i32(K1).op(OP.i32_and).set('u2');
+  w(2).i32(K2).op(OP.i32_and);
+  w(0).i32(6).op(OP.i32_shr_u).i32(K3).op(OP.i32_and).i32(4).op(OP.i32_shl).op(OP.i32_or).set('u1');
+  w(0).i32(K1).op(OP.i32_and).set('u0');
+  a.get('u2').simd(SIMD.i32x4_splat).get('u3').simd(SIMD.i32x4_replace_lane, 1).simd(SIMD.i16x8_extend_low_i8x16_u).set('mv16');
+}
+
+/**
+ * Q4_K: d, dmin (f16), 12 bytes of 6-bit scales and mins, 128 bytes of nibbles: value 64i + l is the low
+ * nibble of byte 32i + l, value 64i + 32 + l its high nibble (l < 32); sub-block j has scale sc_j, min m_j.
+ */
+const Q4_K: KSpec = {
+  type: 'q4_k', bytes: 144, dOffset: 0, mins: true,
+  setup(a) {
+    a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
+    a.local('A', 'v128').local('B', 'v128').local('mv16', 'v128').local('dmin', 'f32');
+    for (let j = 0; j < 4; j++) a.local(`u${j}`, 'i32');
+  },
+  body(a, chunk, group) {
+    unpackScales(a);
+    for (let i = 0; i < 4; i++) {
+      a.get('wp').vload(16 + 32 * i).set('A');
+      a.get('wp').vload(32 + 32 * i).set('B');
+      for (let hi = 0; hi < 2; hi++) {
+        ['A', 'B'].forEach((v, k) => {
+          a.get(v);
+          if (hi) a.i32(4).simd(SIMD.i8x16_shr_u);
+          else a.get('c15').simd(SIMD.v128_and);
+          a.set('wv');
+          chunk(64 * i + 32 * hi + 16 * k, k === 0);
+        });
+        const j = 2 * i + hi;
+        group(() => {
+          a.get(j < 4 ? 'u0' : 'u1');
+          if (j & 3) a.i32(8 * (j & 3)).op(OP.i32_shr_u);
+          a.i32(0xff).op(OP.i32_and);
+        });
+      }
+    }
+  },
+  tokenMins(a, tt) {
+    // Σ_j m_j · S_j: the token's 8 int16 sums of 32 at xp + sOff + 16·sb (so = 4·sb), one dot with the mins
+    a.get('mv16').get(`xp${tt}`).get('sOff').op(OP.i32_add).get('so').i32(2).op(OP.i32_shl).op(OP.i32_add).vload(0);
+    a.simd(SIMD.i32x4_dot_i16x8_s);
+    hsum(a);
+    a.op(OP.f32_convert_i32_s).get('wp').mem(OP.i32_load16_u, 2, 0).i32(2).op(OP.i32_shl).get('tab').op(OP.i32_add).mem(OP.f32_load, 0, 2);
+    a.get(`xd${tt}`).op(OP.f32_mul).op(OP.f32_mul).get(`accm${tt}`).op(OP.f32_add).set(`accm${tt}`);
+  },
+};
+
+/**
+ * Q6_K: 128 bytes ql, 64 bytes qh, 16 int8 scales, d (f16). In half n, value 128n + 32g + l is
+ * u = nibble (g >> 1) of ql[64n + 32(g & 1) + l] | bits 2g..2g+1 of qh[128 + 32n + l] << 4, w = sc_c·(u − 32),
+ * c = its 16-value chunk (8n + 2g + l/16), whose scale is byte 192 + c.
+ */
+const Q6_K: KSpec = {
+  type: 'q6_k', bytes: 210, dOffset: 208, mins: false,
+  setup(a) {
+    a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
+    a.local('c48', 'v128').i32(48).simd(SIMD.i8x16_splat).set('c48');
+    for (const v of ['A0', 'A1', 'B0', 'B1', 'H0', 'H1']) a.local(v, 'v128');
+  },
+  body(a, chunk, group) {
+    for (let n = 0; n < 2; n++) {
+      for (let k = 0; k < 2; k++) {
+        a.get('wp').vload(64 * n + 16 * k).set(`A${k}`);
+        a.get('wp').vload(64 * n + 32 + 16 * k).set(`B${k}`);
+        a.get('wp').vload(128 + 32 * n + 16 * k).set(`H${k}`);
+      }
+      for (let g = 0; g < 4; g++) {
+        for (let k = 0; k < 2; k++) {
+          a.get(`${g & 1 ? 'B' : 'A'}${k}`);
+          if (g >> 1) a.i32(4).simd(SIMD.i8x16_shr_u);
+          else a.get('c15').simd(SIMD.v128_and);
+          a.get(`H${k}`);
+          if (g < 2) a.i32(4 - 2 * g).simd(SIMD.i8x16_shl);
+          if (g === 3) a.i32(2).simd(SIMD.i8x16_shr_u);
+          a.get('c48').simd(SIMD.v128_and).simd(SIMD.v128_or).set('wv');
+          chunk(128 * n + 32 * g + 16 * k, true);
+          group(() => void a.get('wp').mem(OP.i32_load8_s, 192 + 8 * n + 2 * g + k, 0));
+        }
+      }
+    }
+  },
+  correction(a, tt) {
+    // 32 · Σ_c sc_c · X_c: the 16 scales (int8 → int16) against the token's 16 int16 sums of 16 at xp + s16Off + 32·sb
+    const sums = (o: number): void => void a.get(`xp${tt}`).get('s16Off').op(OP.i32_add).get('so').i32(3).op(OP.i32_shl).op(OP.i32_add).vload(o);
+    a.get('wp').vloadOp(SIMD.v128_load8x8_s, 192);
+    sums(0);
+    a.simd(SIMD.i32x4_dot_i16x8_s);
+    a.get('wp').vloadOp(SIMD.v128_load8x8_s, 200);
+    sums(16);
+    a.simd(SIMD.i32x4_dot_i16x8_s).simd(SIMD.i32x4_add).i32(5).simd(SIMD.i32x4_shl);
+  },
+};
+
+/** i32x4 on the stack → the sum of its lanes (i32), via local `hv`. */
+function hsum(a: Asm): void {
+  a.set('hv');
+  for (let l = 0; l < 4; l++) {
+    a.get('hv').simd(SIMD.i32x4_extract_lane, l);
+    if (l > 0) a.op(OP.i32_add);
+  }
+}
+
+function declare(a: Asm, spec: KSpec, T: number): void {
+  INT_EMIT.geometry(a, { block: 256, bytes: spec.bytes, k: true });
+  a.local('r', 'i32').local('t', 'i32').local('nT', 'i32').local('sb', 'i32').local('wp', 'i32').local('so', 'i32');
+  a.local('wv', 'v128').local('xv', 'v128').local('hv', 'v128').local('scv', 'v128').local('dw', 'f32');
+  for (let tt = 0; tt < T; tt++) {
+    a.local(`xp${tt}`, 'i32').local(`xq${tt}`, 'i32').local(`p${tt}`, 'v128').local(`isum${tt}`, 'v128');
+    a.local(`acc${tt}`, 'f32').local(`accm${tt}`, 'f32').local(`xd${tt}`, 'f32');
+  }
+  a.get('n').get('n').i32(T).op(0x70).op(OP.i32_sub).set('nT');
+  spec.setup(a);
+}
+
+/** Pushes the int16 pairwise products of x (int8, local xv) and the weight chunk (u8 ≤ 127, local wv). */
+function dot8(a: Asm, relaxed: boolean): void {
+  if (relaxed) {
+    a.get('xv').get('wv').simd(SIMD.i16x8_relaxed_dot_i8x16_i7x16_s);
+    return;
+  }
+  a.get('xv').get('wv').simd(SIMD.i16x8_extmul_low_i8x16_s);
+  a.get('xv').get('wv').simd(SIMD.i16x8_extmul_high_i8x16_s).simd(SIMD.i16x8_add);
+}
+
+/** Weight row r against T token rows from t. */
+function micro(a: Asm, spec: KSpec, T: number, relaxed: boolean): void {
+  for (let tt = 0; tt < T; tt++) {
+    a.get('x').get('t').i32(tt).op(OP.i32_add).get('xs').op(OP.i32_mul).op(OP.i32_add).tee(`xp${tt}`).set(`xq${tt}`);
+    a.f32(0).set(`acc${tt}`).f32(0).set(`accm${tt}`);
+  }
+  a.get('w').get('r').get('wRow').op(OP.i32_mul).op(OP.i32_add).set('wp');
+  a.i32(0).set('so');
+  a.for('sb', 0, 'nsb', 1, () => {
+    for (let tt = 0; tt < T; tt++) a.simd(0x0c, ...INT_EMIT.zero).set(`isum${tt}`);
+    spec.body(a, (e, first) => {
+      for (let tt = 0; tt < T; tt++) {
+        a.get(`xq${tt}`).vload(e).set('xv');
+        if (!first) a.get(`p${tt}`);
+        dot8(a, relaxed);
+        if (!first) a.simd(SIMD.i16x8_add);
+        a.set(`p${tt}`);
+      }
+    }, (pushScale) => {
+      pushScale();
+      a.simd(SIMD.i16x8_splat).set('scv');
+      for (let tt = 0; tt < T; tt++) a.get(`isum${tt}`).get(`p${tt}`).get('scv').simd(SIMD.i32x4_dot_i16x8_s).simd(SIMD.i32x4_add).set(`isum${tt}`);
+    });
+    a.get('tab').get('wp').mem(OP.i32_load16_u, spec.dOffset, 0).i32(2).op(OP.i32_shl).op(OP.i32_add).mem(OP.f32_load, 0, 2).set('dw');
+    for (let tt = 0; tt < T; tt++) {
+      a.get(`xp${tt}`).get('dOff').op(OP.i32_add).get('so').op(OP.i32_add).mem(OP.f32_load, 0, 2).set(`xd${tt}`);
+      a.get(`isum${tt}`);
+      if (spec.correction) {
+        spec.correction(a, tt);
+        a.simd(SIMD.i32x4_sub);
+      }
+      hsum(a);
+      a.op(OP.f32_convert_i32_s).get('dw').get(`xd${tt}`).op(OP.f32_mul).op(OP.f32_mul).get(`acc${tt}`).op(OP.f32_add).set(`acc${tt}`);
+      spec.tokenMins?.(a, tt);
+      a.get(`xq${tt}`).i32(256).op(OP.i32_add).set(`xq${tt}`);
+    }
+    a.get('wp').i32(spec.bytes).op(OP.i32_add).set('wp');
+    a.get('so').i32(4).op(OP.i32_add).set('so');
+  });
+  for (let tt = 0; tt < T; tt++) {
+    a.get('out').get('t').i32(tt).op(OP.i32_add).get('ldo').op(OP.i32_mul).get('r').op(OP.i32_add).i32(2).op(OP.i32_shl).op(OP.i32_add);
+    a.get(`acc${tt}`);
+    if (spec.mins) a.get(`accm${tt}`).op(OP.f32_sub);
+    a.mem(OP.f32_store, 0, 2);
+  }
+}
+
+function kernel(spec: KSpec, prefix: 'qdot' | 'qgemm', T: number, relaxed: boolean): KernelSource {
+  return {
+    name: `${prefix}_${spec.type}`,
+    params: INT_EMIT.params,
+    exported: true,
+    emit(a) {
+      declare(a, spec, T);
+      a.for('r', 0, 'rows', 1, () => {
+        a.for('t', 0, 'nT', T, () => micro(a, spec, T, relaxed));
+        if (T > 1) a.for('t', 'nT', 'n', 1, () => micro(a, spec, 1, relaxed));
+      });
+    },
+  };
+}
+
+/**
+ * Tokens per prefill micro-kernel: 4 tokens share each unpacked chunk (measured on the 2048 × 5632 Q4_K/Q6_K
+ * products, 8 tokens: T = 3 and 4 alike, both ~1.8× the int16-scratch 2 × 2 kernel on Q4_K).
+ */
+const PREFILL_T = 4;
+
+/** The K-quant kernels: qdot_<type> (one token at a time) and qgemm_<type> (T tokens share each weight chunk). */
+export function intK8Sources(relaxed: boolean): KernelSource[] {
+  return [Q4_K, Q6_K].flatMap((s) => [kernel(s, 'qdot', 1, relaxed), kernel(s, 'qgemm', PREFILL_T, relaxed)]);
+}
