@@ -34,7 +34,7 @@ export interface AttentionShape {
  * `softcap` and `scale`, and `rope`'s `rotaryDim` below headDim. A model that needs one runs only on a
  * backend that lists it.
  */
-export type KernelFeature = 'attention-window' | 'attention-softcap' | 'attention-scale' | 'rope-partial';
+export type KernelFeature = 'attention-window' | 'attention-softcap' | 'attention-scale' | 'rope-partial' | 'weights-any-block';
 
 /**
  * The compute interface the decoder is written against. `B` is the backend's activation buffer and `W`

@@ -35,6 +35,7 @@ const FEATURE_NAMES: Record<KernelFeature, string> = {
   'attention-softcap': 'attention soft-capping',
   'attention-scale': 'a custom attention scale',
   'rope-partial': 'partial RoPE',
+  'weights-any-block': 'products on every block dtype',
 };
 
 /** The kernels (features and optional methods) a config needs beyond the Llama set. */

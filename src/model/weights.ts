@@ -1,8 +1,9 @@
 import { FormatError } from '../formats/errors.js';
 import type { Backend, WeightMatrix } from '../kernels/types.js';
-import { ROW_DECODERS } from '../kernels/cpu/blocks.js';
+import { COMMON_BLOCK_TYPES, ROW_DECODERS } from '../kernels/cpu/blocks.js';
 import type { ArchConfig, ModelBundle } from '../tensor/bundle.js';
 import { dequantize } from '../tensor/codecs/index.js';
+import type { DType } from '../tensor/dtype.js';
 import type { TensorRef } from '../tensor/store.js';
 import { archTraits, isNormGain } from '../tensor/arch.js';
 import { type LoraPair, loadLoraPair } from './lora-apply.js';
@@ -78,12 +79,17 @@ class Loader<B, W> {
     return this.bundle.tensors.get(name) !== undefined;
   }
 
+  /** Whether the backend's products read `dtype` in its blocks: every backend the common ones, the CPU all it decodes per row. */
+  private keepsBlocks(dtype: DType): boolean {
+    return ROW_DECODERS[dtype] !== undefined && (COMMON_BLOCK_TYPES.has(dtype) || (this.backend.features?.includes('weights-any-block') ?? false));
+  }
+
   /** The host form of a weight matrix: F32 floats, or raw blocks for a dtype the kernels decode per row. */
   hostMatrix(name: string, rows: number, cols: number): WeightMatrix {
     const t = this.ref(name);
     this.checkShape(t, [rows, cols]);
     const bytes = t.read();
-    if (t.dtype !== 'F32' && this.keepQuantized && ROW_DECODERS[t.dtype] !== undefined) {
+    if (t.dtype !== 'F32' && this.keepQuantized && this.keepsBlocks(t.dtype)) {
       this.dtypes[name] = t.dtype;
       return { dtype: t.dtype, rows, cols, data: bytes };
     }

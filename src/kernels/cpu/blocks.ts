@@ -1,5 +1,6 @@
 import { allFinite } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
+import { dequantizeQ5_K } from '../../tensor/codecs/kquants.js';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import { f16ToF32 } from '../../tensor/half.js';
 
@@ -139,7 +140,17 @@ export type RowDecoder = (data: Uint8Array, offset: number, nBlocks: number, out
  * Dispatch table used by the matmul and embedding kernels, whose own contracts check the shapes once per
  * call; `decodeBlockRow` is the contracted entry point for everyone else.
  */
-export const ROW_DECODERS: Readonly<Partial<Record<DType, RowDecoder>>> = { Q8_0: decodeQ8_0, Q4_0: decodeQ4_0, Q4_K: decodeQ4_K, Q6_K: decodeQ6_K };
+export const ROW_DECODERS: Readonly<Partial<Record<DType, RowDecoder>>> = {
+  Q8_0: decodeQ8_0,
+  Q4_0: decodeQ4_0,
+  Q4_K: decodeQ4_K,
+  Q6_K: decodeQ6_K,
+  // the codec's decoder on the row's blocks (no integer-free SIMD form: the integer-dot kernels take Q5_K)
+  Q5_K: (b, o, nb, out) => dequantizeQ5_K(b.subarray(o, o + 176 * nb), 256 * nb, out),
+};
+
+/** The dtypes every backend keeps in their blocks (the others are widened to float32 at load unless a backend lists 'weights-any-block'). */
+export const COMMON_BLOCK_TYPES: ReadonlySet<DType> = new Set(['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K']);
 
 function decodeRowUnchecked(dtype: DType, data: Uint8Array, row: number, cols: number, out: Float32Array): void {
   const { blockSize, blockBytes } = DTYPES[dtype];

@@ -25,7 +25,7 @@ export { threadPool, type ThreadPool } from './pool.js';
 type KernelOps = 'features' | 'matmul' | 'embed' | 'rmsnorm' | 'addBias' | 'add' | 'swiglu' | 'geglu' | 'scale' | 'softcap' | 'rope' | 'kvStore' | 'attention';
 
 const kernels: Required<Pick<Backend<Float32Array, WeightMatrix>, KernelOps>> = {
-  features: ['attention-window', 'attention-softcap', 'attention-scale', 'rope-partial'],
+  features: ['attention-window', 'attention-softcap', 'attention-scale', 'rope-partial', 'weights-any-block'],
   matmul: (w, x, n, out) => void matmulInt(w, x, n, out),
   embed: (table, tokens, out) => void embed(table, tokens, out),
   rmsnorm: (x, weight, eps, n, dim, out) => void rmsnorm(x, weight, eps, n, dim, out),

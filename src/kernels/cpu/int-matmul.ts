@@ -18,8 +18,8 @@ import { type WasmKernels, wasmKernels } from './wasm/runtime.js';
  * or the thread count.
  */
 
-type Suffix = 'q8_0' | 'q4_0' | 'q4_k' | 'q6_k';
-const SUFFIX: Readonly<Record<IntDType, Suffix>> = { Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_K: 'q4_k', Q6_K: 'q6_k' };
+type Suffix = 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
+const SUFFIX: Readonly<Record<IntDType, Suffix>> = { Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_K: 'q4_k', Q5_K: 'q5_k', Q6_K: 'q6_k' };
 
 /** One token: the fused kernel (qdot, unpacks as it goes); several: rows unpacked once into a scratch (qgemm). */
 function kernelName(d: IntDType, n: number): `qdot_${Suffix}` | `qgemm_${Suffix}` {
@@ -61,7 +61,7 @@ function intProduct(d: IntDType, w: WeightMatrix, x: Float32Array, n: number, ou
   const q = quantize(d, w, x, n);
   const k = wasmKernels;
   if (k !== undefined && k.owns(w.data) && k.owns(out) && k.owns(q)) {
-    const scratch = n === 1 ? 0 : k.scratch(16 * w.cols);
+    const scratch = n === 1 || INT_TYPES[d].block === 256 ? 0 : k.scratch(16 * w.cols);
     k.fn[kernelName(d, n)](w.data.byteOffset, q.byteOffset, out.byteOffset, w.rows, w.cols, n, w.rows, scratch, k.f16Table);
     return out;
   }

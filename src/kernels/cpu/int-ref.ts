@@ -17,7 +17,7 @@ import { ACT_BLOCK, type ActFormat, actRowBytes } from './int-act.js';
  * batch size or thread count.
  */
 
-export type IntDType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+export type IntDType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
 interface IntBlock {
   /** s_e · q_e per value of the super-block. */
@@ -68,15 +68,19 @@ function unpackQ4_0(b: Uint8Array, o: number, out: IntBlock): void {
   }
 }
 
-function unpackQ4_K(b: Uint8Array, o: number, out: IntBlock): void {
+/** Q4_K (qs at 16) and Q5_K (qh at 16: bit j of qh[l] adds 16 to value l of sub-block j; qs at 48). */
+function unpackQ45_K(b: Uint8Array, o: number, out: IntBlock, qs: number, qh: number | undefined): void {
   out.dw = half(b, o);
   out.dmin = half(b, o + 2);
   for (let j = 0; j < 8; j++) {
     const [sc, m] = k4ScaleMin(b, o + 4, j);
     out.mins[j] = m;
-    const base = o + 16 + 32 * (j >> 1);
+    const base = o + qs + 32 * (j >> 1);
     const shift = 4 * (j & 1);
-    for (let l = 0; l < 32; l++) out.q[32 * j + l] = sc * (((b[base + l] ?? 0) >> shift) & 15);
+    for (let l = 0; l < 32; l++) {
+      const high = qh === undefined ? 0 : (((b[o + qh + l] ?? 0) >> j) & 1) << 4;
+      out.q[32 * j + l] = sc * ((((b[base + l] ?? 0) >> shift) & 15) + high);
+    }
   }
 }
 
@@ -99,7 +103,8 @@ function unpackQ6_K(b: Uint8Array, o: number, out: IntBlock): void {
 export const INT_TYPES: Readonly<Record<IntDType, IntType>> = {
   Q8_0: { format: 'Q8_0', block: 32, bytes: 34, mins: false, unpack: unpackQ8_0 },
   Q4_0: { format: 'Q8_0', block: 32, bytes: 18, mins: false, unpack: unpackQ4_0 },
-  Q4_K: { format: 'Q8_K', block: 256, bytes: 144, mins: true, unpack: unpackQ4_K },
+  Q4_K: { format: 'Q8_K', block: 256, bytes: 144, mins: true, unpack: (b, o, out) => unpackQ45_K(b, o, out, 16, undefined) },
+  Q5_K: { format: 'Q8_K', block: 256, bytes: 176, mins: true, unpack: (b, o, out) => unpackQ45_K(b, o, out, 48, 16) },
   Q6_K: { format: 'Q8_K', block: 256, bytes: 210, mins: false, unpack: unpackQ6_K },
 };
 

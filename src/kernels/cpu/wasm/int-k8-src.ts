@@ -15,7 +15,7 @@ import { INT_EMIT } from './int-spec.js';
  */
 
 interface KSpec {
-  readonly type: 'q4_k' | 'q6_k';
+  readonly type: 'q4_k' | 'q5_k' | 'q6_k';
   readonly bytes: number;
   readonly dOffset: number;
   readonly mins: boolean;
@@ -45,47 +45,62 @@ function unpackScales(a: Asm): void {
 }
 
 /**
- * Q4_K: d, dmin (f16), 12 bytes of 6-bit scales and mins, 128 bytes of nibbles: value 64i + l is the low
- * nibble of byte 32i + l, value 64i + 32 + l its high nibble (l < 32); sub-block j has scale sc_j, min m_j.
+ * Q4_K / Q5_K: d, dmin (f16), 12 bytes of 6-bit scales and mins, [Q5_K: 32 bytes qh,] 128 bytes of nibbles at
+ * `qs`: value 64i + l is the low nibble of byte 32i + l, value 64i + 32 + l its high nibble (l < 32), plus
+ * (Q5_K) 16 where bit j of qh[l] is set, j = its sub-block; sub-block j has scale sc_j and min m_j.
  */
-const Q4_K: KSpec = {
-  type: 'q4_k', bytes: 144, dOffset: 0, mins: true,
-  setup(a) {
-    a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
-    a.local('A', 'v128').local('B', 'v128').local('mv16', 'v128').local('dmin', 'f32');
-    for (let j = 0; j < 4; j++) a.local(`u${j}`, 'i32');
-  },
-  body(a, chunk, group) {
-    unpackScales(a);
-    for (let i = 0; i < 4; i++) {
-      a.get('wp').vload(16 + 32 * i).set('A');
-      a.get('wp').vload(32 + 32 * i).set('B');
-      for (let hi = 0; hi < 2; hi++) {
-        ['A', 'B'].forEach((v, k) => {
-          a.get(v);
-          if (hi) a.i32(4).simd(SIMD.i8x16_shr_u);
-          else a.get('c15').simd(SIMD.v128_and);
-          a.set('wv');
-          chunk(64 * i + 32 * hi + 16 * k, k === 0);
-        });
-        const j = 2 * i + hi;
-        group(() => {
-          a.get(j < 4 ? 'u0' : 'u1');
-          if (j & 3) a.i32(8 * (j & 3)).op(OP.i32_shr_u);
-          a.i32(0xff).op(OP.i32_and);
-        });
+function q45K(type: 'q4_k' | 'q5_k', bytes: number, qs: number, qh: number | undefined): KSpec {
+  return {
+    type, bytes, dOffset: 0, mins: true,
+    setup(a) {
+      a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
+      if (qh !== undefined) a.local('c16', 'v128').i32(16).simd(SIMD.i8x16_splat).set('c16').local('H0', 'v128').local('H1', 'v128');
+      a.local('A', 'v128').local('B', 'v128').local('mv16', 'v128');
+      for (let j = 0; j < 4; j++) a.local(`u${j}`, 'i32');
+    },
+    body(a, chunk, group) {
+      unpackScales(a);
+      if (qh !== undefined) a.get('wp').vload(qh).set('H0').get('wp').vload(qh + 16).set('H1');
+      for (let i = 0; i < 4; i++) {
+        a.get('wp').vload(qs + 32 * i).set('A');
+        a.get('wp').vload(qs + 16 + 32 * i).set('B');
+        for (let hi = 0; hi < 2; hi++) {
+          const j = 2 * i + hi;
+          ['A', 'B'].forEach((v, k) => {
+            a.get(v);
+            if (hi) a.i32(4).simd(SIMD.i8x16_shr_u);
+            else a.get('c15').simd(SIMD.v128_and);
+            if (qh !== undefined) {
+              // bit j of qh moved to bit 4
+              a.get(`H${k}`);
+              if (j < 4) a.i32(4 - j).simd(SIMD.i8x16_shl);
+              if (j > 4) a.i32(j - 4).simd(SIMD.i8x16_shr_u);
+              a.get('c16').simd(SIMD.v128_and).simd(SIMD.v128_or);
+            }
+            a.set('wv');
+            chunk(64 * i + 32 * hi + 16 * k, k === 0);
+          });
+          group(() => {
+            a.get(j < 4 ? 'u0' : 'u1');
+            if (j & 3) a.i32(8 * (j & 3)).op(OP.i32_shr_u);
+            a.i32(0xff).op(OP.i32_and);
+          });
+        }
       }
-    }
-  },
-  tokenMins(a, tt) {
-    // Σ_j m_j · S_j: the token's 8 int16 sums of 32 at xp + sOff + 16·sb (so = 4·sb), one dot with the mins
-    a.get('mv16').get(`xp${tt}`).get('sOff').op(OP.i32_add).get('so').i32(2).op(OP.i32_shl).op(OP.i32_add).vload(0);
-    a.simd(SIMD.i32x4_dot_i16x8_s);
-    hsum(a);
-    a.op(OP.f32_convert_i32_s).get('wp').mem(OP.i32_load16_u, 2, 0).i32(2).op(OP.i32_shl).get('tab').op(OP.i32_add).mem(OP.f32_load, 0, 2);
-    a.get(`xd${tt}`).op(OP.f32_mul).op(OP.f32_mul).get(`accm${tt}`).op(OP.f32_add).set(`accm${tt}`);
-  },
-};
+    },
+    tokenMins: q45Mins,
+  };
+}
+
+/** Q4_K/Q5_K mins: accm{tt} += f32(Σ_j m_j S_j)·(dmin·xd{tt}), S_j the token's sums of 32 at xp + sOff + 16·sb. */
+function q45Mins(a: Asm, tt: number): void {
+  // Σ_j m_j · S_j: the token's 8 int16 sums of 32 at xp + sOff + 16·sb (so = 4·sb), one dot with the mins
+  a.get('mv16').get(`xp${tt}`).get('sOff').op(OP.i32_add).get('so').i32(2).op(OP.i32_shl).op(OP.i32_add).vload(0);
+  a.simd(SIMD.i32x4_dot_i16x8_s);
+  hsum(a);
+  a.op(OP.f32_convert_i32_s).get('wp').mem(OP.i32_load16_u, 2, 0).i32(2).op(OP.i32_shl).get('tab').op(OP.i32_add).mem(OP.f32_load, 0, 2);
+  a.get(`xd${tt}`).op(OP.f32_mul).op(OP.f32_mul).get(`accm${tt}`).op(OP.f32_add).set(`accm${tt}`);
+}
 
 /**
  * Q6_K: 128 bytes ql, 64 bytes qh, 16 int8 scales, d (f16). In half n, value 128n + 32g + l is
@@ -234,5 +249,5 @@ const PREFILL_T = 4;
 
 /** The K-quant kernels: qdot_<type> (one token at a time) and qgemm_<type> (T tokens share each weight chunk). */
 export function intK8Sources(relaxed: boolean): KernelSource[] {
-  return [Q4_K, Q6_K].flatMap((s) => [kernel(s, 'qdot', 1, relaxed), kernel(s, 'qgemm', PREFILL_T, relaxed)]);
+  return [q45K('q4_k', 144, 16, undefined), q45K('q5_k', 176, 48, 16), Q6_K].flatMap((s) => [kernel(s, 'qdot', 1, relaxed), kernel(s, 'qgemm', PREFILL_T, relaxed)]);
 }

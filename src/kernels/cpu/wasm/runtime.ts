@@ -20,10 +20,12 @@ interface KernelExports {
   qdot_q8_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_q4_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qdot_q5_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qgemm_q8_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qgemm_q4_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qgemm_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qgemm_q5_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qgemm_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   decode_q8_0(src: number, dst: number, nb: number, tab: number): void;
   decode_q4_0(src: number, dst: number, nb: number, tab: number): void;
