@@ -16,7 +16,12 @@ import { bin, FIX, llamaQuantize, reason } from './gguf-llama-cpp-tools.js';
  * to 8 bits per block and take integer dots, so the figures agree closely; what remains is llama.cpp's other
  * float work (its f16 KV cache, fused kernels): allow 0.4 % below and 0.05 % above, as for the fixture types
  * (perplexity-gguf-quant.test.ts). A mis-read block moves perplexity by tens of percent.
+ * Q3_K is the exception, allowed 0.2 % above: llama-perplexity gives 7.8808 where apr's integer dots give
+ * 7.8905 and apr's exact float product of the same dequantized weights 7.8876 (16 chunks); the dequantized
+ * weights equal llama.cpp's bit for bit (gguf-llama-cpp.test.ts) and the two apr paths agree within 0.04 %, so
+ * the 0.12 % lies in llama.cpp's own Q3_K dot product on this CPU, whose cause we have not found.
  */
+const ABOVE: Readonly<Record<string, number>> = { Q3_K: 2e-3 };
 const heldout = join(FIX, '..', 'reference', 'heldout.py.txt');
 
 function llamaPerplexity(model: string): number {
@@ -41,8 +46,9 @@ describe.skipIf(bin === undefined)('integer-dot block types against llama-perple
   const dir = mkdtempSync(join(tmpdir(), 'apr-int-dot-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [scheme, type] of [['Q5_K_S', 'Q5_K']] as const) {
-    it(`[ob:perplexity-matches-reference] ${type} (${scheme} --pure): within [−0.4 %, +0.05 %] of llama-perplexity`, () => {
+  for (const [scheme, type] of [['Q5_K_S', 'Q5_K'], ['Q3_K_S', 'Q3_K'], ['Q2_K', 'Q2_K']] as const) {
+    const above = ABOVE[type] ?? 5e-4;
+    it(`[ob:perplexity-matches-reference] ${type} (${scheme} --pure): within [−0.4 %, +${above * 100} %] of llama-perplexity`, () => {
       const file = join(dir, `${scheme}.gguf`);
       llamaQuantize(join(FIX, 'tiny-coder-llama-f32.gguf'), file, scheme, true);
       const theirs = llamaPerplexity(file);
@@ -50,7 +56,7 @@ describe.skipIf(bin === undefined)('integer-dot block types against llama-perple
       console.log(`${type}: apr ${ours.toFixed(4)}, llama-perplexity ${theirs}`);
       const rel = ours / theirs - 1;
       expect(rel).toBeGreaterThan(-4e-3);
-      expect(rel).toBeLessThan(5e-4);
+      expect(rel).toBeLessThan(above);
     });
   }
 });

@@ -24,6 +24,11 @@ export function randomBlocks(dtype: DType, rows: number, cols: number, seed: num
       setHalf(o + 2, rnd() * 0.01);
     }
     if (dtype === 'Q6_K') setHalf(o + 208, (rnd() - 0.5) * 0.01);
+    if (dtype === 'Q3_K') setHalf(o + 108, (rnd() - 0.5) * 0.01);
+    if (dtype === 'Q2_K') {
+      setHalf(o + 80, rnd() * 0.01);
+      setHalf(o + 82, rnd() * 0.01);
+    }
   }
   return bytes;
 }

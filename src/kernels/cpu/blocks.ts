@@ -1,6 +1,7 @@
 import { allFinite } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
 import { dequantizeQ5_K } from '../../tensor/codecs/kquants.js';
+import { dequantizeQ2_K, dequantizeQ3_K } from '../../tensor/codecs/kquants-q23.js';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import { f16ToF32 } from '../../tensor/half.js';
 
@@ -145,7 +146,9 @@ export const ROW_DECODERS: Readonly<Partial<Record<DType, RowDecoder>>> = {
   Q4_0: decodeQ4_0,
   Q4_K: decodeQ4_K,
   Q6_K: decodeQ6_K,
-  // the codec's decoder on the row's blocks (no integer-free SIMD form: the integer-dot kernels take Q5_K)
+  // the codec's decoders on the row's blocks (no float SIMD form: the integer-dot kernels take these types)
+  Q2_K: (b, o, nb, out) => dequantizeQ2_K(b.subarray(o, o + 84 * nb), 256 * nb, out),
+  Q3_K: (b, o, nb, out) => dequantizeQ3_K(b.subarray(o, o + 110 * nb), 256 * nb, out),
   Q5_K: (b, o, nb, out) => dequantizeQ5_K(b.subarray(o, o + 176 * nb), 256 * nb, out),
 };
 

@@ -1,4 +1,5 @@
 import { defineContract } from '../../contract/index.js';
+import { q3Scales } from '../../tensor/codecs/kquants-q23.js';
 import { f16ToF32 } from '../../tensor/half.js';
 import type { WeightMatrix } from '../types.js';
 import { ACT_BLOCK, type ActFormat, actRowBytes } from './int-act.js';
@@ -17,14 +18,14 @@ import { ACT_BLOCK, type ActFormat, actRowBytes } from './int-act.js';
  * batch size or thread count.
  */
 
-export type IntDType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+export type IntDType = 'Q8_0' | 'Q4_0' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
 interface IntBlock {
   /** s_e · q_e per value of the super-block. */
   readonly q: Int32Array;
   dw: number;
   dmin: number;
-  /** Q4_K: the 6-bit min of each 32-value sub-block. */
+  /** Q4_K/Q5_K: the 6-bit min of each 32-value sub-block; Q2_K: the 4-bit min of each 16 values. */
   readonly mins: Int32Array;
 }
 
@@ -32,8 +33,8 @@ interface IntType {
   readonly format: ActFormat;
   readonly block: number;
   readonly bytes: number;
-  /** Whether the super-block carries mins (Q4_K): their term is accumulated apart, in `accm`. */
-  readonly mins: boolean;
+  /** Values per min when the super-block carries mins (Q2_K 16, Q4_K/Q5_K 32): their term is accumulated apart, in `accm`. */
+  readonly mins?: 16 | 32;
   unpack(b: Uint8Array, o: number, out: IntBlock): void;
 }
 
@@ -84,6 +85,32 @@ function unpackQ45_K(b: Uint8Array, o: number, out: IntBlock, qs: number, qh: nu
   }
 }
 
+function unpackQ2_K(b: Uint8Array, o: number, out: IntBlock): void {
+  out.dw = half(b, o + 80);
+  out.dmin = half(b, o + 82);
+  for (let c = 0; c < 16; c++) {
+    const sc = b[o + c] ?? 0;
+    out.mins[c] = sc >> 4;
+    const q = o + 16 + 32 * (c >> 3) + 16 * (c & 1);
+    const shift = 2 * ((c >> 1) & 3);
+    for (let l = 0; l < 16; l++) out.q[16 * c + l] = (sc & 15) * (((b[q + l] ?? 0) >> shift) & 3);
+  }
+}
+
+function unpackQ3_K(b: Uint8Array, o: number, out: IntBlock): void {
+  out.dw = half(b, o + 108);
+  const scales = q3Scales(b, o + 96);
+  for (let c = 0; c < 16; c++) {
+    const q = o + 32 + 32 * (c >> 3) + 16 * (c & 1);
+    const shift = 2 * ((c >> 1) & 3);
+    const bit = c >> 1;
+    for (let l = 0; l < 16; l++) {
+      const u = (((b[q + l] ?? 0) >> shift) & 3) | ((((b[o + 16 * (c & 1) + l] ?? 0) >> bit) & 1) << 2);
+      out.q[16 * c + l] = (scales[c] as number) * (u - 4);
+    }
+  }
+}
+
 function unpackQ6_K(b: Uint8Array, o: number, out: IntBlock): void {
   out.dw = half(b, o + 208);
   for (let n = 0; n < 2; n++) {
@@ -101,11 +128,13 @@ function unpackQ6_K(b: Uint8Array, o: number, out: IntBlock): void {
 
 /** The weight dtypes with an integer kernel, their activation format and block geometry. */
 export const INT_TYPES: Readonly<Record<IntDType, IntType>> = {
-  Q8_0: { format: 'Q8_0', block: 32, bytes: 34, mins: false, unpack: unpackQ8_0 },
-  Q4_0: { format: 'Q8_0', block: 32, bytes: 18, mins: false, unpack: unpackQ4_0 },
-  Q4_K: { format: 'Q8_K', block: 256, bytes: 144, mins: true, unpack: (b, o, out) => unpackQ45_K(b, o, out, 16, undefined) },
-  Q5_K: { format: 'Q8_K', block: 256, bytes: 176, mins: true, unpack: (b, o, out) => unpackQ45_K(b, o, out, 48, 16) },
-  Q6_K: { format: 'Q8_K', block: 256, bytes: 210, mins: false, unpack: unpackQ6_K },
+  Q8_0: { format: 'Q8_0', block: 32, bytes: 34, unpack: unpackQ8_0 },
+  Q4_0: { format: 'Q8_0', block: 32, bytes: 18, unpack: unpackQ4_0 },
+  Q2_K: { format: 'Q8_K', block: 256, bytes: 84, mins: 16, unpack: unpackQ2_K },
+  Q3_K: { format: 'Q8_K', block: 256, bytes: 110, unpack: unpackQ3_K },
+  Q4_K: { format: 'Q8_K', block: 256, bytes: 144, mins: 32, unpack: (b, o, out) => unpackQ45_K(b, o, out, 16, undefined) },
+  Q5_K: { format: 'Q8_K', block: 256, bytes: 176, mins: 32, unpack: (b, o, out) => unpackQ45_K(b, o, out, 48, 16) },
+  Q6_K: { format: 'Q8_K', block: 256, bytes: 210, unpack: unpackQ6_K },
 };
 
 interface RefInput {
@@ -132,7 +161,7 @@ export const intReferenceContract = defineContract<RefInput, Float32Array>({
 
 /** A block scratch for `type`. */
 function newBlock(type: IntType): IntBlock {
-  return { q: new Int32Array(type.block), dw: 0, dmin: 0, mins: new Int32Array(8) };
+  return { q: new Int32Array(type.block), dw: 0, dmin: 0, mins: new Int32Array(16) };
 }
 
 /** Dot of weight row r with quantized token row t (see the file comment). */
@@ -153,16 +182,17 @@ function rowDot(type: IntType, w: Uint8Array, r: number, cols: number, act: Data
     const dx = act.getFloat32(dOff + 4 * sb, true);
     const dd = fr(blk.dw * dx);
     for (let k = 0; k < 4; k++) lanes[k] = fr((lanes[k] as number) + fr(fr(L[k] as number) * dd));
-    if (type.mins) accm = fr(accm + fr(fr(minSum(blk, act, sumOff + 16 * sb)) * fr(blk.dmin * dx)));
+    if (type.mins === 32) accm = fr(accm + fr(fr(minSum(blk, act, sumOff + 16 * sb, 8)) * fr(blk.dmin * dx)));
+    if (type.mins === 16) accm = fr(accm + fr(fr(minSum(blk, act, sumOff + 2 * (cols / 32) + 32 * sb, 16)) * fr(blk.dmin * dx)));
   }
   if (G === 256) return fr((lanes[0] as number) - accm);
   return fr(fr(fr((lanes[0] as number) + (lanes[1] as number)) + fr((lanes[2] as number) + (lanes[3] as number))) - accm);
 }
 
-/** Σ_j m_j · (sum of the 32 activation q's of sub-block j), the 8 sums at byte `o`. */
-function minSum(blk: IntBlock, act: DataView, o: number): number {
+/** Σ_j m_j · (sum of the activation q's of group j), the `groups` int16 sums at byte `o`. */
+function minSum(blk: IntBlock, act: DataView, o: number, groups: number): number {
   let s = 0;
-  for (let j = 0; j < 8; j++) s += (blk.mins[j] as number) * act.getInt16(o + 2 * j, true);
+  for (let j = 0; j < groups; j++) s += (blk.mins[j] as number) * act.getInt16(o + 2 * j, true);
   return s;
 }
 

@@ -15,16 +15,16 @@ import { INT_EMIT } from './int-spec.js';
  */
 
 interface KSpec {
-  readonly type: 'q4_k' | 'q5_k' | 'q6_k';
+  readonly type: 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
   readonly bytes: number;
   readonly dOffset: number;
   readonly mins: boolean;
   setup(a: Asm): void;
   /** One super-block at `wp`: leaves each chunk's u8 weights in `wv` then calls chunk(e, first); group(push) after the chunks of one scale. */
   body(a: Asm, chunk: (e: number, first: boolean) => void, group: (pushScale: () => void) => void): void;
-  /** Q6_K: pushes the int32x4 that the offset u − 32 takes off the super-block's sums, for token tt. */
+  /** Q3_K/Q6_K: pushes the int32x4 that the offset (u − 4, u − 32) takes off the super-block's sums, for token tt. */
   correction?(a: Asm, tt: number): void;
-  /** Q4_K: accm{tt} += f32(Σ_j m_j S_j)·(dmin·xd{tt}). */
+  /** Q2_K/Q4_K/Q5_K: accm{tt} += f32(Σ_j m_j S_j)·(dmin·xd{tt}). */
   tokenMins?(a: Asm, tt: number): void;
 }
 
@@ -148,6 +148,117 @@ const Q6_K: KSpec = {
   },
 };
 
+/** Pushes the token's 16 int16 sums of 16 values, lanes 8h..8h+7, of super-block so/4 (at xp + s16Off + 32·sb). */
+function sums16(a: Asm, tt: number, h: number): void {
+  a.get(`xp${tt}`).get('s16Off').op(OP.i32_add).get('so').i32(3).op(OP.i32_shl).op(OP.i32_add).vload(16 * h);
+}
+
+/** Pushes Σ_c v_c·X_c (int32x4) for the int8x16 v in local `sv` (one per 16-value chunk c) and token tt's sums X_c. */
+function chunkDot(a: Asm, tt: number): void {
+  a.get('sv').simd(SIMD.i16x8_extend_low_i8x16_s);
+  sums16(a, tt, 0);
+  a.simd(SIMD.i32x4_dot_i16x8_s);
+  a.get('sv').simd(SIMD.i16x8_extend_high_i8x16_s);
+  sums16(a, tt, 1);
+  a.simd(SIMD.i32x4_dot_i16x8_s).simd(SIMD.i32x4_add);
+}
+
+/**
+ * The 2-bit field of Q2_K/Q3_K chunk c = 8n + 2j + h (values 128n + 32j + 16h + l): bits 2j, 2j + 1 of
+ * qs[32n + 16h + l], the qs bytes being in locals Q0, Q1 (of half n).
+ */
+function twoBits(a: Asm, j: number, h: number): void {
+  a.get(`Q${h}`);
+  if (j > 0) a.i32(2 * j).simd(SIMD.i8x16_shr_u);
+  a.get('c3').simd(SIMD.v128_and);
+}
+
+/** block_q2_K { u8 scales[16]; u8 qs[64]; f16 d; f16 dmin }: w = d·(sc_c & 15)·u − dmin·(sc_c >> 4), u 2 bits. */
+const Q2_K: KSpec = {
+  type: 'q2_k', bytes: 84, dOffset: 80, mins: true,
+  setup(a) {
+    a.local('c3', 'v128').i32(3).simd(SIMD.i8x16_splat).set('c3');
+    a.local('Q0', 'v128').local('Q1', 'v128').local('sv', 'v128');
+  },
+  body(a, chunk, group) {
+    for (let n = 0; n < 2; n++) {
+      a.get('wp').vload(16 + 32 * n).set('Q0').get('wp').vload(32 + 32 * n).set('Q1');
+      for (let j = 0; j < 4; j++) {
+        for (let h = 0; h < 2; h++) {
+          twoBits(a, j, h);
+          a.set('wv');
+          chunk(128 * n + 32 * j + 16 * h, true);
+          group(() => void a.get('wp').mem(OP.i32_load8_u, 8 * n + 2 * j + h, 0).i32(15).op(OP.i32_and));
+        }
+      }
+    }
+  },
+  tokenMins(a, tt) {
+    a.get('wp').vload(0).i32(4).simd(SIMD.i8x16_shr_u).set('sv');
+    chunkDot(a, tt);
+    hsum(a);
+    a.op(OP.f32_convert_i32_s).get('tab').get('wp').mem(OP.i32_load16_u, 82, 0).i32(2).op(OP.i32_shl).op(OP.i32_add).mem(OP.f32_load, 0, 2);
+    a.get(`xd${tt}`).op(OP.f32_mul).op(OP.f32_mul).get(`accm${tt}`).op(OP.f32_add).set(`accm${tt}`);
+  },
+};
+
+/**
+ * block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }: w = d·sc_c·(u − 4), u = the 2-bit field | 4
+ * where bit 4n + j of hmask[16h + l] is set; sc_c the 6-bit scales (ggml's kmask shuffle of the 12 bytes) − 32.
+ */
+const Q3_K: KSpec = {
+  type: 'q3_k', bytes: 110, dOffset: 108, mins: false,
+  setup(a) {
+    a.local('c3', 'v128').i32(3).simd(SIMD.i8x16_splat).set('c3');
+    a.local('c4', 'v128').i32(4).simd(SIMD.i8x16_splat).set('c4');
+    a.local('c32', 'v128').i32(32).simd(SIMD.i8x16_splat).set('c32');
+    for (const v of ['Q0', 'Q1', 'H0', 'H1', 'sv']) a.local(v, 'v128');
+    a.local('tmp', 'i32');
+  },
+  body(a, chunk, group) {
+    // the 16 scale bytes (biased by 32) into sv, as ggml's aux words 0..3
+    const w = (i: number): Asm => a.get('wp').mem(OP.i32_load, 96 + 4 * i, 0);
+    w(2).set('tmp');
+    const word = (src: number, shift: number, tshift: number): void => {
+      w(src);
+      if (shift) a.i32(shift).op(OP.i32_shr_u);
+      a.i32(K2).op(OP.i32_and).get('tmp');
+      if (tshift) a.i32(tshift).op(OP.i32_shr_u);
+      a.i32(K3).op(OP.i32_and).i32(4).op(OP.i32_shl).op(OP.i32_or);
+    };
+    word(0, 0, 0);
+    a.simd(SIMD.i32x4_splat);
+    word(1, 0, 2);
+    a.simd(SIMD.i32x4_replace_lane, 1);
+    word(0, 4, 4);
+    a.simd(SIMD.i32x4_replace_lane, 2);
+    word(1, 4, 6);
+    a.simd(SIMD.i32x4_replace_lane, 3).get('c32').simd(SIMD.i8x16_sub).set('sv');
+    a.get('wp').vload(0).set('H0').get('wp').vload(16).set('H1');
+    for (let n = 0; n < 2; n++) {
+      a.get('wp').vload(32 + 32 * n).set('Q0').get('wp').vload(48 + 32 * n).set('Q1');
+      for (let j = 0; j < 4; j++) {
+        const b = 4 * n + j;
+        for (let h = 0; h < 2; h++) {
+          twoBits(a, j, h);
+          // bit b of hmask moved to bit 2
+          a.get(`H${h}`);
+          if (b < 2) a.i32(2 - b).simd(SIMD.i8x16_shl);
+          if (b > 2) a.i32(b - 2).simd(SIMD.i8x16_shr_u);
+          a.get('c4').simd(SIMD.v128_and).simd(SIMD.v128_or).set('wv');
+          chunk(128 * n + 32 * j + 16 * h, true);
+          group(() => void a.get('sv').simd(SIMD.i8x16_extract_lane_s, 8 * n + 2 * j + h));
+        }
+      }
+    }
+  },
+  correction(a, tt) {
+    // 4 · Σ_c sc_c · X_c
+    chunkDot(a, tt);
+    a.i32(2).simd(SIMD.i32x4_shl);
+  },
+};
+
 /** i32x4 on the stack → the sum of its lanes (i32), via local `hv`. */
 function hsum(a: Asm): void {
   a.set('hv');
@@ -249,5 +360,5 @@ const PREFILL_T = 4;
 
 /** The K-quant kernels: qdot_<type> (one token at a time) and qgemm_<type> (T tokens share each weight chunk). */
 export function intK8Sources(relaxed: boolean): KernelSource[] {
-  return [q45K('q4_k', 144, 16, undefined), q45K('q5_k', 176, 48, 16), Q6_K].flatMap((s) => [kernel(s, 'qdot', 1, relaxed), kernel(s, 'qgemm', PREFILL_T, relaxed)]);
+  return [Q2_K, Q3_K, q45K('q4_k', 144, 16, undefined), q45K('q5_k', 176, 48, 16), Q6_K].flatMap((s) => [kernel(s, 'qdot', 1, relaxed), kernel(s, 'qgemm', PREFILL_T, relaxed)]);
 }
