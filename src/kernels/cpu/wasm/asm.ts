@@ -71,7 +71,6 @@ export const SIMD = {
   v128_load8x8_u: 0x02,
   i8x16_shuffle: 0x0d,
   i8x16_splat: 0x0f,
-  i8x16_extract_lane_s: 0x15,
   i16x8_splat: 0x10,
   f32x4_splat: 0x13,
   f32x4_extract_lane: 0x1f,

@@ -20,7 +20,10 @@ interface KSpec {
   readonly dOffset: number;
   readonly mins: boolean;
   setup(a: Asm): void;
-  /** One super-block at `wp`: leaves each chunk's u8 weights in `wv` then calls chunk(e, first); group(push) after the chunks of one scale. */
+  /**
+   * One super-block at `wp`: leaves each chunk's u8 weights in `wv` then calls chunk(e, first); group(push) after
+   * the chunks of one scale, `push` pushing that scale in every lane of an int16x8.
+   */
   body(a: Asm, chunk: (e: number, first: boolean) => void, group: (pushScale: () => void) => void): void;
   /** Q3_K/Q6_K: pushes the int32x4 that the offset (u − 4, u − 32) takes off the super-block's sums, for token tt. */
   correction?(a: Asm, tt: number): void;
@@ -32,7 +35,7 @@ const K1 = 0x3f3f3f3f;
 const K2 = 0x0f0f0f0f;
 const K3 = 0x03030303;
 
-/** ggml's kmask unpacking of the 12 scale bytes at wp + 4: scales = bytes of u0, u1; mins = bytes of u2, u3 (also as int16x8 in mv16). */
+/** ggml's kmask unpacking of the 12 scale bytes at wp + 4: scales = bytes of u0, u1, mins = bytes of u2, u3, as int16x8 in sc16 and mv16 (a SIMD form of this measured no faster). */
 function unpackScales(a: Asm): void {
   const w = (i: number): Asm => a.get('wp').mem(OP.i32_load, 4 + 4 * i, 0);
   w(2).i32(4).op(OP.i32_shr_u).i32(K2).op(OP.i32_and);
@@ -42,6 +45,13 @@ function unpackScales(a: Asm): void {
   w(0).i32(6).op(OP.i32_shr_u).i32(K3).op(OP.i32_and).i32(4).op(OP.i32_shl).op(OP.i32_or).set('u1');
   w(0).i32(K1).op(OP.i32_and).set('u0');
   a.get('u2').simd(SIMD.i32x4_splat).get('u3').simd(SIMD.i32x4_replace_lane, 1).simd(SIMD.i16x8_extend_low_i8x16_u).set('mv16');
+  a.get('u0').simd(SIMD.i32x4_splat).get('u1').simd(SIMD.i32x4_replace_lane, 1).simd(SIMD.i16x8_extend_low_i8x16_u).set('sc16');
+}
+
+/** Pushes lane j of the int16x8 in `v` broadcast to every lane (one shuffle). */
+function broadcast16(a: Asm, v: string, j: number): void {
+  const lanes = Array.from({ length: 16 }, (_, i) => 2 * j + (i & 1));
+  a.get(v).get(v).simd(SIMD.i8x16_shuffle, ...lanes);
 }
 
 /**
@@ -55,7 +65,7 @@ function q45K(type: 'q4_k' | 'q5_k', bytes: number, qs: number, qh: number | und
     setup(a) {
       a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
       if (qh !== undefined) a.local('c16', 'v128').i32(16).simd(SIMD.i8x16_splat).set('c16').local('H0', 'v128').local('H1', 'v128');
-      a.local('A', 'v128').local('B', 'v128').local('mv16', 'v128');
+      a.local('A', 'v128').local('B', 'v128').local('mv16', 'v128').local('sc16', 'v128');
       for (let j = 0; j < 4; j++) a.local(`u${j}`, 'i32');
     },
     body(a, chunk, group) {
@@ -68,23 +78,19 @@ function q45K(type: 'q4_k' | 'q5_k', bytes: number, qs: number, qh: number | und
           const j = 2 * i + hi;
           ['A', 'B'].forEach((v, k) => {
             a.get(v);
-            if (hi) a.i32(4).simd(SIMD.i8x16_shr_u);
-            else a.get('c15').simd(SIMD.v128_and);
+            if (hi) a.i32(4).simd(SIMD.i16x8_shr_u);
+            a.get('c15').simd(SIMD.v128_and);
             if (qh !== undefined) {
               // bit j of qh moved to bit 4
               a.get(`H${k}`);
-              if (j < 4) a.i32(4 - j).simd(SIMD.i8x16_shl);
-              if (j > 4) a.i32(j - 4).simd(SIMD.i8x16_shr_u);
+              if (j < 4) a.i32(4 - j).simd(SIMD.i16x8_shl);
+              if (j > 4) a.i32(j - 4).simd(SIMD.i16x8_shr_u);
               a.get('c16').simd(SIMD.v128_and).simd(SIMD.v128_or);
             }
             a.set('wv');
             chunk(64 * i + 32 * hi + 16 * k, k === 0);
           });
-          group(() => {
-            a.get(j < 4 ? 'u0' : 'u1');
-            if (j & 3) a.i32(8 * (j & 3)).op(OP.i32_shr_u);
-            a.i32(0xff).op(OP.i32_and);
-          });
+          group(() => broadcast16(a, 'sc16', j));
         }
       }
     },
@@ -112,9 +118,10 @@ const Q6_K: KSpec = {
   setup(a) {
     a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
     a.local('c48', 'v128').i32(48).simd(SIMD.i8x16_splat).set('c48');
-    for (const v of ['A0', 'A1', 'B0', 'B1', 'H0', 'H1']) a.local(v, 'v128');
+    for (const v of ['A0', 'A1', 'B0', 'B1', 'H0', 'H1', 'S0', 'S1']) a.local(v, 'v128');
   },
   body(a, chunk, group) {
+    a.get('wp').vloadOp(SIMD.v128_load8x8_s, 192).set('S0').get('wp').vloadOp(SIMD.v128_load8x8_s, 200).set('S1');
     for (let n = 0; n < 2; n++) {
       for (let k = 0; k < 2; k++) {
         a.get('wp').vload(64 * n + 16 * k).set(`A${k}`);
@@ -124,14 +131,14 @@ const Q6_K: KSpec = {
       for (let g = 0; g < 4; g++) {
         for (let k = 0; k < 2; k++) {
           a.get(`${g & 1 ? 'B' : 'A'}${k}`);
-          if (g >> 1) a.i32(4).simd(SIMD.i8x16_shr_u);
-          else a.get('c15').simd(SIMD.v128_and);
+          if (g >> 1) a.i32(4).simd(SIMD.i16x8_shr_u);
+          a.get('c15').simd(SIMD.v128_and);
           a.get(`H${k}`);
-          if (g < 2) a.i32(4 - 2 * g).simd(SIMD.i8x16_shl);
-          if (g === 3) a.i32(2).simd(SIMD.i8x16_shr_u);
+          if (g < 2) a.i32(4 - 2 * g).simd(SIMD.i16x8_shl);
+          if (g === 3) a.i32(2).simd(SIMD.i16x8_shr_u);
           a.get('c48').simd(SIMD.v128_and).simd(SIMD.v128_or).set('wv');
           chunk(128 * n + 32 * g + 16 * k, true);
-          group(() => void a.get('wp').mem(OP.i32_load8_s, 192 + 8 * n + 2 * g + k, 0));
+          group(() => broadcast16(a, `S${n}`, 2 * g + k));
         }
       }
     }
@@ -169,7 +176,7 @@ function chunkDot(a: Asm, tt: number): void {
  */
 function twoBits(a: Asm, j: number, h: number): void {
   a.get(`Q${h}`);
-  if (j > 0) a.i32(2 * j).simd(SIMD.i8x16_shr_u);
+  if (j > 0) a.i32(2 * j).simd(SIMD.i16x8_shr_u);
   a.get('c3').simd(SIMD.v128_and);
 }
 
@@ -178,9 +185,12 @@ const Q2_K: KSpec = {
   type: 'q2_k', bytes: 84, dOffset: 80, mins: true,
   setup(a) {
     a.local('c3', 'v128').i32(3).simd(SIMD.i8x16_splat).set('c3');
-    a.local('Q0', 'v128').local('Q1', 'v128').local('sv', 'v128');
+    a.local('Q0', 'v128').local('Q1', 'v128').local('sv', 'v128').local('S0', 'v128').local('S1', 'v128');
+    a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
   },
   body(a, chunk, group) {
+    a.get('wp').vload(0).get('c15').simd(SIMD.v128_and).set('sv');
+    a.get('sv').simd(SIMD.i16x8_extend_low_i8x16_u).set('S0').get('sv').simd(SIMD.i16x8_extend_high_i8x16_u).set('S1');
     for (let n = 0; n < 2; n++) {
       a.get('wp').vload(16 + 32 * n).set('Q0').get('wp').vload(32 + 32 * n).set('Q1');
       for (let j = 0; j < 4; j++) {
@@ -188,13 +198,13 @@ const Q2_K: KSpec = {
           twoBits(a, j, h);
           a.set('wv');
           chunk(128 * n + 32 * j + 16 * h, true);
-          group(() => void a.get('wp').mem(OP.i32_load8_u, 8 * n + 2 * j + h, 0).i32(15).op(OP.i32_and));
+          group(() => broadcast16(a, `S${n}`, 2 * j + h));
         }
       }
     }
   },
   tokenMins(a, tt) {
-    a.get('wp').vload(0).i32(4).simd(SIMD.i8x16_shr_u).set('sv');
+    a.get('wp').vload(0).i32(4).simd(SIMD.i16x8_shr_u).get('c15').simd(SIMD.v128_and).set('sv');
     chunkDot(a, tt);
     hsum(a);
     a.op(OP.f32_convert_i32_s).get('tab').get('wp').mem(OP.i32_load16_u, 82, 0).i32(2).op(OP.i32_shl).op(OP.i32_add).mem(OP.f32_load, 0, 2);
@@ -212,7 +222,7 @@ const Q3_K: KSpec = {
     a.local('c3', 'v128').i32(3).simd(SIMD.i8x16_splat).set('c3');
     a.local('c4', 'v128').i32(4).simd(SIMD.i8x16_splat).set('c4');
     a.local('c32', 'v128').i32(32).simd(SIMD.i8x16_splat).set('c32');
-    for (const v of ['Q0', 'Q1', 'H0', 'H1', 'sv']) a.local(v, 'v128');
+    for (const v of ['Q0', 'Q1', 'H0', 'H1', 'sv', 'S0', 'S1']) a.local(v, 'v128');
     a.local('tmp', 'i32');
   },
   body(a, chunk, group) {
@@ -234,6 +244,7 @@ const Q3_K: KSpec = {
     a.simd(SIMD.i32x4_replace_lane, 2);
     word(1, 4, 6);
     a.simd(SIMD.i32x4_replace_lane, 3).get('c32').simd(SIMD.i8x16_sub).set('sv');
+    a.get('sv').simd(SIMD.i16x8_extend_low_i8x16_s).set('S0').get('sv').simd(SIMD.i16x8_extend_high_i8x16_s).set('S1');
     a.get('wp').vload(0).set('H0').get('wp').vload(16).set('H1');
     for (let n = 0; n < 2; n++) {
       a.get('wp').vload(32 + 32 * n).set('Q0').get('wp').vload(48 + 32 * n).set('Q1');
@@ -243,11 +254,11 @@ const Q3_K: KSpec = {
           twoBits(a, j, h);
           // bit b of hmask moved to bit 2
           a.get(`H${h}`);
-          if (b < 2) a.i32(2 - b).simd(SIMD.i8x16_shl);
-          if (b > 2) a.i32(b - 2).simd(SIMD.i8x16_shr_u);
+          if (b < 2) a.i32(2 - b).simd(SIMD.i16x8_shl);
+          if (b > 2) a.i32(b - 2).simd(SIMD.i16x8_shr_u);
           a.get('c4').simd(SIMD.v128_and).simd(SIMD.v128_or).set('wv');
           chunk(128 * n + 32 * j + 16 * h, true);
-          group(() => void a.get('sv').simd(SIMD.i8x16_extract_lane_s, 8 * n + 2 * j + h));
+          group(() => broadcast16(a, `S${n}`, 2 * j + h));
         }
       }
     }
@@ -310,7 +321,7 @@ function micro(a: Asm, spec: KSpec, T: number, relaxed: boolean): void {
       }
     }, (pushScale) => {
       pushScale();
-      a.simd(SIMD.i16x8_splat).set('scv');
+      a.set('scv');
       for (let tt = 0; tt < T; tt++) a.get(`isum${tt}`).get(`p${tt}`).get('scv').simd(SIMD.i32x4_dot_i16x8_s).simd(SIMD.i32x4_add).set(`isum${tt}`);
     });
     a.get('tab').get('wp').mem(OP.i32_load16_u, spec.dOffset, 0).i32(2).op(OP.i32_shl).op(OP.i32_add).mem(OP.f32_load, 0, 2).set('dw');
