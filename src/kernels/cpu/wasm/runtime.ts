@@ -177,7 +177,10 @@ function relaxedSimd(api: WasmApi): boolean {
     const bytes = new Int8Array(memory.buffer, 0, 32);
     const cases = [[-128, 127, 127, 127], [127, -128, 7, 22], [-1, 5, 64, 100]];
     for (const [x0, x1, w0, w1] of cases) {
-      for (let m = 0; m < 8; m++) bytes.set([(x0 as number) + m, (x1 as number) - m], 2 * m), bytes.set([(w0 as number) - m, (w1 as number) - 3 * m], 16 + 2 * m);
+      for (let m = 0; m < 8; m++) {
+        bytes.set([(x0 as number) + m, (x1 as number) - m], 2 * m);
+        bytes.set([(w0 as number) - m, (w1 as number) - 3 * m], 16 + 2 * m);
+      }
       probe.probe();
       const got = new Int16Array(memory.buffer, 32, 8);
       for (let m = 0; m < 8; m++) {
