@@ -1,7 +1,7 @@
 /**
  * Writes a synthetic ≥ 1B-parameter Llama in GGUF with apr's own GGUF writer, so that `apr bench` and
  * llama.cpp's `llama-bench` read the same file.
- *   npx tsx bench/synthetic-model.ts [--quant Q8_0|Q4_K_M] [--layers 23] [--out .cache/synthetic-1b-Q8_0.gguf]
+ *   npx tsx bench/synthetic-model.ts [--quant Q8_0|Q4_K_M|F16] [--layers 23] [--out .cache/synthetic-1b-Q8_0.gguf]
  * Weights are random ggml blocks made directly in the target format (random payload, f16 scales chosen so
  * that weights have a standard deviation of about 0.02), streamed tensor by tensor through the writer; the
  * tokenizer (4,096-token byte-level BPE) is tiny-coder-llama's. Shape: hidden 2048, MLP 5632, 32 heads,
@@ -17,7 +17,7 @@ import { DTYPES, type DType } from '../src/tensor/dtype.js';
 import { f32ToF16 } from '../src/tensor/half.js';
 import { MemoryTensorStore } from '../src/tensor/store.js';
 
-export type SyntheticQuant = 'Q8_0' | 'Q4_K_M';
+export type SyntheticQuant = 'Q8_0' | 'Q4_K_M' | 'F16';
 
 const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures');
 
@@ -52,6 +52,10 @@ function randomBlocks(dtype: DType, count: number): Uint8Array {
       setHalf(bytes, o, d);
       setHalf(bytes, o + 2, 7.5 * d);
     }
+    if (dtype === 'F16') {
+      // each half: random sign and mantissa, exponent 8 or 9, |w| ∈ [2^-7, 2^-5) (std ≈ 0.017)
+      for (let i = o; i < o + blockBytes; i += 2) bytes[i + 1] = ((bytes[i + 1] as number) & 0x83) | ((8 + ((bytes[i + 1] as number) & 1)) << 2);
+    }
     if (dtype === 'Q6_K') {
       // q ∈ [−32, 31] (std ≈ 18.5), int8 scales (|sc| mean ≈ 64)
       setHalf(bytes, o + 208, (0.02 / (64 * 18.5)) * jitter);
@@ -74,10 +78,10 @@ export function syntheticBundle(quant: SyntheticQuant, layers: number, out: stri
   const c = syntheticConfig(layers);
   const src = readGgufBundle(path.join(FIXTURES, 'gguf', 'tiny-coder-llama-f32.gguf'));
   src.tensors.close();
-  const main: DType = quant === 'Q8_0' ? 'Q8_0' : 'Q4_K';
+  const main: DType = quant === 'Q4_K_M' ? 'Q4_K' : quant;
   // Q4_K_M keeps the output matrix and the MLP down projections in Q6_K (llama.cpp uses Q6_K for half of them).
-  const down: DType = quant === 'Q8_0' ? 'Q8_0' : 'Q6_K';
-  const head: DType = quant === 'Q8_0' ? 'Q8_0' : 'Q6_K';
+  const down: DType = quant === 'Q4_K_M' ? 'Q6_K' : quant;
+  const head: DType = quant === 'Q4_K_M' ? 'Q6_K' : quant;
   const H = c.hidden_size;
   const kv = c.num_kv_heads * c.head_dim;
   const I = c.intermediate_size;
@@ -130,7 +134,7 @@ function arg(name: string): string | undefined {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
   const quant = (arg('quant') ?? 'Q8_0') as SyntheticQuant;
-  if (quant !== 'Q8_0' && quant !== 'Q4_K_M') throw new Error(`--quant: Q8_0 or Q4_K_M, got ${String(quant)}`);
+  if (quant !== 'Q8_0' && quant !== 'Q4_K_M' && quant !== 'F16') throw new Error(`--quant: Q8_0, Q4_K_M or F16, got ${String(quant)}`);
   const layers = Number(arg('layers') ?? 23);
   const out = arg('out') ?? path.join('.cache', `synthetic-1b-${quant}.gguf`);
   const t0 = performance.now();

@@ -2,7 +2,7 @@
  * apr vs llama.cpp, side by side on the same machine in one run: `apr bench --json` (dist build, or `--tsx`
  * to run src through tsx) against `llama-bench -o json` on the same GGUF files with the same thread count,
  * prefill (pp128) and decode (tg64) tokens/s, for the tiny-coder-llama fixtures (f32, Q8_0, Q4_K_M, Q6_K) and
- * the synthetic ~1 B Llama (bench/synthetic-model.ts, cached under .cache/) at Q4_K_M and Q8_0, at each thread
+ * the synthetic ~1 B Llama (bench/synthetic-model.ts, cached under .cache/) at Q4_K_M, Q8_0 and F16, at each thread
  * count of --threads. Each case runs --repeat times, the two tools interleaved (pairs alternate which goes
  * first); the table gives medians, the ratios apr / llama.cpp, each process's peak RSS (/usr/bin/time) and the
  * load average around the runs. For the 1 B Q4_K_M rows it also prints the memory-bandwidth bound on decode:
@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { decodeWeightBytes, readBandwidth } from '../src/eval/bandwidth.js';
 import { readGgufBundle } from '../src/formats/gguf/index.js';
 import { type SyntheticQuant, writeSyntheticModel } from './synthetic-model.js';
 
@@ -69,7 +69,7 @@ function timedSpawn(cmd: string[]): { stdout: string; cpuSeconds: number; rssMb:
 
 function runApr(c: Case, threads: number): Run & { backend: string } {
   const cli = useTsx ? ['node', '--import', 'tsx', 'src/cli/apr.ts'] : ['node', 'dist/src/cli/apr.js'];
-  const args = ['bench', c.file, '--prompt-tokens', String(c.prompt), '--gen-tokens', String(c.gen), '--iterations', String(c.iterations), '--threads', String(threads), '--json'];
+  const args = ['bench', c.file, '--prompt-tokens', String(c.prompt), '--gen-tokens', String(c.gen), '--iterations', String(c.iterations), '--threads', String(threads), '--no-bandwidth-bound', '--json'];
   const r = timedSpawn([...cli, ...args]);
   const report = JSON.parse(r.stdout) as { backend: string; results: { prefill_tokens_per_second: number; tokens_per_second: number } };
   return { prefill: report.results.prefill_tokens_per_second, decode: report.results.tokens_per_second, cpuSeconds: r.cpuSeconds, rssMb: r.rssMb, load: r.load, backend: report.backend };
@@ -125,35 +125,18 @@ function cases(which: string): Case[] {
   const big = (q: SyntheticQuant): Case => ({ name: `synthetic 1.03B ${q}`, file: synthetic(q), prompt: 128, gen: 64, iterations: 1 });
   const out: Case[] = [];
   if (which === 'tiny' || which === 'all') out.push(tiny('f32'), tiny('Q8_0'), tiny('Q4_K_M'), tiny('Q6_K'));
-  if (which === '1b' || which === 'all') out.push(big('Q4_K_M'), big('Q8_0'));
+  if (which === '1b' || which === 'all') out.push(big('Q4_K_M'), big('Q8_0'), big('F16'));
   return out;
 }
 
-/** Bytes of weights one decoded token reads: every matrix but the embedding table (one row of it is gathered). */
+/** Bytes of weights one decoded token reads (src/eval/bandwidth.ts, as `apr bench` reports it). */
 function weightBytesPerToken(file: string): number {
   const b = readGgufBundle(file);
   try {
-    const names = b.tensors.names();
-    const tied = !names.includes('lm_head.weight');
-    return names.reduce((s, n) => s + (n === 'model.embed_tokens.weight' && !tied ? 0 : (b.tensors.get(n)?.byteLength ?? 0)), 0);
+    return decodeWeightBytes(b);
   } finally {
     b.tensors.close();
   }
-}
-
-/** Read bandwidth (bytes/s) of `threads` threads at once, each comparing two equal 128 MiB buffers (best of 5). */
-async function readBandwidth(threads: number): Promise<number> {
-  const src = `const { parentPort } = require('node:worker_threads');
-    const a = Buffer.alloc(1 << 27, 7), b = Buffer.alloc(1 << 27, 7);
-    let best = Infinity;
-    for (let i = 0; i < 5; i++) { const t0 = process.hrtime.bigint(); Buffer.compare(a, b); best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9); }
-    parentPort.postMessage(best);`;
-  const times = await Promise.all(Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
-    const w = new Worker(src, { eval: true });
-    w.once('message', (t: number) => void w.terminate().then(() => resolve(t)));
-    w.once('error', reject);
-  })));
-  return (threads * 2 * (1 << 27)) / Math.max(...times);
 }
 
 function printTable(rows: Row[]): void {
@@ -171,11 +154,11 @@ function printTable(rows: Row[]): void {
 
 interface BoundRow { model: string; threads: number; weight_mb_per_token: number; read_gb_s: number; bound_tok_s: number; apr_fraction: number; llama_fraction: number }
 
-async function bandwidthBounds(rows: Row[]): Promise<BoundRow[]> {
+function bandwidthBounds(rows: Row[]): BoundRow[] {
   const out: BoundRow[] = [];
   for (const r of rows.filter((x) => x.model.includes('1.03B Q4_K_M'))) {
     const bytes = weightBytesPerToken(r.file);
-    const bw = await readBandwidth(r.threads);
+    const bw = readBandwidth(r.threads);
     const bound = bw / bytes;
     out.push({ model: r.model, threads: r.threads, weight_mb_per_token: bytes / 2 ** 20, read_gb_s: bw / 1e9, bound_tok_s: bound, apr_fraction: r.median.apr_decode / bound, llama_fraction: r.median.llama_decode / bound });
     process.stdout.write(`${r.model} t=${r.threads}: decode bound ${bound.toFixed(2)} tok/s (${(bytes / 2 ** 20).toFixed(0)} MiB of weights per token at ${(bw / 1e9).toFixed(1)} GB/s read); apr ${(100 * r.median.apr_decode / bound).toFixed(0)} %, llama.cpp ${(100 * r.median.llama_decode / bound).toFixed(0)} % of it\n`);
@@ -185,7 +168,7 @@ async function bandwidthBounds(rows: Row[]): Promise<BoundRow[]> {
 
 const rows = cases(arg('models', 'all')).flatMap((c) => threadCounts.map((t) => benchCase(c, t)));
 printTable(rows);
-const bounds = await bandwidthBounds(rows);
+const bounds = bandwidthBounds(rows);
 const json = { machine: { cpus: (await import('node:os')).cpus().length, node: process.version, loadavg: loadavg() }, llama_bench: LLAMA_BIN, rows, bandwidth_bounds: bounds };
 const out = arg('json', '');
 if (out) writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);

@@ -1,7 +1,9 @@
 import { defineContract } from '../contract/index.js';
+import { decodeWeightBytes, readBandwidth } from '../eval/bandwidth.js';
 import { generate } from '../model/generate.js';
 import type { Session } from '../model/session.js';
 import { checkSameTokenizer, draftPMinFor } from '../model/speculative.js';
+import type { ModelBundle } from '../tensor/bundle.js';
 import { runPrompt } from './generate.js';
 import { runSpeculative } from './speculative.js';
 
@@ -11,6 +13,18 @@ export interface BenchOptions {
   iterations: number;
   /** Also time speculative decoding (greedy) with this draft, as `apr run --speculative` does. */
   speculative?: { draft: Session; k: number; draftPMin?: number };
+  /** The model's bundle: on a CPU backend, report the memory-bandwidth bound on decode (weights per token ÷ read bandwidth). */
+  bundle?: ModelBundle;
+}
+
+/** Decode against the memory-bandwidth bound, measured as bench/vs-llama.ts does (src/eval/bandwidth.ts). */
+export interface BenchDecodeBound {
+  weight_mib_per_token: number;
+  threads: number;
+  read_gb_per_second: number;
+  bound_tokens_per_second: number;
+  /** Measured decode tok/s ÷ the bound. */
+  fraction: number;
 }
 
 /**
@@ -53,6 +67,7 @@ export interface BenchReport {
     time_to_first_token_ms: number;
     peak_rss_mb: number;
     speculative?: BenchSpeculativeFigures;
+    decode_bound?: BenchDecodeBound;
   };
   iterations: BenchIteration[];
 }
@@ -166,6 +181,15 @@ function speculativeConfig(spec: BenchOptions['speculative']): Partial<BenchRepo
   return { speculation_k: spec.k, draft_p_min: draftPMinFor({ temperature: 0, ...(spec.draftPMin !== undefined ? { draftPMin: spec.draftPMin } : {}) }), draft_model: spec.draft.path, speculative_prompt: SPECULATIVE_PROMPT };
 }
 
+/** The bound at the backend's thread count (its name ends in -<T>t; one thread otherwise). */
+function decodeBound(bundle: ModelBundle, backend: string, decode: number): BenchDecodeBound {
+  const threads = Number(/-(\d+)t$/.exec(backend)?.[1] ?? 1);
+  const bytes = decodeWeightBytes(bundle);
+  const bw = readBandwidth(threads);
+  const bound = bw / bytes;
+  return { weight_mib_per_token: bytes / 2 ** 20, threads, read_gb_per_second: bw / 1e9, bound_tokens_per_second: bound, fraction: decode / bound };
+}
+
 /** `apr bench`: prefill and decode throughput, time to first token and peak memory, over several iterations. */
 export function benchThroughput(session: Session, modelPath: string, opts: BenchOptions): BenchReport {
   return benchContract.run({ session, opts }, () => {
@@ -175,6 +199,10 @@ export function benchThroughput(session: Session, modelPath: string, opts: Bench
     const its: BenchIteration[] = [];
     for (let i = 0; i < opts.iterations; i++) its.push(iteration(session, prompt, opts));
     const spec = summarise(its);
+    const decode = median(its.map((i) => i.tokens_per_second));
+    // before the bandwidth probe, whose buffers (256 MiB a thread) would count in the process's peak
+    const peakRss = process.resourceUsage().maxRSS / 1024;
+    const bound = opts.bundle && session.model.backend.startsWith('cpu') ? decodeBound(opts.bundle, session.model.backend, decode) : undefined;
     return {
       benchmark: 'throughput',
       model: modelPath,
@@ -186,11 +214,12 @@ export function benchThroughput(session: Session, modelPath: string, opts: Bench
         ...speculativeConfig(opts.speculative),
       },
       results: {
-        tokens_per_second: median(its.map((i) => i.tokens_per_second)),
+        tokens_per_second: decode,
         prefill_tokens_per_second: median(its.map((i) => i.prefill_tokens_per_second)),
         time_to_first_token_ms: median(its.map((i) => i.time_to_first_token_ms)),
-        peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+        peak_rss_mb: peakRss,
         ...(spec ? { speculative: spec } : {}),
+        ...(bound ? { decode_bound: bound } : {}),
       },
       iterations: its,
     };

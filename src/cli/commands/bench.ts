@@ -18,6 +18,7 @@ interface BenchFlags {
   draftPMin?: number;
   threads?: number;
   backend?: string;
+  bandwidthBound: boolean;
 }
 
 function printReport(r: BenchReport): void {
@@ -29,6 +30,15 @@ function printReport(r: BenchReport): void {
     ['peak RSS (MB)', s.peak_rss_mb.toFixed(1)],
     ['backend', r.backend],
   ];
+  const b = s.decode_bound;
+  if (b) {
+    rows.push(
+      ['weights read per token (MiB)', b.weight_mib_per_token.toFixed(0)],
+      [`read bandwidth, ${b.threads} thread(s) (GB/s)`, b.read_gb_per_second.toFixed(1)],
+      ['decode bound (tok/s)', b.bound_tokens_per_second.toFixed(1)],
+      ['decode / bound', `${(100 * b.fraction).toFixed(0)} %`],
+    );
+  }
   if (s.speculative) {
     rows.push(
       [`apr run tok/s (${JSON.stringify(r.config.speculative_prompt ?? '')})`, s.speculative.plain_tokens_per_second.toFixed(1)],
@@ -50,12 +60,14 @@ function benchAction(model: string, f: BenchFlags): void {
     if (v < 1) throw new CliError(`${flag} must be ≥ 1, got ${v}`);
   }
   applyBackend(f);
-  const session = createSession(openModel(model, { verifyFooter: true }), f.threads !== undefined ? { threads: f.threads } : {});
+  const bundle = openModel(model, { verifyFooter: true });
+  const session = createSession(bundle, f.threads !== undefined ? { threads: f.threads } : {});
   const draft = f.speculative && draftPath ? createSession(openModel(draftPath, { verifyFooter: true })) : undefined;
   const report = benchThroughput(session, model, {
     promptTokens: f.promptTokens,
     genTokens: f.genTokens,
     iterations: f.iterations,
+    ...(f.bandwidthBound ? { bundle } : {}),
     ...(draft ? { speculative: { draft, k: f.speculationK, ...draftPMin(f) } } : {}),
   });
   if (f.json) printJson(report);
@@ -65,7 +77,7 @@ function benchAction(model: string, f: BenchFlags): void {
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('throughput: prefill and decode tokens/s, time to first token, peak memory (optionally speculative vs plain)')
+    .description('throughput: prefill and decode tokens/s, time to first token, peak memory, the memory-bandwidth bound on decode (optionally speculative vs plain)')
     .argument('<model>', 'model file or folder')
     .option('--prompt-tokens <n>', 'prompt length in tokens', intOption('--prompt-tokens'), 128)
     .option('--gen-tokens <n>', 'tokens to generate per iteration', intOption('--gen-tokens'), 128)
@@ -77,6 +89,7 @@ export function registerBench(program: Command): void {
     .option('--draft-p-min <p>', 'the draft stops proposing below this top-token probability (default: 0 greedy, where the draft length adapts to measured costs; 0.75 sampling)', draftPMinOption)
     .option('--threads <n>', 'CPU threads for matrix products (default: APR_THREADS, else min(cores, 8))', intOption('--threads'))
     .option('--backend <kind>', 'compute backend: auto (WebGPU if it passes the parity gate, else cpu), webgpu or cpu (default cpu)')
+    .option('--no-bandwidth-bound', 'skip the memory-bandwidth bound on decode (CPU backends: weights read per token ÷ the read bandwidth measured with 256 MiB buffers per thread)')
     .option('--json', 'print {benchmark, model, backend, config, results, iterations}')
     .action((model: string, f: BenchFlags) => benchAction(model, f));
 }
