@@ -150,6 +150,9 @@ export const ROW_DECODERS: Readonly<Partial<Record<DType, RowDecoder>>> = {
   Q2_K: (b, o, nb, out) => dequantizeQ2_K(b.subarray(o, o + 84 * nb), 256 * nb, out),
   Q3_K: (b, o, nb, out) => dequantizeQ3_K(b.subarray(o, o + 110 * nb), 256 * nb, out),
   Q5_K: (b, o, nb, out) => dequantizeQ5_K(b.subarray(o, o + 176 * nb), 256 * nb, out),
+  F16: (b, o, nb, out) => {
+    for (let i = 0; i < nb; i++) out[i] = half(b, o + 2 * i);
+  },
 };
 
 /** The dtypes every backend keeps in their blocks (the others are widened to float32 at load unless a backend lists 'weights-any-block'). */

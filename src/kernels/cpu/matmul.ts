@@ -130,7 +130,7 @@ function weightShapeOk(w: WeightMatrix): boolean {
 export const matmulContract = defineContract<MatmulInput, Float32Array>({
   id: 'kernel-matmul-v1',
   equation: 'matmul',
-  spec: 'out[t, r] = Σ_c W[r, c] · x[t, c], W row-major [rows, cols] in F32 or a ggml block format (Q8_0, Q4_0, Q4_K, Q6_K)',
+  spec: 'out[t, r] = Σ_c W[r, c] · x[t, c], W row-major [rows, cols] in F32, F16 or a ggml block format (Q8_0, Q4_0, Q2_K..Q6_K)',
   pre: [
     ['weight bytes match dtype and shape', ({ w }) => weightShapeOk(w)],
     ['n ≥ 1', ({ n }) => Number.isInteger(n) && n >= 1],
@@ -157,6 +157,7 @@ function matmulWasm(w: WeightMatrix, x: Float32Array, n: number, out: Float32Arr
     case 'Q4_0': k.fn.matmul_q4_0(...args, ...quant()); return true;
     case 'Q4_K': k.fn.matmul_q4_k(...args, ...quant()); return true;
     case 'Q6_K': k.fn.matmul_q6_k(...args, ...quant()); return true;
+    case 'F16': k.fn.matmul_f16(...args, ...quant()); return true;
     default: return false;
   }
 }

@@ -69,6 +69,7 @@ export const OP = {
 export const SIMD = {
   v128_load8x8_s: 0x01,
   v128_load8x8_u: 0x02,
+  v128_load16x4_u: 0x04,
   i8x16_shuffle: 0x0d,
   i8x16_splat: 0x0f,
   i16x8_splat: 0x10,
@@ -97,6 +98,7 @@ export const SIMD = {
   i32x4_extend_high_i16x8_u: 0xaa,
   i32x4_splat: 0x11,
   i32x4_extract_lane: 0x1b,
+  i32x4_ge_s: 0x3f,
   i32x4_replace_lane: 0x1c,
   i32x4_shl: 0xab,
   i32x4_add: 0xae,

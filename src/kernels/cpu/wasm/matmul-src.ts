@@ -126,4 +126,5 @@ export const MATMUL_SOURCES: readonly KernelSource[] = [
   quantMatmul('matmul_q4_0', QUANT_LAYOUT.Q4_0),
   quantMatmul('matmul_q4_k', QUANT_LAYOUT.Q4_K),
   quantMatmul('matmul_q6_k', QUANT_LAYOUT.Q6_K),
+  quantMatmul('matmul_f16', QUANT_LAYOUT.F16),
 ];

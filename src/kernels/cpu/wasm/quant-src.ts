@@ -1,4 +1,5 @@
 import { type Asm, type KernelSource, OP, SIMD } from './asm.js';
+import { decodeF16 } from './f16-src.js';
 
 /**
  * Row decoders for ggml block formats, SIMD. Each decodes `nb` blocks from `src` into float32 at `dst`
@@ -164,7 +165,7 @@ const decodeQ6_K: KernelSource = {
   },
 };
 
-export const QUANT_SOURCES: readonly KernelSource[] = [decodeQ8_0, decodeQ4_0, decodeQ4_K, decodeQ6_K];
+export const QUANT_SOURCES: readonly KernelSource[] = [decodeQ8_0, decodeQ4_0, decodeQ4_K, decodeQ6_K, decodeF16];
 
 /** Block geometry of each decoder, by ggml dtype name. */
 export const QUANT_LAYOUT = {
@@ -172,4 +173,5 @@ export const QUANT_LAYOUT = {
   Q4_0: { decoder: 'decode_q4_0', blockSize: 32, blockBytes: 18 },
   Q4_K: { decoder: 'decode_q4_k', blockSize: 256, blockBytes: 144 },
   Q6_K: { decoder: 'decode_q6_k', blockSize: 256, blockBytes: 210 },
+  F16: { decoder: 'decode_f16', blockSize: 1, blockBytes: 2 },
 } as const;

@@ -16,6 +16,7 @@ interface KernelExports {
   matmul_q8_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   matmul_q4_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   matmul_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  matmul_f16(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   matmul_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_q8_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_q4_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
@@ -34,6 +35,7 @@ interface KernelExports {
   decode_q8_0(src: number, dst: number, nb: number, tab: number): void;
   decode_q4_0(src: number, dst: number, nb: number, tab: number): void;
   decode_q4_k(src: number, dst: number, nb: number, tab: number): void;
+  decode_f16(src: number, dst: number, nb: number, tab: number): void;
   decode_q6_k(src: number, dst: number, nb: number, tab: number): void;
   attn_scores(q: number, k: number, s: number, len: number, d: number, scale: number): void;
   attn_wsum(p: number, v: number, out: number, len: number, d: number): void;
