@@ -46,7 +46,7 @@ describe.skipIf(bin === undefined)('integer-dot block types against llama-perple
   const dir = mkdtempSync(join(tmpdir(), 'apr-int-dot-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [scheme, type] of [['Q5_K_S', 'Q5_K'], ['Q3_K_S', 'Q3_K'], ['Q2_K', 'Q2_K']] as const) {
+  for (const [scheme, type] of [['Q5_K_S', 'Q5_K'], ['Q3_K_S', 'Q3_K'], ['Q2_K', 'Q2_K'], ['Q5_0', 'Q5_0'], ['IQ4_NL', 'IQ4_NL']] as const) {
     const above = ABOVE[type] ?? 5e-4;
     it(`[ob:perplexity-matches-reference] ${type} (${scheme} --pure): within [−0.4 %, +${above * 100} %] of llama-perplexity`, () => {
       const file = join(dir, `${scheme}.gguf`);

@@ -18,7 +18,7 @@ export function randomBlocks(dtype: DType, rows: number, cols: number, seed: num
   };
   for (let b = 0; b < nBlocks; b++) {
     const o = b * blockBytes;
-    if (dtype === 'Q8_0' || dtype === 'Q4_0') setHalf(o, (rnd() - 0.5) * 0.05);
+    if (dtype === 'Q8_0' || dtype === 'Q4_0' || dtype === 'Q5_0' || dtype === 'IQ4_NL') setHalf(o, (rnd() - 0.5) * 0.05);
     if (dtype === 'Q4_K' || dtype === 'Q5_K') {
       setHalf(o, rnd() * 0.01);
       setHalf(o + 2, rnd() * 0.01);

@@ -1,6 +1,7 @@
 import { defineContract } from '../../contract/index.js';
 import { q3Scales } from '../../tensor/codecs/kquants-q23.js';
 import { f16ToF32 } from '../../tensor/half.js';
+import { IQ4NL_LEVELS } from './wasm/int-tables.js';
 import type { WeightMatrix } from '../types.js';
 import { ACT_BLOCK, type ActFormat, actRowBytes } from './int-act.js';
 
@@ -18,7 +19,7 @@ import { ACT_BLOCK, type ActFormat, actRowBytes } from './int-act.js';
  * batch size or thread count.
  */
 
-export type IntDType = 'Q8_0' | 'Q4_0' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+export type IntDType = 'Q8_0' | 'Q4_0' | 'Q5_0' | 'IQ4_NL' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
 interface IntBlock {
   /** s_e · q_e per value of the super-block. */
@@ -85,6 +86,25 @@ function unpackQ45_K(b: Uint8Array, o: number, out: IntBlock, qs: number, qh: nu
   }
 }
 
+function unpackQ5_0(b: Uint8Array, o: number, out: IntBlock): void {
+  out.dw = half(b, o);
+  const qh = ((b[o + 2] ?? 0) | ((b[o + 3] ?? 0) << 8) | ((b[o + 4] ?? 0) << 16) | ((b[o + 5] ?? 0) << 24)) >>> 0;
+  for (let e = 0; e < 16; e++) {
+    const v = b[o + 6 + e] ?? 0;
+    out.q[e] = ((v & 15) | (((qh >>> e) & 1) << 4)) - 16;
+    out.q[e + 16] = ((v >> 4) | (((qh >>> (e + 16)) & 1) << 4)) - 16;
+  }
+}
+
+function unpackIQ4_NL(b: Uint8Array, o: number, out: IntBlock): void {
+  out.dw = half(b, o);
+  for (let e = 0; e < 16; e++) {
+    const v = b[o + 2 + e] ?? 0;
+    out.q[e] = IQ4NL_LEVELS[v & 15] as number;
+    out.q[e + 16] = IQ4NL_LEVELS[v >> 4] as number;
+  }
+}
+
 function unpackQ2_K(b: Uint8Array, o: number, out: IntBlock): void {
   out.dw = half(b, o + 80);
   out.dmin = half(b, o + 82);
@@ -130,6 +150,8 @@ function unpackQ6_K(b: Uint8Array, o: number, out: IntBlock): void {
 export const INT_TYPES: Readonly<Record<IntDType, IntType>> = {
   Q8_0: { format: 'Q8_0', block: 32, bytes: 34, unpack: unpackQ8_0 },
   Q4_0: { format: 'Q8_0', block: 32, bytes: 18, unpack: unpackQ4_0 },
+  Q5_0: { format: 'Q8_0', block: 32, bytes: 22, unpack: unpackQ5_0 },
+  IQ4_NL: { format: 'Q8_0', block: 32, bytes: 18, unpack: unpackIQ4_NL },
   Q2_K: { format: 'Q8_K', block: 256, bytes: 84, mins: 16, unpack: unpackQ2_K },
   Q3_K: { format: 'Q8_K', block: 256, bytes: 110, unpack: unpackQ3_K },
   Q4_K: { format: 'Q8_K', block: 256, bytes: 144, mins: 32, unpack: (b, o, out) => unpackQ45_K(b, o, out, 16, undefined) },
