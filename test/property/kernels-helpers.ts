@@ -23,6 +23,10 @@ export function randomBlocks(dtype: DType, rows: number, cols: number, seed: num
       setHalf(o, rnd() * 0.01);
       setHalf(o + 2, rnd() * 0.01);
     }
+    if (dtype === 'Q4_1' || dtype === 'Q5_1') {
+      setHalf(o, rnd() * 0.05);
+      setHalf(o + 2, (rnd() - 0.5) * 0.5);
+    }
     if (dtype === 'Q6_K') setHalf(o + 208, (rnd() - 0.5) * 0.01);
     if (dtype === 'Q3_K') setHalf(o + 108, (rnd() - 0.5) * 0.01);
     if (dtype === 'Q2_K') {

@@ -14,7 +14,7 @@ import { randomBlocks, randomF32, withReadyThreadPools } from './kernels-helpers
  * size and thread count, and stay within the activation-rounding bound of the exact product.
  */
 const be = cpuBackend;
-const INT_DTYPES: IntDType[] = ['Q8_0', 'Q4_0', 'Q5_0', 'IQ4_NL', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K'];
+const INT_DTYPES: IntDType[] = ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'IQ4_NL', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K'];
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
 function weight(dtype: IntDType, rows: number, cols: number, seed: number): { host: WeightMatrix; dev: WeightMatrix } {

@@ -2,7 +2,7 @@ import { allFinite } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
 import { dequantizeIQ4_NL } from '../../tensor/codecs/iq4.js';
 import { dequantizeQ5_K } from '../../tensor/codecs/kquants.js';
-import { dequantizeQ5_0 } from '../../tensor/codecs/legacy.js';
+import { dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1 } from '../../tensor/codecs/legacy.js';
 import { dequantizeQ2_K, dequantizeQ3_K } from '../../tensor/codecs/kquants-q23.js';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import { f16ToF32 } from '../../tensor/half.js';
@@ -149,6 +149,8 @@ export const ROW_DECODERS: Readonly<Partial<Record<DType, RowDecoder>>> = {
   Q4_K: decodeQ4_K,
   Q6_K: decodeQ6_K,
   // the codec's decoders on the row's blocks (no float SIMD form: the integer-dot kernels take these types)
+  Q4_1: (b, o, nb, out) => dequantizeQ4_1(b.subarray(o, o + 20 * nb), 32 * nb, out),
+  Q5_1: (b, o, nb, out) => dequantizeQ5_1(b.subarray(o, o + 24 * nb), 32 * nb, out),
   Q5_0: (b, o, nb, out) => dequantizeQ5_0(b.subarray(o, o + 22 * nb), 32 * nb, out),
   IQ4_NL: (b, o, nb, out) => dequantizeIQ4_NL(b.subarray(o, o + 18 * nb), 32 * nb, out),
   Q2_K: (b, o, nb, out) => dequantizeQ2_K(b.subarray(o, o + 84 * nb), 256 * nb, out),

@@ -9,7 +9,8 @@ import { f16ToF32, f32ToF16 } from '../../tensor/half.js';
  *   one on ties), q = min(127, round_half_even(iscale · x)), d = 1/iscale, plus the sum of each 32 q's.
  * All arithmetic in float32 (every product rounded with Math.fround). The values are the ggml ones; the layout
  * is ours, for the SIMD kernels: per token row, q as int8 (cols of them), then one float32 d per block, then
- * (Q8_K) one int16 sum per 32 q's (|sum| ≤ 32·127) and one int16 sum per 16 q's.
+ * (Q8_0) one float32 s per block, ggml's Q8_1 s = f16(d·Σq) with the unrounded d = amax/127 (for Q4_1/Q5_1
+ * weights, whose mins meet it), or (Q8_K) one int16 sum per 32 q's (|sum| ≤ 32·127) and one per 16 q's.
  */
 
 export type ActFormat = 'Q8_0' | 'Q8_K';
@@ -19,13 +20,13 @@ export const ACT_BLOCK: Readonly<Record<ActFormat, number>> = { Q8_0: 32, Q8_K: 
 
 /** Bytes of one quantized token row of `cols` values. */
 export function actRowBytes(format: ActFormat, cols: number): number {
-  return actContract.run({ format, cols }, () => cols + (4 * cols) / ACT_BLOCK[format] + (format === 'Q8_K' ? cols / 16 + cols / 8 : 0));
+  return actContract.run({ format, cols }, () => cols + (4 * cols) / ACT_BLOCK[format] + (format === 'Q8_K' ? cols / 16 + cols / 8 : cols / 8));
 }
 
 export const actContract = defineContract<{ format: ActFormat; cols: number }, number>({
   id: 'kernel-matmul-int-v1',
   equation: 'act_row_bytes',
-  spec: 'bytes(row) = cols (int8 q) + 4·cols/B (float32 d) + [Q8_K] 2·cols/32 + 2·cols/16 (int16 sums of 32 and of 16 q)',
+  spec: 'bytes(row) = cols (int8 q) + 4·cols/B (float32 d) + [Q8_0] 4·cols/32 (float32 s) | [Q8_K] 2·cols/32 + 2·cols/16 (int16 sums of 32 and of 16 q)',
   pre: [['cols a positive multiple of the block', ({ format, cols }) => cols > 0 && cols % ACT_BLOCK[format] === 0]],
 });
 
@@ -42,6 +43,8 @@ interface ActView {
   d: Float32Array;
   sums: Int16Array;
   sums16: Int16Array;
+  /** Q8_0: ggml Q8_1's s per block. */
+  s: Float32Array;
 }
 
 /** The parts of quantized activation row t: q, d, the sums of 32 and of 16 q's (Q8_K). */
@@ -52,7 +55,8 @@ export function actViews(buf: ArrayBufferLike, byteOffset: number, format: ActFo
   const d = new Float32Array(buf, byteOffset + cols, nb);
   const sums = new Int16Array(buf, byteOffset + cols + 4 * nb, k ? cols / 32 : 0);
   const sums16 = new Int16Array(buf, byteOffset + cols + 4 * nb + (k ? cols / 16 : 0), k ? cols / 16 : 0);
-  return { q, d, sums, sums16 };
+  const sv = new Float32Array(buf, byteOffset + cols + 4 * nb, k ? 0 : nb);
+  return { q, d, sums, sums16, s: sv };
 }
 
 function quantQ8_0(x: Float32Array, xo: number, cols: number, v: ActView): void {
@@ -62,7 +66,9 @@ function quantQ8_0(x: Float32Array, xo: number, cols: number, v: ActView): void 
     for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[o + j] as number));
     v.d[b] = f16ToF32(f32ToF16(fr(amax / 127)));
     const id = amax !== 0 ? fr(127 / amax) : 0;
-    for (let j = 0; j < 32; j++) v.q[32 * b + j] = roundEven(fr((x[o + j] as number) * id));
+    let sum = 0;
+    for (let j = 0; j < 32; j++) sum += v.q[32 * b + j] = roundEven(fr((x[o + j] as number) * id));
+    v.s[b] = f16ToF32(f32ToF16(fr(sum * fr(amax / 127))));
   }
 }
 
@@ -102,7 +108,7 @@ interface QuantizeInput {
 export const quantizeActContract = defineContract<QuantizeInput, void>({
   id: 'kernel-matmul-int-v1',
   equation: 'quantize_act',
-  spec: 'row t of x → ggml quantize_row_q8_0 (x86) / quantize_row_q8_K values, int8 q, float32 d, int16 sums of 32 and 16',
+  spec: 'row t of x → ggml quantize_row_q8_0/q8_1 (x86) / quantize_row_q8_K values, int8 q, float32 d, [Q8_0] float32 s, [Q8_K] int16 sums of 32 and 16',
   pre: [
     ['cols a positive multiple of the block', ({ format, cols }) => cols > 0 && cols % ACT_BLOCK[format] === 0],
     ['x holds n·cols floats', ({ x, n, cols }) => Number.isInteger(n) && n >= 1 && x.length >= n * cols],

@@ -18,8 +18,8 @@ import { type WasmKernels, wasmKernels } from './wasm/runtime.js';
  * or the thread count.
  */
 
-type Suffix = 'q8_0' | 'q4_0' | 'q5_0' | 'iq4_nl' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
-const SUFFIX: Readonly<Record<IntDType, Suffix>> = { Q8_0: 'q8_0', Q4_0: 'q4_0', Q5_0: 'q5_0', IQ4_NL: 'iq4_nl', Q2_K: 'q2_k', Q3_K: 'q3_k', Q4_K: 'q4_k', Q5_K: 'q5_k', Q6_K: 'q6_k' };
+type Suffix = 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'iq4_nl' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
+const SUFFIX: Readonly<Record<IntDType, Suffix>> = { Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_1: 'q4_1', Q5_0: 'q5_0', Q5_1: 'q5_1', IQ4_NL: 'iq4_nl', Q2_K: 'q2_k', Q3_K: 'q3_k', Q4_K: 'q4_k', Q5_K: 'q5_k', Q6_K: 'q6_k' };
 
 /** One token: the fused kernel (qdot, unpacks as it goes); several: rows unpacked once into a scratch (qgemm). */
 function kernelName(d: IntDType, n: number): `qdot_${Suffix}` | `qgemm_${Suffix}` {

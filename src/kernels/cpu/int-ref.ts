@@ -11,7 +11,8 @@ import { ACT_BLOCK, type ActFormat, actRowBytes } from './int-act.js';
  * block (32 values for Q8_0/Q4_0, 256 for the K-quants), with w_e = s_e·q_e the stored quant times its
  * integer sub-block scale and x_e the int8 activation (all integer sums exact):
  *   32-value blocks: L[k] = Σ_{e : ((e mod 8) >> 1) = k} w_e·x_e,  acc[k] = acc[k] + f32(L[k])·(dw·dx)  (k = 0..3,
- *     the SIMD lanes), out = ((acc0 + acc1) + (acc2 + acc3));
+ *     the SIMD lanes), out = ((acc0 + acc1) + (acc2 + acc3)) [+ accm, Q4_1/Q5_1: accm = accm + m·s, s = ggml Q8_1's
+ *     f16(dx·Σ x_e) of the block];
  *   K-quants: I = Σ_e w_e·x_e (the whole super-block, so that SIMD kernels may group lanes as they like),
  *     acc = acc + f32(I)·(dw·dx), [Q4_K] accm = accm + f32(Σ_j m_j · Σ_{e in sub-block j} x_e)·(dmin·dx),
  *     out = acc − accm.
@@ -19,7 +20,7 @@ import { ACT_BLOCK, type ActFormat, actRowBytes } from './int-act.js';
  * batch size or thread count.
  */
 
-export type IntDType = 'Q8_0' | 'Q4_0' | 'Q5_0' | 'IQ4_NL' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+export type IntDType = 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'IQ4_NL' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
 interface IntBlock {
   /** s_e · q_e per value of the super-block. */
@@ -36,6 +37,8 @@ interface IntType {
   readonly bytes: number;
   /** Values per min when the super-block carries mins (Q2_K 16, Q4_K/Q5_K 32): their term is accumulated apart, in `accm`. */
   readonly mins?: 16 | 32;
+  /** Q4_1/Q5_1: w = d·q + m (m in `dmin`); accm += m·s with the activation block's s (ggml's Q8_1), added at the end. */
+  readonly addMin?: boolean;
   unpack(b: Uint8Array, o: number, out: IntBlock): void;
 }
 
@@ -86,13 +89,26 @@ function unpackQ45_K(b: Uint8Array, o: number, out: IntBlock, qs: number, qh: nu
   }
 }
 
-function unpackQ5_0(b: Uint8Array, o: number, out: IntBlock): void {
+/** Q5_0 (qh at 2, offset 16) and Q5_1 (m at 2, qh at 4, no offset). */
+function unpackQ5(b: Uint8Array, o: number, out: IntBlock, qhAt: number, offset: number): void {
   out.dw = half(b, o);
-  const qh = ((b[o + 2] ?? 0) | ((b[o + 3] ?? 0) << 8) | ((b[o + 4] ?? 0) << 16) | ((b[o + 5] ?? 0) << 24)) >>> 0;
+  out.dmin = half(b, o + 2);
+  const u = (i: number): number => b[o + qhAt + i] ?? 0;
+  const qh = (u(0) | (u(1) << 8) | (u(2) << 16) | (u(3) << 24)) >>> 0;
   for (let e = 0; e < 16; e++) {
-    const v = b[o + 6 + e] ?? 0;
-    out.q[e] = ((v & 15) | (((qh >>> e) & 1) << 4)) - 16;
-    out.q[e + 16] = ((v >> 4) | (((qh >>> (e + 16)) & 1) << 4)) - 16;
+    const v = b[o + qhAt + 4 + e] ?? 0;
+    out.q[e] = ((v & 15) | (((qh >>> e) & 1) << 4)) - offset;
+    out.q[e + 16] = ((v >> 4) | (((qh >>> (e + 16)) & 1) << 4)) - offset;
+  }
+}
+
+function unpackQ4_1(b: Uint8Array, o: number, out: IntBlock): void {
+  out.dw = half(b, o);
+  out.dmin = half(b, o + 2);
+  for (let e = 0; e < 16; e++) {
+    const v = b[o + 4 + e] ?? 0;
+    out.q[e] = v & 15;
+    out.q[e + 16] = v >> 4;
   }
 }
 
@@ -150,7 +166,9 @@ function unpackQ6_K(b: Uint8Array, o: number, out: IntBlock): void {
 export const INT_TYPES: Readonly<Record<IntDType, IntType>> = {
   Q8_0: { format: 'Q8_0', block: 32, bytes: 34, unpack: unpackQ8_0 },
   Q4_0: { format: 'Q8_0', block: 32, bytes: 18, unpack: unpackQ4_0 },
-  Q5_0: { format: 'Q8_0', block: 32, bytes: 22, unpack: unpackQ5_0 },
+  Q4_1: { format: 'Q8_0', block: 32, bytes: 20, addMin: true, unpack: unpackQ4_1 },
+  Q5_0: { format: 'Q8_0', block: 32, bytes: 22, unpack: (b, o, out) => unpackQ5(b, o, out, 2, 16) },
+  Q5_1: { format: 'Q8_0', block: 32, bytes: 24, addMin: true, unpack: (b, o, out) => unpackQ5(b, o, out, 4, 0) },
   IQ4_NL: { format: 'Q8_0', block: 32, bytes: 18, unpack: unpackIQ4_NL },
   Q2_K: { format: 'Q8_K', block: 256, bytes: 84, mins: 16, unpack: unpackQ2_K },
   Q3_K: { format: 'Q8_K', block: 256, bytes: 110, unpack: unpackQ3_K },
@@ -205,10 +223,12 @@ function rowDot(type: IntType, w: Uint8Array, r: number, cols: number, act: Data
     const dd = fr(blk.dw * dx);
     for (let k = 0; k < 4; k++) lanes[k] = fr((lanes[k] as number) + fr(fr(L[k] as number) * dd));
     if (type.mins === 32) accm = fr(accm + fr(fr(minSum(blk, act, sumOff + 16 * sb, 8)) * fr(blk.dmin * dx)));
+    if (type.addMin) accm = fr(accm + fr(blk.dmin * act.getFloat32(sumOff + 4 * sb, true)));
     if (type.mins === 16) accm = fr(accm + fr(fr(minSum(blk, act, sumOff + 2 * (cols / 32) + 32 * sb, 16)) * fr(blk.dmin * dx)));
   }
   if (G === 256) return fr((lanes[0] as number) - accm);
-  return fr(fr(fr((lanes[0] as number) + (lanes[1] as number)) + fr((lanes[2] as number) + (lanes[3] as number))) - accm);
+  const sum = fr(fr((lanes[0] as number) + (lanes[1] as number)) + fr((lanes[2] as number) + (lanes[3] as number)));
+  return type.addMin ? fr(sum + accm) : sum;
 }
 
 /** Σ_j m_j · (sum of the activation q's of group j), the `groups` int16 sums at byte `o`. */

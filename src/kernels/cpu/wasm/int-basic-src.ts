@@ -1,6 +1,6 @@
-import { OP, SIMD } from './asm.js';
+import { type Asm, OP, SIMD } from './asm.js';
 import { IQ4NL_LEVELS } from './int-tables.js';
-import type { IntKernelSpec } from './int-spec.js';
+import type { EmitHelpers, IntKernelSpec } from './int-spec.js';
 
 /** Integer-dot formats with 32-value blocks and Q8_0 activations. */
 
@@ -41,26 +41,8 @@ const Q4_0: IntKernelSpec = {
  */
 const Q5_0: IntKernelSpec = {
   name: 'qdot_q5_0', block: 32, bytes: 22, dOffset: 0, k: false, tokens: 1, mins: false,
-  setup(a, h) {
-    h.splat16('c15', 15);
-    h.splat16('c16', 16);
-    a.local('v', 'v128').local('bitMask', 'v128').simd(0x0c, ...[1, 2, 4, 8, 16, 32, 64, 128].flatMap((b) => [b, 0])).set('bitMask');
-  },
-  body(a, chunk) {
-    for (let k = 0; k < 2; k++) {
-      a.get('wp').vloadOp(SIMD.v128_load8x8_u, 6 + 8 * k).set('v');
-      for (let hi = 0; hi < 2; hi++) {
-        a.get('v');
-        if (hi) a.i32(4).simd(SIMD.i16x8_shr_u);
-        a.get('c15').simd(SIMD.v128_and);
-        // bit 8k + l (+ 16 for the high nibbles) of qh: byte 2 + k + 2·hi of the block
-        a.get('wp').mem(OP.i32_load8_u, 2 + k + 2 * hi, 0).simd(SIMD.i16x8_splat).get('bitMask').simd(SIMD.v128_and);
-        a.simd(0x0c, ...Array<number>(16).fill(0)).simd(SIMD.i16x8_ne).get('c16').simd(SIMD.v128_and).simd(SIMD.v128_or);
-        a.get('c16').simd(SIMD.i16x8_sub).set('wv');
-        chunk(16 * hi + 8 * k);
-      }
-    }
-  },
+  setup: q5Setup,
+  body: (a, chunk) => q5Body(a, chunk, 2, 16),
 };
 
 /** IQ4_NL: d (f16), 16 bytes: value j = kvalues[low nibble of byte j], value j + 16 = kvalues[its high nibble]. */
@@ -85,4 +67,53 @@ const IQ4_NL: IntKernelSpec = {
   },
 };
 
-export const INT_BASIC_SPECS: readonly IntKernelSpec[] = [Q8_0, Q4_0, Q5_0, IQ4_NL];
+/** Q4_1: d, m (f16), 16 bytes: value j = low nibble of byte j, value j + 16 its high nibble; w = d·q + m. */
+const Q4_1: IntKernelSpec = {
+  name: 'qdot_q4_1', block: 32, bytes: 20, dOffset: 0, k: false, tokens: 1, mins: true,
+  setup(a, h) {
+    h.splat16('c15', 15);
+    a.local('v', 'v128');
+  },
+  body(a, chunk) {
+    for (let k = 0; k < 2; k++) {
+      a.get('wp').vloadOp(SIMD.v128_load8x8_u, 4 + 8 * k).set('v');
+      a.get('v').get('c15').simd(SIMD.v128_and).set('wv');
+      chunk(8 * k);
+      a.get('v').i32(4).simd(SIMD.i16x8_shr_u).set('wv');
+      chunk(16 + 8 * k);
+    }
+  },
+};
+
+/** The 5-bit values of Q5_0 (qh at byte `qh`, qs after it) into `wv`, minus `offset`, chunk by chunk. */
+function q5Body(a: Asm, chunk: (e: number) => void, qh: number, offset: number): void {
+  for (let k = 0; k < 2; k++) {
+    a.get('wp').vloadOp(SIMD.v128_load8x8_u, qh + 4 + 8 * k).set('v');
+    for (let hi = 0; hi < 2; hi++) {
+      a.get('v');
+      if (hi) a.i32(4).simd(SIMD.i16x8_shr_u);
+      a.get('c15').simd(SIMD.v128_and);
+      // bit 8k + l (+ 16 for the high nibbles) of qh: byte qh + k + 2·hi of the block
+      a.get('wp').mem(OP.i32_load8_u, qh + k + 2 * hi, 0).simd(SIMD.i16x8_splat).get('bitMask').simd(SIMD.v128_and);
+      a.simd(0x0c, ...Array<number>(16).fill(0)).simd(SIMD.i16x8_ne).get('c16').simd(SIMD.v128_and).simd(SIMD.v128_or);
+      if (offset) a.get('c16').simd(SIMD.i16x8_sub);
+      a.set('wv');
+      chunk(16 * hi + 8 * k);
+    }
+  }
+}
+
+function q5Setup(a: Asm, h: EmitHelpers): void {
+  h.splat16('c15', 15);
+  h.splat16('c16', 16);
+  a.local('v', 'v128').local('bitMask', 'v128').simd(0x0c, ...[1, 2, 4, 8, 16, 32, 64, 128].flatMap((b) => [b, 0])).set('bitMask');
+}
+
+/** Q5_1: d, m (f16), qh (32 bits), 16 bytes: Q5_0's values without the − 16; w = d·q + m. */
+const Q5_1: IntKernelSpec = {
+  name: 'qdot_q5_1', block: 32, bytes: 24, dOffset: 0, k: false, tokens: 1, mins: true,
+  setup: q5Setup,
+  body: (a, chunk) => q5Body(a, chunk, 4, 0),
+};
+
+export const INT_BASIC_SPECS: readonly IntKernelSpec[] = [Q8_0, Q4_0, Q5_0, IQ4_NL, Q4_1, Q5_1];

@@ -22,11 +22,11 @@ function declare(a: Asm, spec: IntKernelSpec): void {
   for (let rr = 0; rr < R; rr++) a.local(`up${rr}`, 'i32').local(`sl${rr}`, 'i32').local(`w${rr}`, 'v128').local(`dw${rr}`, 'f32');
   for (let tt = 0; tt < T; tt++) a.local(`xp${tt}`, 'i32').local(`xq${tt}`, 'i32').local(`xd${tt}`, 'f32');
   for (let rr = 0; rr < R; rr++) {
-    for (let tt = 0; tt < T; tt++) a.local(`isum${rr}${tt}`, 'v128').local(`acc${rr}${tt}`, 'v128');
+    for (let tt = 0; tt < T; tt++) a.local(`isum${rr}${tt}`, 'v128').local(`acc${rr}${tt}`, 'v128').local(`accm${rr}${tt}`, 'f32');
   }
-  // slot bytes: uB = 2·cols (int16 values) + 4·nsb (dw)
+  // slot bytes: uB = 2·cols (int16 values) + 4·nsb (dw) [+ 4·nsb (m)]
   a.get('cols').i32(1).op(OP.i32_shl).set('uB');
-  a.get('uB').get('nsb').i32(2).op(OP.i32_shl).op(OP.i32_add).set('slot');
+  a.get('uB').get('nsb').i32(spec.mins ? 3 : 2).op(OP.i32_shl).op(OP.i32_add).set('slot');
   a.get('n').get('n').i32(T - 1).op(OP.i32_and).op(OP.i32_sub).set('nT');
   a.get('rows').get('rows').i32(R - 1).op(OP.i32_and).op(OP.i32_sub).set('rowsR');
   spec.setup(a, INT_EMIT.helpers(a));
@@ -44,6 +44,12 @@ function unpack(a: Asm, spec: IntKernelSpec, rr: number): void {
     a.get(`sl${rr}`).get('uB').op(OP.i32_add).get('s4').op(OP.i32_add);
     h.half(spec.dOffset);
     a.mem(OP.f32_store, 0, 2);
+    if (spec.mins) {
+      // m of block sb at sl + uB + 4·nsb + 4·sb
+      a.get(`sl${rr}`).get('uB').op(OP.i32_add).get('nsb').i32(2).op(OP.i32_shl).op(OP.i32_add).get('s4').op(OP.i32_add);
+      h.half(2);
+      a.mem(OP.f32_store, 0, 2);
+    }
     a.get('wp').i32(spec.bytes).op(OP.i32_add).set('wp');
     a.get('uq').i32(2 * spec.block).op(OP.i32_add).set('uq');
     a.get('s4').i32(4).op(OP.i32_add).set('s4');
@@ -64,11 +70,16 @@ function dots(a: Asm, spec: IntKernelSpec, nr: number, nt: number): void {
   }
 }
 
-/** acc += f32(isum)·(dw·xd), for one (row, token). */
+/** acc += f32(isum)·(dw·xd) and [Q4_1/Q5_1] accm += m·s, for one (row, token). */
 function scale(a: Asm, spec: IntKernelSpec, rr: number, tt: number): void {
   const acc = `acc${rr}${tt}`;
   a.get(acc).get(`isum${rr}${tt}`).simd(SIMD.f32x4_convert_i32x4_s).get(`dw${rr}`).get(`xd${tt}`).op(OP.f32_mul).simd(SIMD.f32x4_splat);
   a.simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(acc);
+  if (!spec.mins) return;
+  // accm += m · s
+  a.get(`sl${rr}`).get('uB').op(OP.i32_add).get('nsb').i32(2).op(OP.i32_shl).op(OP.i32_add).get('s4').op(OP.i32_add).mem(OP.f32_load, 0, 2);
+  a.get(`xp${tt}`).get('sOff').op(OP.i32_add).get('s4').op(OP.i32_add).mem(OP.f32_load, 0, 2).op(OP.f32_mul);
+  a.get(`accm${rr}${tt}`).op(OP.f32_add).set(`accm${rr}${tt}`);
 }
 
 /** nr unpacked rows (slots) × nt token rows from t. */
@@ -76,7 +87,7 @@ function micro(a: Asm, spec: IntKernelSpec, nr: number, nt: number): void {
   for (let tt = 0; tt < nt; tt++) a.get('x').get('t').i32(tt).op(OP.i32_add).get('xs').op(OP.i32_mul).op(OP.i32_add).tee(`xp${tt}`).set(`xq${tt}`);
   for (let rr = 0; rr < nr; rr++) {
     a.get('scratch').get('slot').i32(rr).op(OP.i32_mul).op(OP.i32_add).tee(`sl${rr}`).set(`up${rr}`);
-    for (let tt = 0; tt < nt; tt++) a.simd(0x0c, ...INT_EMIT.zero).set(`acc${rr}${tt}`);
+    for (let tt = 0; tt < nt; tt++) a.simd(0x0c, ...INT_EMIT.zero).set(`acc${rr}${tt}`).f32(0).set(`accm${rr}${tt}`);
   }
   a.i32(0).set('s4');
   a.for('sb', 0, 'nsb', 1, () => {
@@ -92,12 +103,13 @@ function micro(a: Asm, spec: IntKernelSpec, nr: number, nt: number): void {
   for (let rr = 0; rr < nr; rr++) for (let tt = 0; tt < nt; tt++) store(a, spec, rr, tt);
 }
 
-/** out[(t + tt)·ldo + r + rr] = (l0 + l1) + (l2 + l3). */
+/** out[(t + tt)·ldo + r + rr] = (l0 + l1) + (l2 + l3) [+ accm]. */
 function store(a: Asm, spec: IntKernelSpec, rr: number, tt: number): void {
   const v = `acc${rr}${tt}`;
   a.get('out').get('t').i32(tt).op(OP.i32_add).get('ldo').op(OP.i32_mul).get('r').op(OP.i32_add).i32(rr).op(OP.i32_add).i32(2).op(OP.i32_shl).op(OP.i32_add);
   a.get(v).simd(SIMD.f32x4_extract_lane, 0).get(v).simd(SIMD.f32x4_extract_lane, 1).op(OP.f32_add);
   a.get(v).simd(SIMD.f32x4_extract_lane, 2).get(v).simd(SIMD.f32x4_extract_lane, 3).op(OP.f32_add).op(OP.f32_add);
+  if (spec.mins) a.get(`accm${rr}${tt}`).op(OP.f32_add);
   a.mem(OP.f32_store, 0, 2);
 }
 

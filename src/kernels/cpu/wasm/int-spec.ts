@@ -19,7 +19,7 @@ export interface IntKernelSpec {
   readonly dOffset: number;
   /** Activation layout: Q8_K rows carry int16 sums of each 32 and each 16 q's after the scales. */
   readonly k: boolean;
-  /** Whether the format has mins (a term accumulated apart, in `accm`). */
+  /** Q4_1/Q5_1: w = d·q + m, the f16 m at byte 2; its term m·s (s from the activation row) is accumulated apart, in `accm`. */
   readonly mins: boolean;
   /** Tokens per micro-kernel. */
   readonly tokens: number;
@@ -54,7 +54,8 @@ export const INT_EMIT = {
     a.get('sOff').set('s16Off');
     if (spec.k) a.get('s16Off').get('cols').i32(4).op(OP.i32_shr_u).op(OP.i32_add).set('s16Off');
     a.get('s16Off').set('xs');
-    if (spec.k) a.get('xs').get('cols').i32(3).op(OP.i32_shr_u).op(OP.i32_add).set('xs');
+    // Q8_K: the sums of 16; Q8_0: one float32 s per block
+    a.get('xs').get('cols').i32(3).op(OP.i32_shr_u).op(OP.i32_add).set('xs');
   },
   params: [['w', 'i32'], ['x', 'i32'], ['out', 'i32'], ['rows', 'i32'], ['cols', 'i32'], ['n', 'i32'], ['ldo', 'i32'], ['scratch', 'i32'], ['tab', 'i32']] as const,
   zero: Array<number>(16).fill(0),

@@ -28,20 +28,24 @@ function declare(a: Asm, spec: IntKernelSpec): void {
   spec.setup(a, helpers(a));
 }
 
-/** The float32 tail of one super-block for token tt: acc += f32(isum) · (dw · xd). */
+/** The float32 tail of one block for token tt: acc += f32(isum) · (dw · xd); [Q4_1/Q5_1] accm += m · s. */
 function scaleInto(a: Asm, spec: IntKernelSpec, tt: number): void {
   a.get(`xp${tt}`).get('dOff').op(OP.i32_add).get('so').op(OP.i32_add).mem(OP.f32_load, 0, 2).set('xd');
   a.get(`acc${tt}`).get(`isum${tt}`).simd(SIMD.f32x4_convert_i32x4_s);
   a.get('dw').get('xd').op(OP.f32_mul).simd(SIMD.f32x4_splat).simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(`acc${tt}`);
+  if (!spec.mins) return;
+  helpers(a).half(2);
+  a.get(`xp${tt}`).get('sOff').op(OP.i32_add).get('so').op(OP.i32_add).mem(OP.f32_load, 0, 2).op(OP.f32_mul);
+  a.get(`accm${tt}`).op(OP.f32_add).set(`accm${tt}`);
 }
 
-/** ((l0 + l1) + (l2 + l3)) − accm, stored at out[(t + tt)·ldo + r]. */
+/** ((l0 + l1) + (l2 + l3)) [+ accm], stored at out[(t + tt)·ldo + r]. */
 function store(a: Asm, spec: IntKernelSpec, tt: number): void {
   const v = `acc${tt}`;
   a.get('out').get('t').i32(tt).op(OP.i32_add).get('ldo').op(OP.i32_mul).get('r').op(OP.i32_add).i32(2).op(OP.i32_shl).op(OP.i32_add);
   a.get(v).simd(SIMD.f32x4_extract_lane, 0).get(v).simd(SIMD.f32x4_extract_lane, 1).op(OP.f32_add);
   a.get(v).simd(SIMD.f32x4_extract_lane, 2).get(v).simd(SIMD.f32x4_extract_lane, 3).op(OP.f32_add).op(OP.f32_add);
-  if (spec.mins) a.get(`accm${tt}`).op(OP.f32_sub);
+  if (spec.mins) a.get(`accm${tt}`).op(OP.f32_add);
   a.mem(OP.f32_store, 0, 2);
 }
 

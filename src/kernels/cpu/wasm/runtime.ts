@@ -24,6 +24,8 @@ interface KernelExports {
   qdot_q3_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_q5_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_iq4_nl(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qdot_q4_1(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qdot_q5_1(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_q5_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qdot_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
@@ -33,6 +35,8 @@ interface KernelExports {
   qgemm_q3_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qgemm_q5_0(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qgemm_iq4_nl(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qgemm_q4_1(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
+  qgemm_q5_1(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qgemm_q4_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qgemm_q5_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;
   qgemm_q6_k(w: number, x: number, out: number, rows: number, cols: number, n: number, ldo: number, scratch: number, tab: number): void;

@@ -42,11 +42,19 @@ function aprPerplexity(model: string, type: string): number {
   return perplexity(m, ids, { context: 256, chunks: 16, scoreFrom: 129 }).perplexity;
 }
 
-describe.skipIf(bin === undefined)('integer-dot block types against llama-perplexity', () => {
+/** One golden test per [llama-quantize scheme, block type] (or one skip saying why). */
+export function describeIntDotTypes(title: string, types: readonly (readonly [string, string])[]): void {
+  if (bin === undefined) {
+    describe(title, () => {
+      it.skip(`skipped: ${reason}`, () => undefined);
+    });
+    return;
+  }
+  describe(title, () => {
   const dir = mkdtempSync(join(tmpdir(), 'apr-int-dot-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [scheme, type] of [['Q5_K_S', 'Q5_K'], ['Q3_K_S', 'Q3_K'], ['Q2_K', 'Q2_K'], ['Q5_0', 'Q5_0'], ['IQ4_NL', 'IQ4_NL']] as const) {
+  for (const [scheme, type] of types) {
     const above = ABOVE[type] ?? 5e-4;
     it(`[ob:perplexity-matches-reference] ${type} (${scheme} --pure): within [−0.4 %, +${above * 100} %] of llama-perplexity`, () => {
       const file = join(dir, `${scheme}.gguf`);
@@ -59,10 +67,5 @@ describe.skipIf(bin === undefined)('integer-dot block types against llama-perple
       expect(rel).toBeLessThan(above);
     });
   }
-});
-
-if (bin === undefined) {
-  describe('integer-dot block types against llama-perplexity', () => {
-    it.skip(`skipped: ${reason}`, () => undefined);
   });
 }
