@@ -4,6 +4,7 @@ import type { AlignMethod } from '../../train/align/run.js';
 import { floatOption, intOption } from '../program.js';
 import { CliError, printJson } from '../output.js';
 import { EpochTable, stepProgress, usage } from '../training-output.js';
+import { addTrainComputeFlags } from './train-compute.js';
 
 interface AlignCliOptions {
   method?: string;
@@ -51,7 +52,7 @@ function validate(o: AlignCliOptions): AlignMethod {
 }
 
 export function registerAlign(program: Command): void {
-  program
+  addTrainComputeFlags(program
     .command('align')
     .description('preference alignment on {"prompt","chosen","rejected"} JSONL pairs (trl\'s standard or conversational format) with DPO or ORPO; reports reward margins and preference accuracy per epoch')
     .argument('<model>', 'model to align (APR, GGUF, SafeTensors or HF folder)')
@@ -74,7 +75,7 @@ export function registerAlign(program: Command): void {
     .option('-o, --output <path>', 'output: adapter folder with --lora, else a model (.apr, .gguf, or a SafeTensors folder)')
     .option('--format <fmt>', 'apr | gguf | safetensors for a full model (default from the output path)')
     .option('--json', 'print the result and history as JSON')
-    .option('--quiet', 'no progress bar')
+    .option('--quiet', 'no progress bar'))
     .action((model: string, o: AlignCliOptions) => {
       const method = validate(o);
       const table = new EpochTable([['margin', 'reward_margin'], ['accuracy', 'accuracy'], ['val margin', 'val:reward_margin'], ['val accuracy', 'val:accuracy']], o.json ?? false, method === 'orpo' ? { train: 'nll', val: 'nll' } : null);

@@ -4,6 +4,7 @@ import { DISTILL_DEFAULTS, type DistillStrategy } from '../../train/distill/run.
 import { floatOption, intOption } from '../program.js';
 import { CliError, printJson } from '../output.js';
 import { EpochTable, num, stepProgress, usage } from '../training-output.js';
+import { addTrainComputeFlags } from './train-compute.js';
 
 const STRATEGIES: readonly DistillStrategy[] = ['standard', 'progressive', 'ensemble'];
 
@@ -55,7 +56,7 @@ function validate(o: DistillCliOptions): { strategy: DistillStrategy; teachers: 
 }
 
 export function registerDistill(program: Command): void {
-  program
+  addTrainComputeFlags(program
     .command('distill')
     .description('knowledge distillation: train a student on α·T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1−α)·CE over a text JSONL')
     .argument('<teacher>', 'teacher model (APR, GGUF, SafeTensors or HF folder)')
@@ -77,7 +78,7 @@ export function registerDistill(program: Command): void {
     .option('-o, --output <path>', 'output model (.apr, .gguf, or a folder for SafeTensors)')
     .option('--format <fmt>', 'apr | gguf | safetensors (default from the output path)')
     .option('--json', 'print the result and history as JSON')
-    .option('--quiet', 'no progress bar')
+    .option('--quiet', 'no progress bar'))
     .action((teacher: string, o: DistillCliOptions) => {
       const { strategy, teachers } = validate(o);
       const table = new EpochTable([['kl', 'kl'], ['ce', 'ce'], ['val kl', 'val:kl']], o.json ?? false);

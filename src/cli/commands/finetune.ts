@@ -5,6 +5,7 @@ import type { TrainingOptions } from '../../train/types.js';
 import { floatOption, intOption } from '../program.js';
 import { CliError, oneOf, printJson } from '../output.js';
 import { EpochTable, stepProgress } from '../training-output.js';
+import { addTrainComputeFlags } from './train-compute.js';
 
 const METHODS: readonly FinetuneMethod[] = ['lora', 'qlora', 'full'];
 const TASKS: readonly DataTask[] = ['instruct', 'completion'];
@@ -102,7 +103,7 @@ function runTrain(model: string, o: FinetuneCliOptions, output: string): void {
 }
 
 export function registerFinetune(program: Command): void {
-  program
+  addTrainComputeFlags(program
     .command('finetune')
     .description('LoRA / QLoRA / full finetuning on JSONL (chat messages, instruct or completion) → PEFT adapter or model; or merge a PEFT adapter (--adapter --merge)')
     .argument('<model>', 'base model (APR, GGUF, SafeTensors or HF folder)')
@@ -134,7 +135,7 @@ export function registerFinetune(program: Command): void {
     .option('-o, --output <path>', 'adapter folder (lora/qlora), or model file (.apr, .gguf, folder for SafeTensors) with --merge or --method full')
     .option('--format <fmt>', 'apr | gguf | safetensors for a model output (default from the path)')
     .option('--json', 'print the result and the history as JSON')
-    .option('--quiet', 'no progress bar')
+    .option('--quiet', 'no progress bar'))
     .action((model: string, o: FinetuneCliOptions) => {
       if (!o.output) throw new CliError('give -o <output>');
       if (o.adapter !== undefined) runMerge(model, o, o.output);

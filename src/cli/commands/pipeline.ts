@@ -8,6 +8,7 @@ import { type Plan, planRecipe } from '../../pipeline/stages.js';
 import { pipelineStatus, statusLines } from '../../pipeline/status.js';
 import { EXIT } from '../exit-codes.js';
 import { CliError, printJson } from '../output.js';
+import { addTrainComputeFlags } from './train-compute.js';
 
 interface PipelineFlags {
   outputDir?: string;
@@ -79,7 +80,7 @@ export function registerPipeline(program: Command): void {
     .option('--json', 'print JSON');
   withFlags(pipeline.command('plan').description('print the apr command lines the recipe runs, in order'))
     .action((file: string, o: PipelineFlags) => planAction(file, o));
-  withFlags(pipeline.command('apply').description('run the stages that are not up to date (key or outputs changed), recording them in pipeline.lock.json'))
+  addTrainComputeFlags(withFlags(pipeline.command('apply').description('run the stages that are not up to date (key or outputs changed), recording them in pipeline.lock.json')))
     .action((file: string, o: PipelineFlags) => applyAction(file, o));
   withFlags(pipeline.command('status').description('each stage as done / stale / pending, and the eval results'))
     .action((file: string, o: PipelineFlags) => statusAction(file, o));

@@ -5,6 +5,7 @@ import type { TrialRecord, TuneScheduler, TuneStrategy } from '../../train/tune/
 import { DEFAULT_SPACE, type TuneSpace, spaceProblem } from '../../train/tune/space.js';
 import { floatOption, intOption } from '../program.js';
 import { CliError, oneOf, printJson, printTable } from '../output.js';
+import { addTrainComputeFlags } from './train-compute.js';
 
 interface TuneCliOptions {
   data?: string;
@@ -76,7 +77,7 @@ function runTune(model: string, o: TuneCliOptions): void {
 
 export function registerTune(program: Command): void {
   const list = (xs: readonly number[]): string => xs.join(',');
-  program
+  addTrainComputeFlags(program
     .command('tune')
     .description('hyper-parameter search for LoRA/QLoRA finetuning (lr, rank, alpha, epochs): TPE or random, ASHA early stopping, objective = held-out loss')
     .argument('<model>', 'base model (any format apr reads)')
@@ -99,6 +100,6 @@ export function registerTune(program: Command): void {
     .option('--val-split <f>', 'fraction of the records held out for the objective', floatOption('--val-split'), 0.2)
     .option('-o, --output <file.yaml>', "write the best configuration as a recipe's finetune: section")
     .option('--json', 'print every trial and the best as JSON')
-    .option('--quiet', 'no per-trial lines on stderr')
+    .option('--quiet', 'no per-trial lines on stderr'))
     .action((model: string, o: TuneCliOptions) => runTune(model, o));
 }

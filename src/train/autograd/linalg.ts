@@ -1,10 +1,12 @@
 import { matmul } from '../../kernels/cpu/matmul.js';
 import { wasmKernels } from '../../kernels/cpu/wasm/runtime.js';
+import { product } from './threads.js';
 
 /**
  * The products of training, all reduced to the inference kernel `matmul` (out[t, r] = Σ_c W[r, c]·x[t, c]),
  * which runs in WebAssembly SIMD when its three buffers live in the kernel memory and cols is a multiple of
- * 4. Activations stay ordinary Float32Arrays; each product copies its operands into grow-only scratch
+ * 4, split over the worker pool's threads when large (./threads.ts: the same bits for every thread count).
+ * Activations stay ordinary Float32Arrays; each product copies its operands into grow-only scratch
  * buffers of the kernel memory (O(n·(rows + cols)) copies against O(n·rows·cols) work), so no activation
  * has to be freed by hand. Without WebAssembly every product runs the TypeScript kernel (float64 sums).
  */
@@ -57,7 +59,7 @@ export function matmulNT(w: Float32Array, rows: number, cols: number, x: Float32
   const xs = scratch(S_X, n * cols);
   xs.set(x.subarray(0, n * cols));
   const out = scratch(S_OUT, n * rows);
-  matmul({ dtype: 'F32', rows, cols, data: w }, xs, n, out);
+  product(w, rows, cols, xs, n, out);
   if (accumulate) addInto(y, out, n * rows);
   else y.set(out);
 }
@@ -93,9 +95,12 @@ export function transposeInto(src: Float32Array, rows: number, cols: number, dst
 export function backInput(w: Float32Array, rows: number, cols: number, dy: Float32Array, n: number, dx: Float32Array, overwrite = false): void {
   const wt = scratch(S_WT, rows * cols);
   transposeInto(w, rows, cols, wt);
-  const prev = slots[S_WT];
-  const owned = prev !== undefined && wasmKernels?.owns(prev) === true;
-  matmulOwned(wt, cols, rows, dy, n, dx, owned, overwrite);
+  backInputT(wt, rows, cols, dy, n, dx, overwrite);
+}
+
+/** `backInput` given Wᵀ [cols, rows] itself (a frozen weight's kept transpose, or one decoded transposed). */
+export function backInputT(wt: Float32Array, rows: number, cols: number, dy: Float32Array, n: number, dx: Float32Array, overwrite = false): void {
+  matmulOwned(wt, cols, rows, dy, n, dx, wasmKernels?.owns(wt) === true, overwrite);
 }
 
 function matmulOwned(w: Float32Array, rows: number, cols: number, x: Float32Array, n: number, y: Float32Array, owned: boolean, overwrite: boolean): void {
@@ -103,7 +108,7 @@ function matmulOwned(w: Float32Array, rows: number, cols: number, x: Float32Arra
   const xs = simd ? scratch(S_X, n * cols) : x;
   if (simd) xs.set(x.subarray(0, n * cols));
   const out = overwrite && !simd ? y : simd ? scratch(S_OUT, n * rows) : new Float32Array(n * rows);
-  matmul({ dtype: 'F32', rows, cols, data: w }, xs, n, out);
+  product(w, rows, cols, xs, n, out);
   if (out === y) return;
   if (overwrite) y.set(out.subarray(0, n * rows));
   else addInto(y, out, n * rows);
@@ -127,6 +132,6 @@ export function backWeight(dy: Float32Array, x: Float32Array, n: number, rows: n
     return;
   }
   const out = scratch(S_OUT, rows * cols);
-  matmul({ dtype: 'F32', rows: cols, cols: np, data: xt }, yt, rows, out);
+  product(xt, cols, np, yt, rows, out);
   addInto(dw, out, rows * cols);
 }

@@ -1,5 +1,6 @@
 import { dequantizeNf4 } from '../../tensor/quant/nf4.js';
-import { addInto, backInput, backWeight, matmulNT, scratch } from './linalg.js';
+import { frozenTranspose, nf4Floats, nf4Transposed } from './frozen.js';
+import { addInto, backInput, backInputT, backWeight, matmulNT } from './linalg.js';
 import type { Tape, Var } from './tape.js';
 
 /** A row-major [rows, cols] matrix in f32 (trainable when `grad` is set) or frozen NF4 blocks. */
@@ -23,12 +24,10 @@ export interface LinearParams {
   readonly lora?: LoraFactors;
 }
 
-const S_DECODE = 5;
-
 /** The matrix as f32 floats: the f32 data itself, or NF4 dequantized into a scratch reused by every call. */
 export function matrixFloats(m: Matrix): Float32Array {
   if (m.kind === 'dense') return m.data;
-  return dequantizeNf4(m.bytes, m.rows * m.cols, scratch(S_DECODE, m.rows * m.cols));
+  return nf4Floats(m.bytes, m.rows, m.cols);
 }
 
 function trainable(p: LinearParams): boolean {
@@ -61,7 +60,8 @@ export function embedding(tape: Tape, table: Matrix, ids: ArrayLike<number>): Va
 export function linear(tape: Tape, x: Var, n: number, p: LinearParams): Var {
   const { rows, cols } = p.w;
   const y = new Float32Array(n * rows);
-  matmulNT(matrixFloats(p.w), rows, cols, x.value, n, y);
+  // a weight outside the kernel memory (a large frozen base) is copied into a scratch to run the SIMD kernel
+  matmulNT(matrixFloats(p.w), rows, cols, x.value, n, y, false, true);
   if (p.bias) addBias(y, p.bias.data, n, rows);
   const u = p.lora ? loraForward(p.lora, x.value, n, rows, cols, y) : undefined;
   return tape.output(y, x.requiresGrad || trainable(p), (o) => linearBack(p, x, n, o.g(), u));
@@ -87,7 +87,15 @@ function linearBack(p: LinearParams, x: Var, n: number, dy: Float32Array, u: Flo
   if (bias !== undefined) for (let t = 0; t < n; t++) addInto(bias, dy.subarray(t * rows), rows);
   if (p.w.kind === 'dense' && p.w.grad !== undefined) backWeight(dy, x.value, n, rows, cols, p.w.grad);
   if (p.lora !== undefined && u !== undefined) loraBack(p.lora, x, n, rows, cols, dy, u);
-  if (x.requiresGrad) backInput(matrixFloats(p.w), rows, cols, dy, n, ...gradOf(x));
+  if (x.requiresGrad) inputGrad(p.w, dy, n, ...gradOf(x));
+}
+
+/** dx += dy·W; a frozen W's transpose comes kept or decoded transposed (./frozen.ts), a trainable one's fresh. */
+function inputGrad(w: Matrix, dy: Float32Array, n: number, dx: Float32Array, fresh: boolean): void {
+  const { rows, cols } = w;
+  if (w.kind === 'nf4') backInputT(nf4Transposed(w.bytes, rows, cols), rows, cols, dy, n, dx, fresh);
+  else if (w.grad === undefined) backInputT(frozenTranspose(w.data, rows, cols), rows, cols, dy, n, dx, fresh);
+  else backInput(w.data, rows, cols, dy, n, dx, fresh);
 }
 
 /** x's gradient buffer, and whether it is fresh (all zeros, so a product may overwrite it). */

@@ -31,6 +31,9 @@ export interface ModelParams {
 
 export type BaseMode = 'train' | 'frozen' | 'nf4';
 
+/** Frozen f32 matrices beyond this many bytes are kept outside the kernel memory (see ParamBuilder.matrix). */
+const FROZEN_KERNEL_BYTES = 2 ** 31;
+
 /** Module names of the linear layers, as PEFT targets them. */
 export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 export type LinearModule = (typeof LINEAR_MODULES)[number];
@@ -46,6 +49,8 @@ export class ParamBuilder {
   readonly params: TrainParam[] = [];
   /** The frozen arrays held, for baseWeightBytes. */
   readonly frozen: ArrayBufferView[] = [];
+  /** Bytes of f32 matrices placed in the kernel memory so far. */
+  private kernelBytes = 0;
 
   constructor(
     private readonly bundle: ModelBundle,
@@ -95,7 +100,11 @@ export class ParamBuilder {
       this.frozen.push(bytes);
       return { kind: 'nf4', rows, cols, bytes };
     }
-    const data = this.floats(name, [rows, cols]);
+    // a frozen base past the budget stays in ordinary memory (each product copies it into a kernel scratch),
+    // so that the 4 GiB kernel memory keeps room for the scratch buffers every product needs
+    const plain = this.mode === 'frozen' && this.kernelBytes + 4 * rows * cols > FROZEN_KERNEL_BYTES;
+    if (!plain) this.kernelBytes += 4 * rows * cols;
+    const data = this.floats(name, [rows, cols], plain);
     if (this.mode === 'train') return { kind: 'dense', rows, cols, data, grad: this.trainable(name, data, [rows, cols]).grad };
     this.frozen.push(data);
     return { kind: 'dense', rows, cols, data };
