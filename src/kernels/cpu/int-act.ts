@@ -47,8 +47,8 @@ interface ActView {
   s: Float32Array;
 }
 
-/** The parts of quantized activation row t: q, d, the sums of 32 and of 16 q's (Q8_K). */
-export function actViews(buf: ArrayBufferLike, byteOffset: number, format: ActFormat, cols: number): ActView {
+/** The parts of quantized activation row t: q, d, the sums of 32 and of 16 q's (Q8_K) or s (Q8_0). */
+function actViews(buf: ArrayBufferLike, byteOffset: number, format: ActFormat, cols: number): ActView {
   const nb = cols / ACT_BLOCK[format];
   const k = format === 'Q8_K';
   const q = new Int8Array(buf, byteOffset, cols);

@@ -369,7 +369,10 @@ function kernel(spec: KSpec, prefix: 'qdot' | 'qgemm', T: number, relaxed: boole
  */
 const PREFILL_T = 4;
 
-/** The K-quant kernels: qdot_<type> (one token at a time) and qgemm_<type> (T tokens share each weight chunk). */
-export function intK8Sources(relaxed: boolean): KernelSource[] {
-  return [Q2_K, Q3_K, q45K('q4_k', 144, 16, undefined), q45K('q5_k', 176, 48, 16), Q6_K].flatMap((s) => [kernel(s, 'qdot', 1, relaxed), kernel(s, 'qgemm', PREFILL_T, relaxed)]);
-}
+const SPECS = [Q2_K, Q3_K, q45K('q4_k', 144, 16, undefined), q45K('q5_k', 176, 48, 16), Q6_K];
+
+/** The K-quant kernels, qdot_<type> (one token at a time) and qgemm_<type> (T tokens share each weight chunk), on relaxed SIMD or without it. */
+export const INT_K8_SOURCES: Readonly<Record<'relaxed' | 'plain', readonly KernelSource[]>> = {
+  relaxed: SPECS.flatMap((s) => [kernel(s, 'qdot', 1, true), kernel(s, 'qgemm', PREFILL_T, true)]),
+  plain: SPECS.flatMap((s) => [kernel(s, 'qdot', 1, false), kernel(s, 'qgemm', PREFILL_T, false)]),
+};

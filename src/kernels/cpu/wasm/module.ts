@@ -1,7 +1,7 @@
 import type { Asm, KernelSource, ValType } from './asm.js';
 import { ATTENTION_SOURCES } from './attention-src.js';
 import { INT_GEMM_SOURCES } from './int-gemm-src.js';
-import { intK8Sources } from './int-k8-src.js';
+import { INT_K8_SOURCES } from './int-k8-src.js';
 import { INT_SOURCES } from './int-src.js';
 import { MATMUL_SOURCES } from './matmul-src.js';
 import { QUANT_SOURCES } from './quant-src.js';
@@ -195,23 +195,25 @@ function assemble(sources: readonly KernelSource[]): Uint8Array {
   ]);
 }
 
-/** The kernel module's bytes; `relaxed`: the K-quant integer dots use relaxed SIMD (see int-k8-src.ts). */
-export function kernelWasm(relaxed: boolean): Uint8Array {
-  return assemble([...MATMUL_SOURCES, ...QUANT_SOURCES, ...ATTENTION_SOURCES, ...INT_SOURCES, ...INT_GEMM_SOURCES, ...intK8Sources(relaxed)]);
-}
+const COMMON_SOURCES = [...MATMUL_SOURCES, ...QUANT_SOURCES, ...ATTENTION_SOURCES, ...INT_SOURCES, ...INT_GEMM_SOURCES];
+
+/** The kernel module's bytes: `relaxed`, the K-quant integer dots on relaxed SIMD (see int-k8-src.ts), or `plain`. */
+export const KERNEL_WASM: Readonly<Record<'relaxed' | 'plain', Uint8Array>> = {
+  relaxed: assemble([...COMMON_SOURCES, ...INT_K8_SOURCES.relaxed]),
+  plain: assemble([...COMMON_SOURCES, ...INT_K8_SOURCES.plain]),
+};
 
 /**
  * A probe for relaxed SIMD: `probe()` stores i16x8.relaxed_dot_i8x16_i7x16_s(bytes 0..15, bytes 16..31) at
  * byte 32 (the runtime checks the lanes against exact integer arithmetic before trusting the instruction).
  */
-export function relaxedProbeWasm(): Uint8Array {
-  const probe: KernelSource = {
+export const RELAXED_PROBE_WASM: Uint8Array = assemble([
+  {
     name: 'probe',
     params: [],
     exported: true,
     emit(a) {
       a.i32(32).i32(0).vload(0).i32(16).vload(0).simd(0x112).vstore(0);
     },
-  };
-  return assemble([probe]);
-}
+  },
+]);

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { f16ToF32 } from '../../../tensor/half.js';
-import { kernelWasm, relaxedProbeWasm } from './module.js';
+import { KERNEL_WASM, RELAXED_PROBE_WASM } from './module.js';
 
 /**
  * The WebAssembly SIMD kernels and the memory they work in. Buffers the CPU backend allocates (activations,
@@ -183,7 +183,7 @@ function relaxedSimd(api: WasmApi): boolean {
   try {
     setFlagsFromString('--experimental-wasm-relaxed-simd');
     const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-    const probe = new api.Instance(new api.Module(relaxedProbeWasm()), { env: { memory } }).exports as { probe(): void };
+    const probe = new api.Instance(new api.Module(RELAXED_PROBE_WASM), { env: { memory } }).exports as { probe(): void };
     const bytes = new Int8Array(memory.buffer, 0, 32);
     const cases = [[-128, 127, 127, 127], [127, -128, 7, 22], [-1, 5, 64, 100]];
     for (const [x0, x1, w0, w1] of cases) {
@@ -213,7 +213,7 @@ function instantiate(): WasmKernels | undefined {
   const relaxed = relaxedSimd(api);
   try {
     memory = new api.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
-    module = new api.Module(kernelWasm(relaxed));
+    module = new api.Module(relaxed ? KERNEL_WASM.relaxed : KERNEL_WASM.plain);
     const instance = new api.Instance(module, { env: { memory } });
     fn = instance.exports as unknown as KernelExports;
   } catch {
