@@ -11,7 +11,7 @@
  * step (GpuCounters), the end-to-end rate with the prefills, and whether sequence 0's tokens equal the
  * single-sequence greedy run's (batch invariance on this card). Also prints the cost of one small dispatch.
  *   node batch.mjs [--batch 1,2,4,8,16,32] [--quant Q4_K_M] [--layers 22] [--prompt 32] [--tokens 64]
- *                  [--small] [--card NAME] [--matvec blocked|scalar] [--dawn-features …]
+ *                  [--small] [--card NAME] [--matvec blocked|scalar] [--submit-every N] [--dawn-features …]
  */
 import { boundFields, dispatchCost, measureBandwidths } from './bandwidth.js';
 import { benchGpu } from './gpu-flags.js';
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const bw = await measureBandwidths(gpu.device, gpu.description);
   const bundle = gpuSyntheticBundle(quant, layers, small);
   const weightBytes = matrixBytesPerToken(bundle);
-  const be = createWebGpuBackend(gpu, { blockedMatvec: flag('matvec', 'blocked') === 'blocked' });
+  const be = createWebGpuBackend(gpu, { blockedMatvec: flag('matvec', 'blocked') === 'blocked', submitEvery: Number(flag('submit-every', '40')) });
   const t0 = performance.now();
   const model = loadModel(bundle, { backend: be, keepQuantized: true });
   await be.finish();

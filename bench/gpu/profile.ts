@@ -4,15 +4,17 @@
  * submitted and awaited; one JSON line per item with microseconds per call from recording to completion
  * (`us`) and for the recording alone (`host_us`).
  * - matvec:<tensor>:n=<n>: the product the decoder runs for that weight with n rows (n = 1 single sequence,
- *   n = B in a batched step; the blocked kernel takes 8 rows per dispatch), with the weight GB/s it reaches.
+ *   n = B in a batched step; the blocked kernel takes up to 32 rows per dispatch), with the weight GB/s it reaches.
  * - row-attention: one row's attention part of a batched step for one layer, as batchCore records it (three
  *   copies in, ropeKv, kvStore, attention at position --pos, one copy out); its parts alone after it.
+ * - fused:qkv / fused:glu / fused:attendRow: the fused decode kernels (q, k, v in one dispatch; gate, up and
+ *   SwiGLU in one; one row's RoPE, KV writes and attention in one), at n = 1, 8, 32 token rows.
  * - add: a small dispatch (the floor of any dispatch), and copy+add: the same with a 4-float copy before each,
  *   which ends and restarts the compute pass, as the per-row copies do.
  *   node profile.mjs [--reps 200] [--pos 96] [--matvec blocked|scalar] [--dawn-features …]
  */
 import { benchGpu } from './gpu-flags.js';
-import { createWebGpuBackend, type GpuBuf, type WebGpuBackend } from '../../src/kernels/webgpu/backend.js';
+import { createWebGpuBackend, type GpuBuf, type GpuWeight, type WebGpuBackend } from '../../src/kernels/webgpu/backend.js';
 import { DTYPES, type DType } from '../../src/tensor/dtype.js';
 import { flag, gpuSyntheticConfig, randomWeights } from './synthetic.js';
 
@@ -92,6 +94,27 @@ async function rowAttention(be: WebGpuBackend): Promise<void> {
   }));
 }
 
+/** The fused decode kernels: q/k/v in one dispatch, gate/up/SwiGLU in one, and one row's attention step. */
+async function fused(be: WebGpuBackend): Promise<void> {
+  const w = (rows: number, cols: number): GpuWeight => be.prepareWeight({ dtype: 'Q4_K', rows, cols, data: randomWeights('Q4_K', rows * cols) });
+  const [q, k, v, gate, up] = [w(H, H), w(kvDim, H), w(kvDim, H), w(c.intermediate_size, H), w(c.intermediate_size, H)];
+  const x = be.upload(new Float32Array(32 * H).fill(0.01));
+  const [oq, ok, ov, og, ou] = [be.alloc(32 * H), be.alloc(32 * kvDim), be.alloc(32 * kvDim), be.alloc(32 * c.intermediate_size), be.alloc(32 * c.intermediate_size)];
+  const qkvBytes = ((H * H + 2 * kvDim * H) / 256) * 144;
+  const gluBytes = ((2 * c.intermediate_size * H) / 256) * 144;
+  for (const n of [1, 8, 32]) {
+    const t = await timeIt(be, () => be.matmul3(q, k, v, x, n, oq, ok, ov));
+    line(`fused:qkv:n=${n}`, { ...t, weight_gb_per_s: Math.round(qkvBytes / t.us / 100) / 10 });
+    const g = await timeIt(be, () => be.matmulSwiglu(gate, up, x, n, og, ou));
+    line(`fused:glu:n=${n}`, { ...g, weight_gb_per_s: Math.round(gluBytes / g.us / 100) / 10 });
+  }
+  const cap = pos + 1;
+  const [kc, vc] = [be.alloc(kvDim * cap), be.alloc(kvDim * cap)];
+  const shape = { n: 1, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity: cap };
+  line('fused:attendRow', await timeIt(be, () => be.attendRow(oq, ok, ov, 0, kc, vc, shape, c.rope_theta, og)));
+  for (const m of [q, k, v, gate, up]) be.releaseWeight(m);
+}
+
 async function floors(be: WebGpuBackend): Promise<void> {
   const a: GpuBuf = be.alloc(H);
   const b: GpuBuf = be.alloc(H);
@@ -104,10 +127,11 @@ async function floors(be: WebGpuBackend): Promise<void> {
 
 async function main(): Promise<void> {
   const gpu = await benchGpu();
-  const be = createWebGpuBackend(gpu, { blockedMatvec: flag('matvec', 'blocked') === 'blocked' });
+  const be = createWebGpuBackend(gpu, { blockedMatvec: flag('matvec', 'blocked') === 'blocked', submitEvery: Number(flag('submit-every', '40')) });
   line('device', { device: gpu.description, reps, pos });
   await floors(be);
   await rowAttention(be);
+  await fused(be);
   await matvecs(be);
   line('done', { device_error: be.firstError ?? null });
 }

@@ -107,4 +107,29 @@ export interface Backend<B = Float32Array, W = WeightMatrix> {
    * device backend fuses them into one dispatch; the results are those of the three calls).
    */
   ropeKv?(q: B, k: B, kCache: B, shape: AttentionShape, theta: number): void;
+  /**
+   * One decode row (shape.n = 1, at position shape.startPos): row `row` of q [·, heads, headDim], k and v
+   * [·, kvHeads, headDim] go through `ropeKv`, `kvStore(vCache, v, …)` and `attention`, whose result lands in
+   * row `row` of out; q and k are left unrotated (optional: a device backend does it in one dispatch, with no
+   * copies of the row; the options window, softcap and scale are not taken).
+   */
+  attendRow?(q: B, k: B, v: B, row: number, kCache: B, vCache: B, shape: AttentionShape, theta: number, out: B): void;
+  /**
+   * out = silu(gate·x) · (up·x) over n rows: the result of `matmul(gate, x, n, out)`, `matmul(up, x, n, tmp)`
+   * and `swiglu(out, tmp, n·rows, out)` (optional: a device backend runs both products and the activation in
+   * one dispatch; `tmp` [n, rows] may be overwritten).
+   */
+  matmulSwiglu?(gate: W, up: W, x: B, n: number, out: B, tmp: B, norm?: InputNorm<B>): void;
+  /** `matmul(w0, x, n, out0)`, `matmul(w1, x, n, out1)`, `matmul(w2, x, n, out2)` (optional: one dispatch on a device backend). */
+  matmul3?(w0: W, w1: W, w2: W, x: B, n: number, out0: B, out1: B, out2: B, norm?: InputNorm<B>): void;
+}
+
+/**
+ * An RMSNorm in front of a fused product (`matmul3`, `matmulSwiglu`): the product's input is
+ * `rmsnorm(x, weight, eps, n, cols, tmp)`; a backend that fuses the norm leaves `tmp` unwritten.
+ */
+export interface InputNorm<B> {
+  readonly weight: B;
+  readonly eps: number;
+  readonly tmp: B;
 }

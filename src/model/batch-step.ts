@@ -5,7 +5,7 @@ import type { Backend } from '../kernels/types.js';
 import type { ArchConfig } from '../tensor/bundle.js';
 import type { Model } from './decoder.js';
 import type { KVCache, KVCacheImpl } from './kv-cache.js';
-import { type AttentionBuffers, type AttentionCore, type LayerStack, ropeAttend } from './layers.js';
+import { type AttentionBuffers, type AttentionCore, attendRow, type LayerStack, ropeAttend } from './layers.js';
 
 /**
  * One decode step of several sequences together (continuous batching): row i is token i of sequence i, at
@@ -95,7 +95,8 @@ export function releaseRowBuffers<B>(be: Backend<B, unknown>, r: AttentionBuffer
 /**
  * The attention core of a batched step: row i of the chunk sits at position `caches[i].length` of
  * `caches[i]`. Each row is copied into `row`, run through the one-row RoPE / KV write / attention (the
- * calls a one-token forward makes) and its output copied back.
+ * calls a one-token forward makes) and its output copied back; a backend with `attendRow` takes the row
+ * in place instead, as the one-token forward does.
  */
 export function batchCore<B, W>(st: LayerStack<B, W>, row: AttentionBuffers<B>, caches: readonly KVCacheImpl<B>[]): AttentionCore<B> {
   const c = st.config;
@@ -105,6 +106,7 @@ export function batchCore<B, W>(st: LayerStack<B, W>, row: AttentionBuffers<B>, 
   return (s, n, l) => {
     for (let i = 0; i < n; i++) {
       const cache = caches[i] as KVCacheImpl<B>;
+      if (attendRow(st, s, i, cache.length, cache.k[l] as B, cache.v[l] as B, cache.capacity, l)) continue;
       be.copy(s.q, i * qDim, row.q, 0, qDim);
       be.copy(s.k, i * kvDim, row.k, 0, kvDim);
       be.copy(s.v, i * kvDim, row.v, 0, kvDim);

@@ -1,4 +1,4 @@
-import type { Backend } from '../kernels/types.js';
+import type { Backend, InputNorm } from '../kernels/types.js';
 import type { ArchConfig } from '../tensor/bundle.js';
 import { addLoraDelta } from './lora-apply.js';
 import { archPlan, kernelMissing } from './arch-plan.js';
@@ -68,6 +68,11 @@ function linear<B, W>(be: Backend<B, W>, lin: Linear<B, W>, x: B, n: number, out
   if (lin.bias !== undefined) be.addBias(out, lin.bias, n, lin.rows);
 }
 
+/** A projection with neither bias nor LoRA: a backend's fused products may take it. */
+function plainLinear<B, W>(lin: Linear<B, W>): boolean {
+  return lin.bias === undefined && lin.lora === undefined;
+}
+
 /** out += lin(x) over n rows of `dim` (the residual add), fused into the product where the backend can; `tmp` is clobbered. */
 function linearAdd<B, W>(be: Backend<B, W>, lin: Linear<B, W>, x: B, n: number, dim: number, out: B, tmp: B): void {
   if (be.matmulAdd !== undefined && lin.bias === undefined && lin.lora === undefined) return be.matmulAdd(lin.w, x, n, out, tmp);
@@ -80,6 +85,7 @@ function linearAdd<B, W>(be: Backend<B, W>, lin: Linear<B, W>, x: B, n: number, 
  * layer's RoPE base and width and its attention options (window, soft-cap, scale; see src/tensor/arch.ts).
  */
 export function ropeAttend<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, n: number, pos: number, kc: B, vc: B, capacity: number, l: number): void {
+  if (n === 1 && attendRow(st, s, 0, pos, kc, vc, capacity, l)) return;
   const c = st.config;
   const be = st.be;
   const { theta, rotaryDim, ...opts } = archPlan(c).attn[l] ?? { theta: c.rope_theta, rotaryDim: c.head_dim };
@@ -94,15 +100,45 @@ export function ropeAttend<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, n
   be.attention(s.q, kc, vc, shape, s.att);
 }
 
+/**
+ * Row `row` of s as one decode token at position pos through the backend's fused `attendRow` (the same
+ * result as `ropeAttend` of that row alone); false, with nothing done, where the backend or the layer's
+ * attention options rule it out. The one-token forward and every row of a batched step take it alike.
+ */
+export function attendRow<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, row: number, pos: number, kc: B, vc: B, capacity: number, l: number): boolean {
+  const c = st.config;
+  const a = archPlan(c).attn[l];
+  const plain = a === undefined || (a.rotaryDim === c.head_dim && a.window === undefined && a.softcap === undefined && a.scale === undefined);
+  if (st.be.attendRow === undefined || !plain) return false;
+  const shape = { n: 1, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity };
+  st.be.attendRow(s.q, s.k, s.v, row, kc, vc, shape, a?.theta ?? c.rope_theta, s.att);
+  return true;
+}
+
+/**
+ * The RMSNorm of s.x in front of a block's projections: handed to the backend's fused product (returned;
+ * s.x is then the product's input) when `fuse` and no observer needs to see it, else written to s.h
+ * (and observed at `site`) and undefined returned.
+ */
+function inputNorm<B, W>(st: LayerStack<B, W>, s: Scratch<B>, weight: B, n: number, l: number, site: ActivationSite, fuse: boolean): InputNorm<B> | undefined {
+  const eps = st.config.rms_norm_eps;
+  if (fuse && st.observer === undefined) return { weight, eps, tmp: s.h };
+  st.be.rmsnorm(s.x, weight, eps, n, st.config.hidden_size, s.h);
+  observe(st, l, site, s.h, n, st.config.hidden_size);
+  return undefined;
+}
+
 function attentionBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeights<B, W>, n: number, l: number, core: AttentionCore<B>): void {
   const c = st.config;
   const be = st.be;
-  const H = c.hidden_size;
-  be.rmsnorm(s.x, lw.inputNorm, c.rms_norm_eps, n, H, s.h);
-  observe(st, l, 'attn_in', s.h, n, H);
-  linear(be, lw.q, s.h, n, s.q);
-  linear(be, lw.k, s.h, n, s.k);
-  linear(be, lw.v, s.h, n, s.v);
+  const fused = be.matmul3 !== undefined && [lw.q, lw.k, lw.v].every(plainLinear);
+  const norm = inputNorm(st, s, lw.inputNorm, n, l, 'attn_in', fused);
+  if (fused) be.matmul3?.(lw.q.w, lw.k.w, lw.v.w, norm ? s.x : s.h, n, s.q, s.k, s.v, norm);
+  else {
+    linear(be, lw.q, s.h, n, s.q);
+    linear(be, lw.k, s.h, n, s.k);
+    linear(be, lw.v, s.h, n, s.v);
+  }
   core(qkNormed(st, s, lw, n), n, l);
   observe(st, l, 'o_in', s.att, n, c.num_heads * c.head_dim);
   residualAdd(st, s, lw.o, s.att, n, lw.attnOutNorm);
@@ -138,12 +174,14 @@ function gateActivation<B, W>(st: LayerStack<B, W>, s: Scratch<B>, length: numbe
 function mlpBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeights<B, W>, n: number, l: number): void {
   const c = st.config;
   const be = st.be;
-  const H = c.hidden_size;
-  be.rmsnorm(s.x, lw.postNorm, c.rms_norm_eps, n, H, s.h);
-  observe(st, l, 'mlp_in', s.h, n, H);
-  linear(be, lw.gate, s.h, n, s.gate);
-  linear(be, lw.up, s.h, n, s.up);
-  gateActivation(st, s, n * c.intermediate_size);
+  const fused = be.matmulSwiglu !== undefined && archPlan(c).traits.activation === 'silu' && plainLinear(lw.gate) && plainLinear(lw.up);
+  const norm = inputNorm(st, s, lw.postNorm, n, l, 'mlp_in', fused);
+  if (fused) be.matmulSwiglu?.(lw.gate.w, lw.up.w, norm ? s.x : s.h, n, s.gate, s.up, norm);
+  else {
+    linear(be, lw.gate, s.h, n, s.gate);
+    linear(be, lw.up, s.h, n, s.up);
+    gateActivation(st, s, n * c.intermediate_size);
+  }
   observe(st, l, 'down_in', s.gate, n, c.intermediate_size);
   residualAdd(st, s, lw.down, s.gate, n, lw.ffnOutNorm);
 }

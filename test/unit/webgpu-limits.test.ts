@@ -2,10 +2,11 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { createWebGpuBackend } from '../../src/kernels/webgpu/backend.js';
 import { acquireGpu, type GpuHandle } from '../../src/kernels/webgpu/device.js';
 import { KERNEL_NEEDS, type KernelLimits, planKernels, TILE_CANDIDATES } from '../../src/kernels/webgpu/limits.js';
-import { ATTENTION } from '../../src/kernels/webgpu/wgsl-attention.js';
+import { ATTEND_ROW, ATTENTION } from '../../src/kernels/webgpu/wgsl-attention.js';
 import { RMSNORM_BACK_W, RMSNORM_BACK_X, SOFTMAX_CE_BACK, STRIDED_MATMUL } from '../../src/kernels/webgpu/wgsl-backward.js';
 import { DEFAULT_TILE, MATMUL_WGSL, type TileConfig } from '../../src/kernels/webgpu/wgsl-matmul.js';
-import { BLOCKED_MATVEC, MATMUL4_WGSL } from '../../src/kernels/webgpu/wgsl-matmul-v4.js';
+import { MATMUL4_WGSL } from '../../src/kernels/webgpu/wgsl-matmul-v4.js';
+import { BLOCKED_MATVEC, MATVEC_GLU, MATVEC_GLU_NORM, MATVEC_QKV, MATVEC_QKV_NORM } from '../../src/kernels/webgpu/wgsl-matvec.js';
 import { ADD, ADD_BIAS, KV_STORE, RMSNORM_WGSL, ROPE, SOFTMAX, SWIGLU } from '../../src/kernels/webgpu/wgsl-ops.js';
 import { WDECODE } from '../../src/kernels/webgpu/wgsl-quant.js';
 
@@ -41,7 +42,7 @@ describe('planKernels (limits → requested limits and tile, or a reason)', () =
     // The old acquisition requested neither: the device kept 128 threads along x and every 256-thread kernel failed.
     expect(p.requiredLimits.maxComputeWorkgroupSizeX).toBe(256);
     expect(p.requiredLimits.maxComputeInvocationsPerWorkgroup).toBe(256);
-    expect(p.requiredLimits.maxStorageBuffersPerShaderStage).toBe(5);
+    expect(p.requiredLimits.maxStorageBuffersPerShaderStage).toBe(8);
     expect(p.requiredLimits.maxComputeWorkgroupStorageSize).toBe(32768);
     for (const [k, v] of Object.entries(p.requiredLimits) as [keyof KernelLimits, number][]) {
       expect(v, k).toBeLessThanOrEqual(GLES_ADAPTER[k]);
@@ -53,7 +54,7 @@ describe('planKernels (limits → requested limits and tile, or a reason)', () =
     const p = planKernels({ limits: GLES_DEVICE_DEFAULTS });
     expect(p).toEqual({
       ok: false,
-      reason: 'allows 128 invocations per workgroup, the kernels need 256; allows 128 threads along workgroup x, the kernels need 256; allows 4 storage buffers per shader stage, the kernels need 5',
+      reason: 'allows 128 invocations per workgroup, the kernels need 256; allows 128 threads along workgroup x, the kernels need 256; allows 4 storage buffers per shader stage, the kernels need 8',
     });
   });
 
@@ -82,9 +83,11 @@ const TILES: readonly TileConfig[] = [...TILE_CANDIDATES, { tm: 8, tn: 8, bk: 16
 
 /** Every WGSL source the backends dispatch whose workgroup memory is fixed, by name (every dtype). */
 function fixedKernels(): [string, string][] {
-  const fixed: [string, string][] = Object.entries({ ADD, ADD_BIAS, KV_STORE, ROPE, SOFTMAX, SWIGLU, ATTENTION, STRIDED_MATMUL, RMSNORM_BACK_X, RMSNORM_BACK_W, SOFTMAX_CE_BACK });
+  const fixed: [string, string][] = Object.entries({ ADD, ADD_BIAS, KV_STORE, ROPE, SOFTMAX, SWIGLU, ATTENTION, ATTEND_ROW, STRIDED_MATMUL, RMSNORM_BACK_X, RMSNORM_BACK_W, SOFTMAX_CE_BACK });
   fixed.push(['rmsnorm in place', RMSNORM_WGSL.shader(true)], ['rmsnorm', RMSNORM_WGSL.shader(false)]);
   for (const [dt, src] of Object.entries(BLOCKED_MATVEC)) fixed.push([`matvec4 ${dt}`, src]);
+  for (const [dt, src] of Object.entries(MATVEC_GLU)) fixed.push([`matvec glu ${dt}`, src]);
+  for (const [name, set] of Object.entries({ MATVEC_QKV, MATVEC_QKV_NORM, MATVEC_GLU_NORM })) for (const [dt, src] of Object.entries(set)) fixed.push([`${name} ${dt}`, src]);
   for (const dt of Object.keys(WDECODE)) fixed.push([`matvec ${dt}`, MATMUL_WGSL.matvec(dt)], [`embed ${dt}`, MATMUL_WGSL.embed(dt)]);
   return fixed;
 }

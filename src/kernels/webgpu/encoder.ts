@@ -48,7 +48,13 @@ class Recorder {
   private scratchUsed = 0;
   readonly counters: GpuCounters = { dispatches: 0, submissions: 0, bufferCreations: 0, bytesRead: 0 };
 
-  constructor(readonly device: GPUDevice) {
+  /** The pipeline set on the open pass (consecutive dispatches of one kernel, as a batch's rows, set it once). */
+  private bound: GPUComputePipeline | undefined;
+  /** Dispatches recorded since the last submission. */
+  private pending = 0;
+
+  /** `submitEvery` > 0 submits after that many dispatches, so the device starts on a long step while the host records the rest. */
+  constructor(readonly device: GPUDevice, private readonly submitEvery = 0) {
     this.uniform = device.createBuffer({ size: SLOTS * SLOT_WORDS * 4, usage: GPU_USAGE.UNIFORM | GPU_USAGE.COPY_DST });
     device.addEventListener('uncapturederror', (ev) => {
       this.error ??= (ev).error.message.split('\n')[0];
@@ -73,7 +79,10 @@ class Recorder {
 
   private computePass(): GPUComputePassEncoder {
     this.encoder ??= this.device.createCommandEncoder();
-    this.pass ??= this.encoder.beginComputePass();
+    if (this.pass === undefined) {
+      this.pass = this.encoder.beginComputePass();
+      this.bound = undefined;
+    }
     return this.pass;
   }
 
@@ -87,7 +96,8 @@ class Recorder {
 
   /** Records one dispatch of kernel `key` with parameter words `params` (≤ 15; word 15 is set here for flat grids). */
   dispatch(key: string, source: () => string, params: readonly number[], bufs: readonly Bindable[], grid: readonly [number, number]): void {
-    if (this.slot === SLOTS) this.flush();
+    if (this.slot === SLOTS || (this.submitEvery > 0 && this.pending >= this.submitEvery)) this.flush();
+    this.pending++;
     const { pipeline, layout } = this.pipeline(key, source);
     const base = this.slot * SLOT_WORDS;
     this.staging.fill(0, base, base + 16);
@@ -113,7 +123,8 @@ class Recorder {
     this.slot++;
     this.counters.dispatches++;
     const pass = this.computePass();
-    pass.setPipeline(pipeline);
+    if (pipeline !== this.bound) pass.setPipeline(pipeline);
+    this.bound = pipeline;
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(grid[0], grid[1]);
   }
@@ -178,6 +189,7 @@ class Recorder {
     }
     this.encoder = undefined;
     this.slot = 0;
+    this.pending = 0;
     this.scratchUsed = 0;
     for (const b of this.doomed) b.destroy();
     this.doomed = [];
@@ -188,7 +200,7 @@ class Recorder {
 export type CommandRecorder = Recorder;
 
 export const recorders = {
-  open: (device: GPUDevice): CommandRecorder => new Recorder(device),
+  open: (device: GPUDevice, submitEvery = 0): CommandRecorder => new Recorder(device, submitEvery),
   /** A grid of `count` workgroups folded into (x ≤ 65,535, y). */
   fold: (count: number): [number, number] => Recorder.fold(count),
 } as const;

@@ -33,7 +33,7 @@ export const KERNEL_NEEDS: Readonly<Record<KernelLimitName, number>> = {
   maxComputeInvocationsPerWorkgroup: 256,
   maxComputeWorkgroupSizeX: 256,
   maxComputeWorkgroupSizeY: 16,
-  maxStorageBuffersPerShaderStage: 5,
+  maxStorageBuffersPerShaderStage: 8,
   maxComputeWorkgroupStorageSize: 8192,
   maxStorageBufferBindingSize: 1 << 20,
   maxBufferSize: 1 << 20,
