@@ -69,7 +69,7 @@ export const OP = {
 export const SIMD = {
   v128_load8x8_s: 0x01,
   v128_load8x8_u: 0x02,
-  v128_load16x4_u: 0x04,
+  v128_load16x4_s: 0x03,
   i8x16_shuffle: 0x0d,
   i8x16_swizzle: 0x0e,
   i8x16_splat: 0x0f,
@@ -107,6 +107,8 @@ export const SIMD = {
   i32x4_sub: 0xb1,
   i32x4_mul: 0xb5,
   i32x4_dot_i16x8_s: 0xba,
+  f32x4_ge: 0x46,
+  f32x4_abs: 0xe0,
   f32x4_add: 0xe4,
   f32x4_sub: 0xe5,
   f32x4_mul: 0xe6,
