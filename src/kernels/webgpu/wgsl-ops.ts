@@ -238,5 +238,3 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 /** RMSNorm shader text, out of place or in place. */
 export const RMSNORM_WGSL = { shader: rmsnormShader } as const;
 
-/** The reduction builder, for the other reduction kernels (attention). */
-export const WGSL_REDUCE = { tree: treeReduce } as const;
