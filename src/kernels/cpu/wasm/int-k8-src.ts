@@ -118,7 +118,7 @@ const Q6_K: KSpec = {
   setup(a) {
     a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
     a.local('c48', 'v128').i32(48).simd(SIMD.i8x16_splat).set('c48');
-    for (const v of ['A0', 'A1', 'B0', 'B1', 'H0', 'H1', 'S0', 'S1']) a.local(v, 'v128');
+    for (const v of ['A0', 'A1', 'B0', 'B1', 'H0', 'H1', 'S0', 'S1', 'sv']) a.local(v, 'v128');
   },
   body(a, chunk, group) {
     a.get('wp').vloadOp(SIMD.v128_load8x8_s, 192).set('S0').get('wp').vloadOp(SIMD.v128_load8x8_s, 200).set('S1');
@@ -130,13 +130,7 @@ const Q6_K: KSpec = {
       }
       for (let g = 0; g < 4; g++) {
         for (let k = 0; k < 2; k++) {
-          a.get(`${g & 1 ? 'B' : 'A'}${k}`);
-          if (g >> 1) a.i32(4).simd(SIMD.i16x8_shr_u);
-          a.get('c15').simd(SIMD.v128_and);
-          a.get(`H${k}`);
-          if (g < 2) a.i32(4 - 2 * g).simd(SIMD.i16x8_shl);
-          if (g === 3) a.i32(2).simd(SIMD.i16x8_shr_u);
-          a.get('c48').simd(SIMD.v128_and).simd(SIMD.v128_or).set('wv');
+          q6Values(a, g, k);
           chunk(128 * n + 32 * g + 16 * k, true);
           group(() => broadcast16(a, `S${n}`, 2 * g + k));
         }
@@ -144,16 +138,24 @@ const Q6_K: KSpec = {
     }
   },
   correction(a, tt) {
-    // 32 · Σ_c sc_c · X_c: the 16 scales (int8 → int16) against the token's 16 int16 sums of 16 at xp + s16Off + 32·sb
-    const sums = (o: number): void => void a.get(`xp${tt}`).get('s16Off').op(OP.i32_add).get('so').i32(3).op(OP.i32_shl).op(OP.i32_add).vload(o);
-    a.get('wp').vloadOp(SIMD.v128_load8x8_s, 192);
-    sums(0);
-    a.simd(SIMD.i32x4_dot_i16x8_s);
-    a.get('wp').vloadOp(SIMD.v128_load8x8_s, 200);
-    sums(16);
-    a.simd(SIMD.i32x4_dot_i16x8_s).simd(SIMD.i32x4_add).i32(5).simd(SIMD.i32x4_shl);
+    // 32 · Σ_c sc_c · X_c: the 16 int8 scales against the token's sums of 16
+    a.get('wp').vload(192).set('sv');
+    chunkDot(a, tt);
+    a.i32(5).simd(SIMD.i32x4_shl);
   },
 };
+
+/** The 16 values u (0..63) of Q6_K group g, chunk k, into `wv`: a nibble of the ql bytes in A/B | 2 bits of qh (H) << 4. */
+function q6Values(a: Asm, g: number, k: number): void {
+  a.get(`${g & 1 ? 'B' : 'A'}${k}`);
+  if (g >> 1) a.i32(4).simd(SIMD.i16x8_shr_u);
+  a.get('c15').simd(SIMD.v128_and);
+  // bits 2g, 2g + 1 of qh to bits 4, 5 (16-bit shifts: the mask drops what crosses from the neighbour byte)
+  a.get(`H${k}`);
+  if (g < 2) a.i32(4 - 2 * g).simd(SIMD.i16x8_shl);
+  if (g === 3) a.i32(2).simd(SIMD.i16x8_shr_u);
+  a.get('c48').simd(SIMD.v128_and).simd(SIMD.v128_or).set('wv');
+}
 
 /** Pushes the token's 16 int16 sums of 16 values, lanes 8h..8h+7, of super-block so/4 (at xp + s16Off + 32·sb). */
 function sums16(a: Asm, tt: number, h: number): void {
