@@ -6,6 +6,11 @@ import base from './vitest.config.js';
 const FOLDERS = ['test/unit', 'test/property', 'test/train'];
 /** Tests that run apr (or another program) in a child process, where Stryker's active mutant is not set. */
 const CHILD_PROCESS = /\b(spawn|spawnSync|execFile|execFileSync|execSync|fork)\(|runCli\(/;
+/**
+ * Comma-separated test paths or path prefixes (scripts/mutation.sh sets it from mutation/tests.json, per mutated
+ * folder): only the tests that exercise that folder, so the dry run does not run the whole suite instrumented.
+ */
+const SELECTED = (process.env['APR_MUTATION_TESTS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 function inProcessTests(): string[] {
   const out: string[] = [];
@@ -17,7 +22,7 @@ function inProcessTests(): string[] {
     }
   };
   FOLDERS.forEach(walk);
-  return out;
+  return SELECTED.length === 0 ? out : out.filter((p) => SELECTED.some((s) => p === s || p.startsWith(s)));
 }
 
 /**

@@ -6,15 +6,20 @@ import { defineCheck, outcome, type Finding } from './lib/types.js';
 /**
  * Mutation score per folder (StrykerJS, folded into the committed summary by scripts/mutation-summary.ts):
  * detected (killed or timed out) over valid mutants (detected, survived, no coverage); ignored mutants are the
- * equivalent ones, each with its reason in the source. A folder fails when its score is under its floor, when a
+ * equivalent ones, each with its reason in the source, and static ones (run only at module load, so Stryker does
+ * not test them) are counted apart. A folder fails when its score is under its floor, when a
  * file in it has no entry or one made from other source (stale: re-run `npm run mutation -- <folder>`), or when
- * a floor sits under the score it was set from without a written reason.
+ * a floor sits under the score it was set from without a written reason. A floor may list `files`: then only
+ * those files of the folder are under mutation testing (the folder's other files are not counted, and the message
+ * says how many of them are).
  */
 const Floor = z.object({
   floor: z.number().min(0).max(100),
   /** The score measured when the floor was set; a floor below it needs `reason`. */
   baseline: z.number().min(0).max(100),
   reason: z.string().min(1).optional(),
+  /** The folder's files under mutation testing, when not all of them are (repo-relative paths). */
+  files: z.array(z.string()).min(1).optional(),
 });
 
 const FileSummary = z.object({ sha256: z.string(), counts: z.record(z.string(), z.number()), survived: z.array(z.string()), ignored: z.array(z.string()) });
@@ -32,13 +37,18 @@ interface FolderResult {
   detected: number;
   valid: number;
   ignored: number;
+  /** Static mutants (run once at module load; Stryker's "ignoreStatic" leaves them untested): outside the score. */
+  static: number;
   stale: string[];
+  /** Source files in the folder that are not under mutation testing (its floor lists others). */
+  uncovered: number;
 }
 
-function folderResult(ctx: ProjectContext, summary: Summary, folder: string): FolderResult {
+function folderResult(ctx: ProjectContext, summary: Summary, folder: string, listed: readonly string[] | undefined): FolderResult {
   const prefix = folder.endsWith('/') ? folder : `${folder}/`;
-  const files = ctx.files.filter((f) => (f.startsWith(prefix) || f === folder) && f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'));
-  const r: FolderResult = { detected: 0, valid: 0, ignored: 0, stale: [] };
+  const all = ctx.files.filter((f) => (f.startsWith(prefix) || f === folder) && f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'));
+  const files = listed ?? all;
+  const r: FolderResult = { detected: 0, valid: 0, ignored: 0, static: 0, stale: [], uncovered: all.filter((f) => !files.includes(f)).length };
   for (const f of files) {
     const entry = summary.files[f];
     const text = ctx.text(f) ?? '';
@@ -49,6 +59,7 @@ function folderResult(ctx: ProjectContext, summary: Summary, folder: string): Fo
     r.detected += count(entry, DETECTED);
     r.valid += count(entry, DETECTED) + count(entry, UNDETECTED);
     r.ignored += entry.counts['Ignored'] ?? 0;
+    r.static += entry.counts['Static'] ?? 0;
   }
   return r;
 }
@@ -80,9 +91,10 @@ export const mutationScore = defineCheck({
     for (const folder of names) {
       const floor = t.folders[folder];
       if (!floor) continue;
-      const r = folderResult(ctx, parsed.data, folder);
+      const r = folderResult(ctx, parsed.data, folder, floor.files);
       findings.push(...floorFindings(folder, floor, r, t.summary));
-      parts.push(`${folder} ${r.valid === 0 ? 'n/a' : ((100 * r.detected) / r.valid).toFixed(1)}% (floor ${floor.floor}%, ${r.valid} mutants, ${r.ignored} equivalent)`);
+      const scope = floor.files ? `, ${floor.files.length} listed file(s), ${r.uncovered} not covered` : '';
+      parts.push(`${folder} ${r.valid === 0 ? 'n/a' : ((100 * r.detected) / r.valid).toFixed(1)}% (floor ${floor.floor}%, ${r.valid} mutants, ${r.ignored} equivalent${r.static > 0 ? `, ${r.static} static not run` : ''}${scope})`);
     }
     return outcome(parts.join('; '), findings);
   },

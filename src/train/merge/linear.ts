@@ -8,7 +8,9 @@ function withinInputRange(job: TensorJob, out: Float32Array): boolean {
     let hi = -Infinity;
     for (const x of job.inputs) {
       const v = x[i] as number;
+      // Stryker disable next-line EqualityOperator: v <= lo only re-assigns an equal value
       if (v < lo) lo = v;
+      // Stryker disable next-line EqualityOperator: v >= hi only re-assigns an equal value
       if (v > hi) hi = v;
     }
     const o = out[i] as number;
@@ -31,6 +33,7 @@ export const linearContract = defineContract<TensorJob, Float32Array>({
     ['weights sum to non-zero when normalizing', (j) => !bool(j.params, 'normalize') || Math.abs(j.modelParams.reduce((s, p) => s + num(p, 'weight'), 0)) > 1e-12],
   ],
   post: [
+    // Stryker disable next-line OptionalChaining: postconditions run only after the precondition 'at least one model' held, so inputs[0] exists
     ['output length', (j, out) => out.length === (j.inputs[0]?.length ?? 0)],
     ['copies of one tensor merge to it bit for bit', (j, out) => !bool(j.params, 'normalize') || identicalInputsPreserved(j, out)],
     ['convex combination stays within the inputs’ range', (j, out) => !convex(j) || withinInputRange(j, out)],
@@ -43,8 +46,10 @@ export function linearMerge(job: TensorJob): Float32Array {
     const weights = job.modelParams.map((p) => num(p, 'weight'));
     const total = weights.reduce((s, w) => s + w, 0);
     const coef = bool(job.params, 'normalize') ? weights.map((w) => w / total) : weights;
+    // Stryker disable next-line OptionalChaining: the precondition 'at least one model' guarantees inputs[0] (it is checked in every APR_CONTRACTS mode but off)
     const n = job.inputs[0]?.length ?? 0;
     const out = new Float32Array(n);
+    // Stryker disable next-line EqualityOperator: i <= n writes out[n], past the end of the Float32Array (a no-op)
     for (let i = 0; i < n; i++) {
       let acc = -0; // so that merging −0 with −0 stays −0
       for (let k = 0; k < job.inputs.length; k++) acc += (coef[k] as number) * ((job.inputs[k] as Float32Array)[i] as number);

@@ -40,6 +40,7 @@ export function nearswapMerge(job: TensorJob): Float32Array {
     if (!b) return a.slice();
     const t = num(job.params, 't');
     const out = new Float32Array(a.length);
+    // Stryker disable next-line EqualityOperator: i <= a.length writes out[n], past the end of the Float32Array (a no-op)
     for (let i = 0; i < a.length; i++) {
       const ai = a[i] as number;
       const bi = b[i] as number;

@@ -70,6 +70,7 @@ export function slerpTensors(a: Float32Array, b: Float32Array, t: number): Float
     if (s1 === 0) return Float32Array.from(a);
     if (s0 === 0) return Float32Array.from(b);
     const out = new Float32Array(a.length);
+    // Stryker disable next-line EqualityOperator: i <= a.length writes out[n], past the end of the Float32Array (a no-op)
     for (let i = 0; i < a.length; i++) out[i] = s0 * (a[i] as number) + s1 * (b[i] as number);
     return out;
   });

@@ -8,6 +8,7 @@ import type { Rng } from '../../model/rng.js';
 /** Indices of `a[from..to)` sorted by |a_i| ascending; ties keep index order (deterministic). */
 function orderByMagnitude(a: Float64Array, from: number, to: number): Uint32Array {
   const idx = new Uint32Array(to - from);
+  // Stryker disable next-line EqualityOperator: i <= idx.length writes idx[n], past the end of the Uint32Array (a no-op)
   for (let i = 0; i < idx.length; i++) idx[i] = from + i;
   idx.sort((x, y) => Math.abs(a[x] as number) - Math.abs(a[y] as number) || x - y);
   return idx;
@@ -21,6 +22,7 @@ interface Magnitudes {
 
 function magnitudes(a: ArrayLike<number>): Magnitudes {
   const abs = new Float64Array(a.length);
+  // Stryker disable next-line EqualityOperator: i <= abs.length writes abs[n], past the end of the Float64Array (a no-op)
   for (let i = 0; i < abs.length; i++) abs[i] = Math.abs(a[i] as number);
   return { abs, sorted: abs.slice().sort() };
 }
@@ -32,8 +34,10 @@ function maskSmallest({ abs, sorted }: Magnitudes, m: number): Uint8Array {
   if (m >= n) return mask.fill(1);
   const thr = sorted[m - 1] as number;
   let below = 0;
+  // Stryker disable next-line EqualityOperator: i <= n reads abs[n], undefined, never < thr
   for (let i = 0; i < n; i++) if ((abs[i] as number) < thr) below++;
   let ties = m - below;
+  // Stryker disable next-line EqualityOperator: i <= n reads abs[n], undefined, neither < nor === thr
   for (let i = 0; i < n; i++) {
     const v = abs[i] as number;
     if (v < thr) mask[i] = 1;
@@ -62,6 +66,7 @@ export function magnitudeTrim(delta: Float64Array, density: number): void {
   const k = Math.floor(density * n);
   if (k <= 0) throw new Error(`density ${density} keeps no element of a tensor of ${n}`);
   const drop = smallestMask(delta, n - k);
+  // Stryker disable next-line EqualityOperator: i <= n reads drop[n], undefined
   for (let i = 0; i < n; i++) if (drop[i]) delta[i] = 0;
 }
 
@@ -69,6 +74,7 @@ export function magnitudeTrim(delta: Float64Array, density: number): void {
 export function randomDrop(delta: Float64Array, density: number, rescale: boolean, rng: Rng): void {
   if (density >= 1) return;
   const scale = rescale ? 1 / density : 1;
+  // Stryker disable next-line EqualityOperator: i <= delta.length draws once more from a generator used by nothing after, and writes past the end (a no-op)
   for (let i = 0; i < delta.length; i++) {
     delta[i] = rng.next() < density ? (delta[i] as number) * scale : 0;
   }
@@ -92,6 +98,7 @@ export function magnitudeOutliers(delta: Float64Array, density: number, gamma: n
   const mags = magnitudes(delta);
   const low = maskSmallest(mags, nBot);
   const notTop = maskSmallest(mags, n - nTop);
+  // Stryker disable next-line EqualityOperator: i <= n writes delta[n], past the end of the Float64Array (a no-op)
   for (let i = 0; i < n; i++) if (low[i] || !notTop[i]) delta[i] = 0;
 }
 
@@ -102,6 +109,7 @@ export function magnitudeOutliers(delta: Float64Array, density: number, gamma: n
 export function dellaMagprune(delta: Float64Array, cols: number, density: number, epsilon: number, rescale: boolean, rng: Rng): void {
   if (density >= 1) return;
   if (density - epsilon <= 0 || density + epsilon >= 1) throw new Error(`della: density ± epsilon must lie in (0, 1), got ${density} ± ${epsilon}`);
+  // Stryker disable next-line EqualityOperator: row <= delta.length adds an empty row past the end: its draws come after every real row's and its writes are past the end
   for (let row = 0; row < delta.length; row += cols) {
     const order = orderByMagnitude(delta, row, row + cols);
     for (let r = 0; r < cols; r++) {
@@ -128,5 +136,6 @@ export function rescaleToL1(delta: Float64Array, before: number): void {
   const after = l1Norm(delta);
   if (before < 1e-7 || after < 1e-7) return;
   const scale = before / after;
+  // Stryker disable next-line EqualityOperator: i <= delta.length writes delta[n], past the end of the Float64Array (a no-op)
   for (let i = 0; i < delta.length; i++) delta[i] = (delta[i] as number) * scale;
 }

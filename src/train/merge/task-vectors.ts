@@ -24,6 +24,7 @@ export function weightedDeltas(job: TensorJob, spec: TaskArithmeticSpec): Float6
     const d = taskVector(x, base);
     spec.sparsify?.(d, job, k, rngFor(job, k));
     const w = num(job.modelParams[k] ?? {}, 'weight');
+    // Stryker disable next-line EqualityOperator: i <= d.length writes d[n], past the end of the Float64Array (a no-op)
     for (let i = 0; i < d.length; i++) d[i] = (d[i] as number) * w;
     return d;
   });
@@ -32,6 +33,7 @@ export function weightedDeltas(job: TensorJob, spec: TaskArithmeticSpec): Float6
 /** The elected sign per element (+1 or −1; +1 where the vote is tied, as mergekit's `>= 0`). */
 function electedSigns(deltas: readonly Float64Array[], consensus: 'sum' | 'count', n: number): Int8Array {
   const sign = new Int8Array(n);
+  // Stryker disable next-line EqualityOperator: i <= n writes sign[n], past the end of the Int8Array (a no-op)
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (const d of deltas) s += consensus === 'sum' ? (d[i] as number) : Math.sign(d[i] as number);
@@ -54,6 +56,7 @@ function mixDeltas(job: TensorJob, spec: TaskArithmeticSpec, deltas: readonly Fl
   const elected = spec.consensus ? electedSigns(deltas, spec.consensus, n) : undefined;
   const plainDivisor = weights.reduce((s, w) => s + w, 0);
   const out = new Float32Array(n);
+  // Stryker disable next-line EqualityOperator: i <= n writes out[n], past the end of the Float32Array (a no-op)
   for (let i = 0; i < n; i++) {
     let mixed = 0;
     let divisor = 0;
@@ -74,6 +77,7 @@ function mixDeltas(job: TensorJob, spec: TaskArithmeticSpec, deltas: readonly Fl
 /** The whole generalized task arithmetic merge of one tensor. */
 export function taskArithmeticCore(job: TensorJob, spec: TaskArithmeticSpec): Float32Array {
   const base = requireBase(job, spec.method);
+  // Stryker disable next-line ConditionalExpression: a shortcut: with no inputs mixDeltas adds a zero delta to every base entry (addDelta keeps −0), the same copy of the base
   if (job.inputs.length === 0) return Float32Array.from(base);
   return mixDeltas(job, spec, weightedDeltas(job, spec));
 }

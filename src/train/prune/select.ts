@@ -20,6 +20,7 @@ export function parsePattern(text: string): NmPattern {
  */
 function groupCounts(groups: number, size: number, ratio: number): Int32Array {
   const counts = new Int32Array(groups);
+  // Stryker disable next-line EqualityOperator: g <= groups only writes counts[groups], out of bounds of the Int32Array (a no-op); g >= groups is disabled with it
   for (let g = 0; g < groups; g++) counts[g] = Math.floor((g + 1) * ratio * size + 1e-9) - Math.floor(g * ratio * size + 1e-9);
   return counts;
 }
@@ -27,6 +28,7 @@ function groupCounts(groups: number, size: number, ratio: number): Int32Array {
 /** Zeroes `w` where `mask` is 1; returns how many were pruned. */
 export function applyMask(w: Float32Array, mask: Uint8Array): number {
   let pruned = 0;
+  // Stryker disable next-line EqualityOperator: i <= w.length reads mask[w.length], undefined, so nothing more is zeroed or counted
   for (let i = 0; i < w.length; i++) {
     if (mask[i]) {
       w[i] = 0;
@@ -42,6 +44,7 @@ export function lowestScoreMask(scores: Float64Array, rows: number, cols: number
   if (group === 'tensor') return smallestMask(scores, Math.floor(ratio * rows * cols + 1e-9));
   const mask = new Uint8Array(rows * cols);
   const counts = groupCounts(rows, cols, ratio);
+  // Stryker disable next-line EqualityOperator: r <= rows adds a row past the end: an empty subarray whose empty mask is set at the array's end
   for (let r = 0; r < rows; r++) {
     const row = smallestMask(scores.subarray(r * cols, (r + 1) * cols), counts[r] as number);
     mask.set(row, r * cols);
@@ -53,7 +56,9 @@ export function lowestScoreMask(scores: Float64Array, rows: number, cols: number
 function nmMask(scores: Float64Array, rows: number, cols: number, p: NmPattern): Uint8Array {
   if (cols % p.m !== 0) throw new Error(`${cols} columns are not a multiple of the pattern's M = ${p.m}`);
   const mask = new Uint8Array(rows * cols);
+  // Stryker disable next-line ArrayDeclaration: the loop below fills idx[0..m) before every use
   const idx = new Array<number>(p.m);
+  // Stryker disable next-line EqualityOperator: g <= rows·cols adds a group past the end, whose mask writes are out of bounds (no-ops)
   for (let g = 0; g < rows * cols; g += p.m) {
     for (let i = 0; i < p.m; i++) idx[i] = g + i;
     idx.sort((a, b) => (scores[a] as number) - (scores[b] as number) || a - b);
@@ -75,6 +80,7 @@ export function satisfiesPattern(w: Float32Array, cols: number, p: NmPattern): b
 
 export function zeroCount(w: Float32Array): number {
   let z = 0;
+  // Stryker disable next-line EqualityOperator: i <= w.length reads w[w.length], undefined, never === 0
   for (let i = 0; i < w.length; i++) if (w[i] === 0) z++;
   return z;
 }

