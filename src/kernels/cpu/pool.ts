@@ -33,8 +33,12 @@ const CHUNKS_PER_THREAD = 4;
 /** Kernel codes, in the order of KERNELS: the f32/decode products, then the integer-dot ones (`x` quantized). */
 export const MATMUL_KINDS = { F32: 0, Q8_0: 1, Q4_0: 2, Q4_K: 3, Q6_K: 4, INT_Q8_0: 5, INT_Q4_0: 6, INT_Q4_K: 7, INT_Q6_K: 8, GEMM_Q8_0: 9, GEMM_Q4_0: 10, GEMM_Q4_K: 11, GEMM_Q6_K: 12, INT_Q5_K: 13, GEMM_Q5_K: 14, INT_Q2_K: 15, GEMM_Q2_K: 16, INT_Q3_K: 17, GEMM_Q3_K: 18, F16: 19, INT_Q5_0: 20, GEMM_Q5_0: 21, INT_IQ4_NL: 22, GEMM_IQ4_NL: 23, INT_Q4_1: 24, GEMM_Q4_1: 25, INT_Q5_1: 26, GEMM_Q5_1: 27 } as const;
 const KERNELS = ['matmul_f32', 'matmul_q8_0', 'matmul_q4_0', 'matmul_q4_k', 'matmul_q6_k', 'qdot_q8_0', 'qdot_q4_0', 'qdot_q4_k', 'qdot_q6_k', 'qgemm_q8_0', 'qgemm_q4_0', 'qgemm_q4_k', 'qgemm_q6_k', 'qdot_q5_k', 'qgemm_q5_k', 'qdot_q2_k', 'qgemm_q2_k', 'qdot_q3_k', 'qgemm_q3_k', 'matmul_f16', 'qdot_q5_0', 'qgemm_q5_0', 'qdot_iq4_nl', 'qgemm_iq4_nl', 'qdot_q4_1', 'qgemm_q4_1', 'qdot_q5_1', 'qgemm_q5_1'] as const;
-/** The kinds that unpack weight rows into a per-thread scratch (16·cols bytes). */
-const needsScratch = (kind: number): boolean => (kind >= 1 && kind <= 4) || kind === 9 || kind === 10 || kind === 19 || kind === 21 || kind === 23 || kind === 25 || kind === 27;
+/**
+ * The kinds that unpack weight rows into a per-thread scratch (16·cols bytes): the decode-to-float products
+ * other than F32, and the multi-token integer products of 32-value blocks (K-quants unpack in registers).
+ */
+const SCRATCH_KINDS: readonly boolean[] = KERNELS.map((k) => (k.startsWith('matmul_') && k !== 'matmul_f32') || (k.startsWith('qgemm_') && !k.endsWith('_k')));
+const needsScratch = (kind: number): boolean => SCRATCH_KINDS[kind] ?? false;
 export type MatmulKind = keyof typeof MATMUL_KINDS;
 
 /**

@@ -63,8 +63,8 @@ function q45K(type: 'q4_k' | 'q5_k', bytes: number, qs: number, qh: number | und
   return {
     type, bytes, dOffset: 0, mins: true,
     setup(a) {
-      a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
-      if (qh !== undefined) a.local('c16', 'v128').i32(16).simd(SIMD.i8x16_splat).set('c16').local('H0', 'v128').local('H1', 'v128');
+      splat8(a, 'c15', 15);
+      if (qh !== undefined) splat8(a, 'c16', 16).local('H0', 'v128').local('H1', 'v128');
       a.local('A', 'v128').local('B', 'v128').local('mv16', 'v128').local('sc16', 'v128');
       for (let j = 0; j < 4; j++) a.local(`u${j}`, 'i32');
     },
@@ -103,9 +103,20 @@ function q45Mins(a: Asm, tt: number): void {
   // Σ_j m_j · S_j: the token's 8 int16 sums of 32 at xp + sOff + 16·sb (so = 4·sb), one dot with the mins
   a.get('mv16').get(`xp${tt}`).get('sOff').op(OP.i32_add).get('so').i32(2).op(OP.i32_shl).op(OP.i32_add).vload(0);
   a.simd(SIMD.i32x4_dot_i16x8_s);
+  addMins(a, tt, 2);
+}
+
+/** accm{tt} += f32(Σ lanes of the int32x4 on the stack) · (dmin · xd{tt}), dmin the f16 at wp + dminOffset. */
+function addMins(a: Asm, tt: number, dminOffset: number): void {
   hsum(a);
-  a.op(OP.f32_convert_i32_s).get('wp').mem(OP.i32_load16_u, 2, 0).i32(2).op(OP.i32_shl).get('tab').op(OP.i32_add).mem(OP.f32_load, 0, 2);
+  a.op(OP.f32_convert_i32_s);
+  INT_EMIT.helpers(a).half(dminOffset);
   a.get(`xd${tt}`).op(OP.f32_mul).op(OP.f32_mul).get(`accm${tt}`).op(OP.f32_add).set(`accm${tt}`);
+}
+
+/** Declares local `name` as an int8x16 splat of `v`. */
+function splat8(a: Asm, name: string, v: number): Asm {
+  return a.local(name, 'v128').i32(v).simd(SIMD.i8x16_splat).set(name);
 }
 
 /**
@@ -116,8 +127,8 @@ function q45Mins(a: Asm, tt: number): void {
 const Q6_K: KSpec = {
   type: 'q6_k', bytes: 210, dOffset: 208, mins: false,
   setup(a) {
-    a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
-    a.local('c48', 'v128').i32(48).simd(SIMD.i8x16_splat).set('c48');
+    splat8(a, 'c15', 15);
+    splat8(a, 'c48', 48);
     for (const v of ['A0', 'A1', 'B0', 'B1', 'H0', 'H1', 'S0', 'S1', 'sv']) a.local(v, 'v128');
   },
   body(a, chunk, group) {
@@ -186,9 +197,9 @@ function twoBits(a: Asm, j: number, h: number): void {
 const Q2_K: KSpec = {
   type: 'q2_k', bytes: 84, dOffset: 80, mins: true,
   setup(a) {
-    a.local('c3', 'v128').i32(3).simd(SIMD.i8x16_splat).set('c3');
+    splat8(a, 'c3', 3);
     a.local('Q0', 'v128').local('Q1', 'v128').local('sv', 'v128').local('S0', 'v128').local('S1', 'v128');
-    a.local('c15', 'v128').i32(15).simd(SIMD.i8x16_splat).set('c15');
+    splat8(a, 'c15', 15);
   },
   body(a, chunk, group) {
     a.get('wp').vload(0).get('c15').simd(SIMD.v128_and).set('sv');
@@ -208,9 +219,7 @@ const Q2_K: KSpec = {
   tokenMins(a, tt) {
     a.get('wp').vload(0).i32(4).simd(SIMD.i16x8_shr_u).get('c15').simd(SIMD.v128_and).set('sv');
     chunkDot(a, tt);
-    hsum(a);
-    a.op(OP.f32_convert_i32_s).get('tab').get('wp').mem(OP.i32_load16_u, 82, 0).i32(2).op(OP.i32_shl).op(OP.i32_add).mem(OP.f32_load, 0, 2);
-    a.get(`xd${tt}`).op(OP.f32_mul).op(OP.f32_mul).get(`accm${tt}`).op(OP.f32_add).set(`accm${tt}`);
+    addMins(a, tt, 82);
   },
 };
 
@@ -221,9 +230,9 @@ const Q2_K: KSpec = {
 const Q3_K: KSpec = {
   type: 'q3_k', bytes: 110, dOffset: 108, mins: false,
   setup(a) {
-    a.local('c3', 'v128').i32(3).simd(SIMD.i8x16_splat).set('c3');
-    a.local('c4', 'v128').i32(4).simd(SIMD.i8x16_splat).set('c4');
-    a.local('c32', 'v128').i32(32).simd(SIMD.i8x16_splat).set('c32');
+    splat8(a, 'c3', 3);
+    splat8(a, 'c4', 4);
+    splat8(a, 'c32', 32);
     for (const v of ['Q0', 'Q1', 'H0', 'H1', 'sv', 'S0', 'S1']) a.local(v, 'v128');
     a.local('tmp', 'i32');
   },
@@ -326,7 +335,8 @@ function micro(a: Asm, spec: KSpec, T: number, relaxed: boolean): void {
       a.set('scv');
       for (let tt = 0; tt < T; tt++) a.get(`isum${tt}`).get(`p${tt}`).get('scv').simd(SIMD.i32x4_dot_i16x8_s).simd(SIMD.i32x4_add).set(`isum${tt}`);
     });
-    a.get('tab').get('wp').mem(OP.i32_load16_u, spec.dOffset, 0).i32(2).op(OP.i32_shl).op(OP.i32_add).mem(OP.f32_load, 0, 2).set('dw');
+    INT_EMIT.helpers(a).half(spec.dOffset);
+    a.set('dw');
     for (let tt = 0; tt < T; tt++) {
       a.get(`xp${tt}`).get('dOff').op(OP.i32_add).get('so').op(OP.i32_add).mem(OP.f32_load, 0, 2).set(`xd${tt}`);
       a.get(`isum${tt}`);

@@ -196,11 +196,19 @@ function assemble(sources: readonly KernelSource[]): Uint8Array {
 }
 
 const COMMON_SOURCES = [...MATMUL_SOURCES, ...QUANT_SOURCES, ...ATTENTION_SOURCES, ...INT_SOURCES, ...INT_GEMM_SOURCES];
+const assembled: { relaxed?: Uint8Array; plain?: Uint8Array } = {};
 
-/** The kernel module's bytes: `relaxed`, the K-quant integer dots on relaxed SIMD (see int-k8-src.ts), or `plain`. */
+/**
+ * The kernel module's bytes: `relaxed`, the K-quant integer dots on relaxed SIMD (see int-k8-src.ts), or `plain`.
+ * Each is assembled when first read, so a process pays only for the variant its engine runs.
+ */
 export const KERNEL_WASM: Readonly<Record<'relaxed' | 'plain', Uint8Array>> = {
-  relaxed: assemble([...COMMON_SOURCES, ...INT_K8_SOURCES.relaxed]),
-  plain: assemble([...COMMON_SOURCES, ...INT_K8_SOURCES.plain]),
+  get relaxed(): Uint8Array {
+    return (assembled.relaxed ??= assemble([...COMMON_SOURCES, ...INT_K8_SOURCES.relaxed]));
+  },
+  get plain(): Uint8Array {
+    return (assembled.plain ??= assemble([...COMMON_SOURCES, ...INT_K8_SOURCES.plain]));
+  },
 };
 
 /**
