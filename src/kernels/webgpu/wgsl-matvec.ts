@@ -24,6 +24,14 @@ interface DtypeLoop {
   readonly loop: string;
 }
 
+/** Adds Σ_k dot(wv[k], x[t, c4 + k]) of the 8 decoded weight quads in `wv` to $A[t], for each of the n token rows. */
+const tokenDots = (c4: string): string => /* wgsl */ `    for (var t = 0u; t < n; t++) {
+      let xo = ((tb + t) * cols) / 4u + ${c4};
+      var sum = 0.0;
+      for (var k = 0u; k < 8u; k++) { sum += dot(wv[k], x4[xo + k]); }
+      $A[t] += sum;
+    }`;
+
 /**
  * Q4_K: each lane step takes one 32-weight sub-block: one 16-byte header read (d, dmin and the packed 6-bit
  * scales) and two 16-byte quant reads, the scale and min decoded once. Each weight is still formed as
@@ -58,12 +66,7 @@ fn scale_min(h: vec4<u32>, j: u32, sm: u32) -> u32 {
       let p = d1 * q;
       wv[w] = p - vec4<f32>(m1);
     }
-    for (var t = 0u; t < n; t++) {
-      let xo = ((tb + t) * cols) / 4u + c4;
-      var sum = 0.0;
-      for (var w = 0u; w < 8u; w++) { sum += dot(wv[w], x4[xo + w]); }
-      $A[t] += sum;
-    }
+${tokenDots('c4')}
   }`,
 };
 
@@ -86,12 +89,7 @@ const Q8_0: DtypeLoop = {
       let q = vec4<f32>(f32((bitcast<i32>(qw) << 24u) >> 24u), f32((bitcast<i32>(qw) << 16u) >> 24u), f32((bitcast<i32>(qw) << 8u) >> 24u), f32(bitcast<i32>(qw) >> 24u));
       wv[k] = d * q;
     }
-    for (var t = 0u; t < n; t++) {
-      let xo = ((tb + t) * cols) / 4u + b * 8u;
-      var sum = 0.0;
-      for (var k = 0u; k < 8u; k++) { sum += dot(wv[k], x4[xo + k]); }
-      $A[t] += sum;
-    }
+${tokenDots('b * 8u')}
   }`,
 };
 
@@ -129,12 +127,7 @@ fn run32_$W(o: u32, k: u32) -> u32 {
       wv[k] = select(sc1, sc0, k < 4u) * vec4<f32>(qv);
     }
     let c4 = (b * 256u + 128u * hn + 32u * q4) / 4u;
-    for (var t = 0u; t < n; t++) {
-      let xo = ((tb + t) * cols) / 4u + c4;
-      var sum = 0.0;
-      for (var k = 0u; k < 8u; k++) { sum += dot(wv[k], x4[xo + k]); }
-      $A[t] += sum;
-    }
+${tokenDots('c4')}
   }`,
 };
 
