@@ -1,3 +1,5 @@
+import { WGSL_REDUCE } from './wgsl-ops.js';
+
 /**
  * Causal grouped-query attention with an online softmax (flash-attention style): one workgroup of 256
  * threads per (query head h, query row t) — dispatched as (heads, n) — walks the cache positions in tiles
@@ -12,25 +14,6 @@
 const ATTN_TILE = 64;
 const ATTN_THREADS = 256;
 export const ATTN_MAX_HEAD_DIM = 256;
-
-/** `fn name(v, lid)`: the 64-entry tree reduction by `combine` of group 0's values; every thread gets the result. */
-function tree64(name: string, combine: (a: string, b: string) => string): string {
-  const buf = `${name}_buf`;
-  return /* wgsl */ `
-var<workgroup> ${buf}: array<f32, ${ATTN_TILE}>;
-fn ${name}(v: f32, lid: u32) -> f32 {
-  if (lid < ${ATTN_TILE}u) { ${buf}[lid] = v; }
-  workgroupBarrier();
-  for (var s = ${ATTN_TILE / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { ${buf}[lid] = ${combine(`${buf}[lid]`, `${buf}[lid + s]`)}; }
-    workgroupBarrier();
-  }
-  let r = ${buf}[0];
-  workgroupBarrier();
-  return r;
-}
-`;
-}
 
 /**
  * The online-softmax walk over cache positions 0..len−1 for one query head, its query in `qs`: key element i
@@ -90,8 +73,8 @@ var<workgroup> qs: array<f32, ${ATTN_MAX_HEAD_DIM}>;
 var<workgroup> ps: array<f32, ${ATTN_TILE}>;
 var<workgroup> pp: array<f32, ${ATTN_THREADS}>;
 var<workgroup> pv: array<f32, ${3 * ATTN_MAX_HEAD_DIM}>;
-${tree64('reduce_max', (a, b) => `max(${a}, ${b})`)}
-${tree64('reduce_sum', (a, b) => `${a} + ${b}`)}`;
+${WGSL_REDUCE.tree('reduce_max', ATTN_TILE, (a, b) => `max(${a}, ${b})`, ATTN_THREADS)}
+${WGSL_REDUCE.tree('reduce_sum', ATTN_TILE, (a, b) => `${a} + ${b}`, ATTN_THREADS)}`;
 
 const WRITE_OUT = /* wgsl */ `
   if (grp == 0u) {

@@ -134,12 +134,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  * OpenGL ES backend on Mesa 22 llvmpipe lets a lane read red[0] after the trailing barrier, when faster lanes
  * have already written the next reduction's inputs there (attention and softmax came out wrong on 9+ lanes).
  */
-function treeReduce(name: string, size: number, combine: (a: string, b: string) => string): string {
+function treeReduce(name: string, size: number, combine: (a: string, b: string) => string, threads = size): string {
   const buf = `${name}_buf`;
+  const store = `${buf}[lid] = v;`;
   return /* wgsl */ `
 var<workgroup> ${buf}: array<f32, ${size}>;
 fn ${name}(v: f32, lid: u32) -> f32 {
-  ${buf}[lid] = v;
+  ${threads > size ? `if (lid < ${size}u) { ${store} }` : store}
   workgroupBarrier();
   for (var s = ${size / 2}u; s > 0u; s >>= 1u) {
     if (lid < s) { ${buf}[lid] = ${combine(`${buf}[lid]`, `${buf}[lid + s]`)}; }
@@ -238,3 +239,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 /** RMSNorm shader text, out of place or in place. */
 export const RMSNORM_WGSL = { shader: rmsnormShader } as const;
 
+/**
+ * The reduction builder, for the other reduction kernels: `threads` > `size` reduces the values of the first
+ * `size` threads (attention's first group), and every thread gets the result.
+ */
+export const WGSL_REDUCE = { tree: treeReduce } as const;
