@@ -24,12 +24,22 @@ import { bin, FIX, llamaQuantize, reason } from './gguf-llama-cpp-tools.js';
 const ABOVE: Readonly<Record<string, number>> = { Q3_K: 2e-3 };
 const heldout = join(FIX, '..', 'reference', 'heldout.py.txt');
 
+/**
+ * llama-perplexity's final estimate. In a loaded parallel run one run ended without that line (cause not pinned
+ * down; llama-completion's output tail goes missing the same way, see llamaGreedy, which points at common_log's
+ * writer thread): a run without it is repeated, up to three runs, and the last one's exit and stderr tail are
+ * reported. The figure itself is deterministic, so a repeat cannot hide a wrong value.
+ */
 function llamaPerplexity(model: string): number {
   const args = ['-m', model, '-f', heldout, '-c', '256', '--chunks', '16', '-t', '2'];
-  const r = spawnSync(join(bin ?? '', 'llama-perplexity'), args, { encoding: 'utf8' });
-  const m = /Final estimate: PPL = ([0-9.]+)/.exec(`${r.stdout}${r.stderr}`);
-  if (!m) throw new Error('llama-perplexity printed no final estimate');
-  return Number(m[1]);
+  let tail = '';
+  for (let run = 0; run < 3; run++) {
+    const r = spawnSync(join(bin ?? '', 'llama-perplexity'), args, { encoding: 'utf8' });
+    const m = /Final estimate: PPL = ([0-9.]+)/.exec(`${r.stdout}${r.stderr}`);
+    if (m) return Number(m[1]);
+    tail = `exit ${String(r.status)} ${String(r.signal)}: ${r.stderr.slice(-300)}`;
+  }
+  throw new Error(`llama-perplexity printed no final estimate in 3 runs (${tail})`);
 }
 
 function aprPerplexity(model: string, type: string): number {
