@@ -1,9 +1,6 @@
 import { allFinite } from '../../contract/predicates.js';
 import { defineContract } from '../../contract/index.js';
-import { dequantizeIQ4_NL } from '../../tensor/codecs/iq4.js';
-import { dequantizeQ5_K } from '../../tensor/codecs/kquants.js';
-import { dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1 } from '../../tensor/codecs/legacy.js';
-import { dequantizeQ2_K, dequantizeQ3_K } from '../../tensor/codecs/kquants-q23.js';
+import { dequantize } from '../../tensor/codecs/index.js';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import { f16ToF32 } from '../../tensor/half.js';
 
@@ -139,6 +136,12 @@ export function decodeBlockRow(dtype: DType, data: Uint8Array, row: number, cols
 /** Decodes `nBlocks` blocks starting at byte `offset` into out[0..nBlocks·blockSize). */
 export type RowDecoder = (data: Uint8Array, offset: number, nBlocks: number, out: Float32Array) => void;
 
+/** A row decoder running the whole-tensor codec over the row's blocks. */
+function viaCodec(dtype: DType): RowDecoder {
+  const { blockSize, blockBytes } = DTYPES[dtype];
+  return (b, o, nb, out) => void dequantize(dtype, b.subarray(o, o + blockBytes * nb), blockSize * nb, out);
+}
+
 /**
  * Dispatch table used by the matmul and embedding kernels, whose own contracts check the shapes once per
  * call; `decodeBlockRow` is the contracted entry point for everyone else.
@@ -149,16 +152,7 @@ export const ROW_DECODERS: Readonly<Partial<Record<DType, RowDecoder>>> = {
   Q4_K: decodeQ4_K,
   Q6_K: decodeQ6_K,
   // the codec's decoders on the row's blocks (no float SIMD form: the integer-dot kernels take these types)
-  Q4_1: (b, o, nb, out) => dequantizeQ4_1(b.subarray(o, o + 20 * nb), 32 * nb, out),
-  Q5_1: (b, o, nb, out) => dequantizeQ5_1(b.subarray(o, o + 24 * nb), 32 * nb, out),
-  Q5_0: (b, o, nb, out) => dequantizeQ5_0(b.subarray(o, o + 22 * nb), 32 * nb, out),
-  IQ4_NL: (b, o, nb, out) => dequantizeIQ4_NL(b.subarray(o, o + 18 * nb), 32 * nb, out),
-  Q2_K: (b, o, nb, out) => dequantizeQ2_K(b.subarray(o, o + 84 * nb), 256 * nb, out),
-  Q3_K: (b, o, nb, out) => dequantizeQ3_K(b.subarray(o, o + 110 * nb), 256 * nb, out),
-  Q5_K: (b, o, nb, out) => dequantizeQ5_K(b.subarray(o, o + 176 * nb), 256 * nb, out),
-  F16: (b, o, nb, out) => {
-    for (let i = 0; i < nb; i++) out[i] = half(b, o + 2 * i);
-  },
+  ...Object.fromEntries((['Q4_1', 'Q5_0', 'Q5_1', 'IQ4_NL', 'Q2_K', 'Q3_K', 'Q5_K', 'F16'] as const).map((d) => [d, viaCodec(d)])),
 };
 
 /** The dtypes every backend keeps in their blocks (the others are widened to float32 at load unless a backend lists 'weights-any-block'). */
