@@ -55,16 +55,23 @@ function encodeNf4(x: Float32Array): Uint8Array {
   return out;
 }
 
-/** Decodes `count` NF4 values: x̂ = codebook[q]·f16(absmax), rounded to float32. */
+/** The 16 values codebook[k]·absmax of the block being decoded, each rounded to float32 once. */
+const levels = new Float32Array(16);
+
+/**
+ * Decodes `count` NF4 values: x̂ = codebook[q]·f16(absmax), rounded to float32 (the block's 16 products are
+ * formed once, then copied: training decodes frozen QLoRA weights through this every step).
+ */
 export function dequantizeNf4(bytes: Uint8Array, count: number, out: Float32Array = new Float32Array(count)): Float32Array {
   if (count % QK !== 0 || bytes.byteLength < (count / QK) * BLOCK_BYTES) throw new RangeError(`NF4: ${bytes.byteLength} bytes do not hold ${count} values`);
   for (let b = 0; b < count / QK; b++) {
     const o = b * BLOCK_BYTES;
     const a = halfAt(bytes, o);
+    for (let k = 0; k < 16; k++) levels[k] = (NF4_CODEBOOK[k] as number) * a;
     for (let j = 0; j < QK / 2; j++) {
-      const q = bytes[o + 2 + j] ?? 0;
-      out[b * QK + 2 * j] = (NF4_CODEBOOK[q >> 4] ?? 0) * a;
-      out[b * QK + 2 * j + 1] = (NF4_CODEBOOK[q & 15] ?? 0) * a;
+      const q = bytes[o + 2 + j] as number;
+      out[b * QK + 2 * j] = levels[q >> 4] as number;
+      out[b * QK + 2 * j + 1] = levels[q & 15] as number;
     }
   }
   return out;

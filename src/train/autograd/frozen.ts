@@ -1,6 +1,5 @@
 import { totalmem } from 'node:os';
-import { NF4_CODEBOOK } from '../../tensor/quant/nf4.js';
-import { f16ToF32 } from '../../tensor/half.js';
+import { dequantizeNf4 } from '../../tensor/quant/nf4.js';
 import { wasmKernels } from '../../kernels/cpu/wasm/runtime.js';
 import { scratch, transposeInto } from './linalg.js';
 
@@ -58,31 +57,13 @@ export function frozenTranspose(w: Float32Array, rows: number, cols: number): Fl
 
 const NF4_BLOCK = 64;
 const NF4_BLOCK_BYTES = 34;
-/** Module-local copies: the codebook, and the 16 values codebook[k]·absmax of the block being decoded. */
-const CODEBOOK = Float64Array.from(NF4_CODEBOOK);
-const levels = new Float32Array(16);
-/** f16 bits → value (src/tensor/half.ts's conversion, tabulated once: one lookup per 64-value block). */
-const F16 = Float32Array.from({ length: 65536 }, (_v, h) => f16ToF32(h));
 
-/**
- * Decodes NF4 rows [r0, r1) of a [rows, cols] matrix into out[(r − r0)·stride + c]: codebook[q]·f16(absmax)
- * rounded to float32, the value dequantizeNf4 gives (the 16 products of a block are rounded once, then copied).
- */
+/** Decodes NF4 rows [r0, r1) of a [rows, cols] matrix into out[(r − r0)·stride + c], each row by the codec. */
 function decodeRows(bytes: Uint8Array, cols: number, r0: number, r1: number, out: Float32Array, stride = cols): void {
-  const nb = cols / NF4_BLOCK;
+  const rowBytes = (cols / NF4_BLOCK) * NF4_BLOCK_BYTES;
   for (let r = r0; r < r1; r++) {
     const to = (r - r0) * stride;
-    for (let b = 0; b < nb; b++) {
-      const o = (r * nb + b) * NF4_BLOCK_BYTES;
-      const a = F16[(bytes[o] as number) | ((bytes[o + 1] as number) << 8)] as number;
-      for (let k = 0; k < 16; k++) levels[k] = (CODEBOOK[k] as number) * a;
-      const base = to + b * NF4_BLOCK - 2 * (o + 2);
-      for (let i = o + 2; i < o + NF4_BLOCK_BYTES; i++) {
-        const q = bytes[i] as number;
-        out[base + 2 * i] = levels[q >> 4] as number;
-        out[base + 2 * i + 1] = levels[q & 15] as number;
-      }
-    }
+    dequantizeNf4(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), cols, out.subarray(to, to + cols));
   }
 }
 
