@@ -83,6 +83,9 @@ describe('nuslerp (merge-nuslerp-v1)', () => {
       const out = nuslerpMerge(job(a, [b], ROWS, [{ weight: w1 }], { baseParams: { weight: w0 }, shape: [2, 4] }));
       for (const r of [0, 4]) {
         const [na, nb, no] = [a, b, out].map((x) => norm(x.subarray(r, r + 4))) as [number, number, number];
+        // below mergekit's 1e-7 normalization floor v/max(‖v‖, 1e-7) is not a unit vector, cos θ comes out too
+        // small and the norm overshoots (CI saw 1.03e-6 relative at ‖v‖ = 8.5e-12); the obligation excludes it
+        if (Math.min(na, nb) < 1e-7) continue;
         expect(no).toBeGreaterThanOrEqual(Math.min(na, nb) * (1 - 1e-6) - 1e-30);
         expect(no).toBeLessThanOrEqual(Math.max(na, nb) * (1 + 1e-6) + 1e-30);
       }
