@@ -91,6 +91,28 @@ describe('integer-dot matmul', () => {
     }), { numRuns: 150 });
   });
 
+  test('[ob:int-act-simd-equals-scalar] the SIMD Q8_K quantizer writes the scalar form\'s bytes (tied maxima, zero blocks, NaN, ±inf)', () => {
+    const k = wasmKernels;
+    if (k === undefined) return;
+    const special = fc.constantFrom(0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-40);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.constantFrom(1e-4, 1, 300), fc.integer(), fc.constantFrom('plain', 'ties', 'zero-block', 'special'), fc.array(fc.tuple(fc.nat(), special), { maxLength: 4 }), (blocks, n, scale, seed, kind, specials) => {
+      const cols = 256 * blocks;
+      const host = randomF32(n * cols, seed, scale);
+      // ties: the block's largest magnitude repeated with both signs (the first one sets the sign of d)
+      if (kind === 'ties') for (let i = 0; i < host.length; i += 37) host[i] = (i % 2 ? -1 : 1) * 2 * scale;
+      if (kind === 'zero-block') host.fill(0, 0, 256);
+      if (kind === 'special') for (const [i, v] of specials) host[i % host.length] = v;
+      const x = k.allocF32(n * cols);
+      const dst = k.allocBytes(n * actRowBytes('Q8_K', cols));
+      if (x === undefined || dst === undefined) return;
+      x.set(host);
+      quantizeActivations('Q8_K', x, n, cols, dst.buffer, dst.byteOffset);
+      expect(Array.from(dst)).toEqual(Array.from(quantized('Q8_K', host, n, cols)));
+      k.release(x);
+      k.release(dst);
+    }), { numRuns: 200 });
+  });
+
   test('[ob:int-matmul-error-bound] within the activation-rounding bound of the exact product of the stored weights', () => {
     fc.assert(fc.property(shape, ({ dtype, rows, blocks, n, scale, seed }) => {
       const cols = blocks * INT_TYPES[dtype].block;

@@ -1,5 +1,6 @@
 import { defineContract } from '../../contract/index.js';
 import { f16ToF32, f32ToF16 } from '../../tensor/half.js';
+import { wasmKernels } from './wasm/runtime.js';
 
 /**
  * Activations quantized to 8-bit blocks once per product, as ggml's CPU backend does before an integer dot
@@ -120,6 +121,11 @@ export const quantizeActContract = defineContract<QuantizeInput, void>({
 export function quantizeActivations(format: ActFormat, x: Float32Array, n: number, cols: number, dst: ArrayBufferLike, dstOffset: number): void {
   quantizeActContract.run({ format, x, n, cols, dst, dstOffset }, () => {
     const stride = actRowBytes(format, cols);
+    const k = wasmKernels;
+    if (format === 'Q8_K' && k !== undefined && k.owns(x) && k.owns(new Uint8Array(dst, dstOffset, n * stride))) {
+      k.fn.quant_q8_k(x.byteOffset, dstOffset, n, cols, stride);
+      return;
+    }
     for (let t = 0; t < n; t++) {
       const v = actViews(dst, dstOffset + t * stride, format, cols);
       if (format === 'Q8_0') quantQ8_0(x, t * cols, cols, v);

@@ -1,3 +1,4 @@
+import { ACT_SOURCES } from './act-src.js';
 import type { Asm, KernelSource, ValType } from './asm.js';
 import { ATTENTION_SOURCES } from './attention-src.js';
 import { INT_GEMM_SOURCES } from './int-gemm-src.js';
@@ -195,7 +196,7 @@ function assemble(sources: readonly KernelSource[]): Uint8Array {
   ]);
 }
 
-const COMMON_SOURCES = [...MATMUL_SOURCES, ...QUANT_SOURCES, ...ATTENTION_SOURCES, ...INT_SOURCES, ...INT_GEMM_SOURCES];
+const COMMON_SOURCES = [...MATMUL_SOURCES, ...QUANT_SOURCES, ...ATTENTION_SOURCES, ...INT_SOURCES, ...INT_GEMM_SOURCES, ...ACT_SOURCES];
 const assembled: { relaxed?: Uint8Array; plain?: Uint8Array } = {};
 
 /**

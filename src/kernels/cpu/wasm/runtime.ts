@@ -47,6 +47,7 @@ interface KernelExports {
   decode_q6_k(src: number, dst: number, nb: number, tab: number): void;
   attn_scores(q: number, k: number, s: number, len: number, d: number, scale: number): void;
   attn_wsum(p: number, v: number, out: number, len: number, d: number): void;
+  quant_q8_k(x: number, dst: number, n: number, cols: number, stride: number): void;
 }
 
 export interface WasmKernels {
