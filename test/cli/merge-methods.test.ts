@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAprProgram } from '../../src/cli/apr-program.js';
+import { contractMode, setContractMode } from '../../src/contract/index.js';
 import { runProgram } from '../../src/cli/program.js';
 import { openModel, writeModel } from '../../src/formats/open.js';
 import { readPeftAdapter } from '../../src/formats/peft/adapter.js';
@@ -64,8 +65,8 @@ afterAll(() => tmp.cleanup());
 async function apr(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const mode = process.env['APR_CONTRACTS'];
-  process.env['APR_CONTRACTS'] = 'pre';
+  const mode = contractMode();
+  setContractMode('pre');
   const so = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
   const se = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
   process.exitCode = undefined;
@@ -75,8 +76,7 @@ async function apr(args: string[]): Promise<{ code: number; out: string; err: st
     so.mockRestore();
     se.mockRestore();
     process.exitCode = undefined;
-    if (mode === undefined) delete process.env['APR_CONTRACTS'];
-    else process.env['APR_CONTRACTS'] = mode;
+    setContractMode(mode);
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ContractViolation, contract, defineContract } from '../../src/contract/index.js';
+import { ContractViolation, contract, contractMode, defineContract, setContractMode } from '../../src/contract/index.js';
 
 const sqrtContract = defineContract<{ x: number }, number>({
   id: 'test-sqrt-v1',
@@ -21,15 +21,15 @@ class Maths {
   }
 }
 
-const saved = process.env['APR_CONTRACTS'];
+const saved = contractMode();
 afterEach(() => {
-  process.env['APR_CONTRACTS'] = saved;
+  setContractMode(saved);
 });
 
 describe('contract runtime', () => {
   it('checks preconditions in pre and full modes, naming contract, clause and values', () => {
-    for (const mode of ['pre', 'full']) {
-      process.env['APR_CONTRACTS'] = mode;
+    for (const mode of ['pre', 'full'] as const) {
+      setContractMode(mode);
       const err = (() => {
         try {
           Maths.sqrt(-4);
@@ -44,19 +44,19 @@ describe('contract runtime', () => {
   });
 
   it('checks postconditions only in full mode', () => {
-    process.env['APR_CONTRACTS'] = 'full';
+    setContractMode('full');
     expect(() => Maths.brokenSqrt(9)).toThrow(/postcondition 'y² ≈ x'/);
-    process.env['APR_CONTRACTS'] = 'pre';
+    setContractMode('pre');
     expect(Maths.brokenSqrt(9)).toBe(4.5);
   });
 
   it('checks nothing when off', () => {
-    process.env['APR_CONTRACTS'] = 'off';
+    setContractMode('off');
     expect(Number.isNaN(Maths.sqrt(-1))).toBe(true);
   });
 
   it('passes correct calls through unchanged', () => {
-    process.env['APR_CONTRACTS'] = 'full';
+    setContractMode('full');
     expect(Maths.sqrt(16)).toBe(4);
   });
 });
