@@ -1,6 +1,6 @@
 /**
  * Speculative vs plain greedy decoding on the fixture models: tiny-coder-llama (target) with tiny-draft-llama.
- *   npx tsx bench/speculative.ts [--tokens 64] [--ks 1,2,3,4,6,8] [--p-min P] [--json]
+ *   npx tsx bench/speculative.ts [--tokens 64] [--ks 1,2,3,4,6,8] [--p-min P] [--target f32|Q8_0|Q4_K_M|Q6_K] [--json]
  * Over the 7 reference prompts, per k: acceptance rate, tokens per target pass, decode tokens/s and the
  * speed-up over plain decoding, from this process's CPU time (steadier than wall time on a shared machine;
  * the process is single-threaded). Also checks that every speculative output equals the plain one.
@@ -31,7 +31,7 @@ const ks = arg('ks', '1,2,3,4,5,6,8').split(',').map(Number);
 const pMinArg = arg('p-min', '');
 const policy = pMinArg === '' ? {} : { draftPMin: Number(pMinArg) };
 const prompts = (JSON.parse(readFileSync(path.join(FIXTURES, 'reference/tiny-coder-llama.reference.json'), 'utf8')) as { prompts: { ids: number[] }[] }).prompts.map((p) => p.ids);
-const target = createSession(openModel(path.join(FIXTURES, 'gguf/tiny-coder-llama-f32.gguf'))).model;
+const target = createSession(openModel(path.join(FIXTURES, `gguf/tiny-coder-llama-${arg('target', 'f32')}.gguf`))).model;
 const draft = createSession(openModel(path.join(FIXTURES, 'gguf/tiny-draft-llama-f32.gguf'))).model;
 
 // warm-up (JIT, scratch buffers)
