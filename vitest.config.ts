@@ -25,6 +25,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     env: { APR_CONTRACTS: 'full' },
+    // a fixed fast-check seed under CI or with APR_FC_SEED (see the file)
+    setupFiles: ['test/fast-check-seed.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
