@@ -146,7 +146,9 @@ export class BatchEngine {
     const signal = seq.opts.signal;
     if (!signal) return;
     const onAbort = (): void => this.finish(seq, signal.reason);
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: an AbortSignal fires its abort event at most once
     signal.addEventListener('abort', onAbort, { once: true });
+    // Stryker disable next-line ArrowFunction,StringLiteral: a listener left on a settled request only calls finish(), which returns at once for a sequence in neither the queue nor the batch
     this.unwatch.set(seq, () => signal.removeEventListener('abort', onAbort));
   }
 

@@ -35,8 +35,10 @@ export interface BatchResult extends Omit<GenerateResult, 'timing'> {
 /** log-softmax of `logits` at `id`, in float64 (max-shifted). */
 function tokenLogprob(logits: Float32Array, id: number): number {
   let max = -Infinity;
+  // Stryker disable next-line UnaryOperator: j < logits.length, so the fallback is never taken
   for (let j = 0; j < logits.length; j++) max = Math.max(max, logits[j] ?? -Infinity);
   let z = 0;
+  // Stryker disable next-line UnaryOperator: j < logits.length, so the fallback is never taken
   for (let j = 0; j < logits.length; j++) z += Math.exp((logits[j] ?? -Infinity) - max);
   return (logits[id] ?? 0) - max - Math.log(z);
 }
@@ -57,6 +59,7 @@ export class Sequence {
   readonly ids: number[] = [];
   private readonly logprobs: number[] | undefined;
   /** The token to feed at the next step (valid while the sequence is live). */
+  // Stryker disable next-line UnaryOperator: set by accept() before the first step reads it
   next = -1;
   cache: KVCache | undefined;
   stopReason: GenerateResult['stopReason'] = 'length';
@@ -74,6 +77,7 @@ export class Sequence {
     readonly settle: { resolve: (r: BatchResult) => void; reject: (e: unknown) => void },
   ) {
     this.rng = new Rng(request.seed ?? 0);
+    // Stryker disable next-line ArrayDeclaration: a string in the stop set never equals a sampled (numeric) id
     this.stops = new Set(request.stopTokens ?? []);
     this.history = Array.from(request.promptIds);
     this.logprobs = request.logprobs ? [] : undefined;

@@ -101,6 +101,7 @@ function tokPerSec(tokens: number, ms: number): number {
  */
 export function generate(model: Model, promptIds: ArrayLike<number>, opts: GenerateOptions, onToken?: OnToken): GenerateResult {
   return generateContract.run({ model, promptIds, opts }, () => {
+    // Stryker disable next-line ArithmeticOperator: the capacity is a hint, the cache grows on demand
     const cache = opts.cache ?? model.createCache(promptIds.length + opts.maxTokens);
     try {
       return run(model, Array.from(promptIds), opts, cache, onToken);
@@ -123,6 +124,7 @@ function nextToken(model: Model, opts: GenerateOptions, cache: KVCache, history:
 }
 
 function run(model: Model, prompt: number[], opts: GenerateOptions, cache: KVCache, onToken?: OnToken): GenerateResult {
+  // Stryker disable next-line ArrayDeclaration: a string in the stop set never equals a sampled (numeric) id
   const stops = new Set(opts.stopTokens ?? []);
   const history = [...prompt];
   const next = nextToken(model, opts, cache, history);

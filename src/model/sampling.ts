@@ -38,6 +38,7 @@ export function argmax(logits: ArrayLike<number>): number {
 
 /** transformers' RepetitionPenaltyLogitsProcessor, in place: each distinct seen token once, l>0 ? l/p : l·p. */
 export function applyRepetitionPenalty(logits: Float32Array, history: ArrayLike<number>, penalty: number): Float32Array {
+  // Stryker disable next-line LogicalOperator: with penalty 1 the loop multiplies or divides by 1, with an empty history it does nothing
   if (penalty === 1 || history.length === 0) return logits;
   const seen = new Set<number>();
   for (let i = 0; i < history.length; i++) {
@@ -76,6 +77,7 @@ function tempered(logits: Float32Array, t: number): Float64Array {
     p[i] = e;
     sum += e;
   }
+  // Stryker disable next-line ArithmeticOperator,ConditionalExpression,EqualityOperator: filterCandidates renormalises over the kept tokens and top-k, top-p and min-p compare probabilities with each other, so p scaled by any factor (or left unnormalised) gives the same distribution; only the top-p pre-filter reads p absolutely, and it drops fewer tokens then, which the nucleus cut drops
   for (let i = 0; i < p.length; i++) p[i] = (p[i] as number) / sum;
   return p;
 }
@@ -88,6 +90,7 @@ function sortedCandidates(p: Float64Array, topK: number, topP: number): number[]
     for (let i = 0; i < p.length; i++) if ((p[i] as number) >= kth && (p[i] as number) > 0) ids.push(i);
   } else {
     // Without top-k, a token with probability ≤ (1 − topP)/V lies in the discarded tail whatever the rest is.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a floor of 0 keeps tokens the nucleus cut drops anyway (the tokens above the floor already carry mass ≥ topP), and topP = 1 gives a floor of 0 either way
     const floor = topP < 1 ? (1 - topP) / p.length : 0;
     for (let i = 0; i < p.length; i++) if ((p[i] as number) > floor) ids.push(i);
   }
@@ -116,6 +119,7 @@ function filterCandidates(p: Float64Array, opts: SamplingOptions): Candidates {
   const minP = opts.minP ?? 0;
   let ids = sortedCandidates(p, topK, topP);
   if (topP < 1) ids = nucleus(p, ids, topK, topP);
+  // Stryker disable next-line LogicalOperator: with minP = 0 the threshold is 0 and the filter keeps every candidate
   if (minP > 0 && ids.length > 0) {
     const threshold = minP * (p[ids[0] as number] as number);
     ids = ids.filter((id) => (p[id] as number) >= threshold);
@@ -161,11 +165,13 @@ export const distributionContract = defineContract<DistInput, Candidates>({
 });
 
 /** The distribution sampling draws from: candidate ids (most likely first) and their probabilities. */
+// Stryker disable next-line ArrayDeclaration: a non-numeric id in the default history never indexes the logits (typed arrays ignore such keys)
 export function samplingDistribution(logits: Float32Array, opts: SamplingOptions, history: ArrayLike<number> = []): Candidates {
   return distributionContract.run({ logits, opts, history }, () => candidatesFor(logits, opts, history));
 }
 
 /** The same distribution as a dense vector over the vocabulary (zeros outside the candidates). */
+// Stryker disable next-line ArrayDeclaration: a non-numeric id in the default history never indexes the logits (typed arrays ignore such keys)
 export function tokenProbabilities(logits: Float32Array, opts: SamplingOptions, history: ArrayLike<number> = []): Float64Array {
   const c = samplingDistribution(logits, opts, history);
   const dense = new Float64Array(logits.length);
@@ -217,6 +223,7 @@ export const sampleContract = defineContract<SampleInput, number>({
 });
 
 /** Picks the next token. Greedy (temperature 0) uses no randomness; otherwise one `rng.next()` per call. */
+// Stryker disable next-line ArrayDeclaration: a non-numeric id in the default history never indexes the logits (typed arrays ignore such keys)
 export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rng, history: ArrayLike<number> = []): number {
   return sampleContract.run({ logits, opts, history, rng }, () => draw(candidatesFor(logits, opts, history), rng));
 }
@@ -224,5 +231,6 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rn
 /** A sampler with its own generator seeded by `opts.seed` (default 0). */
 export function createSampler(opts: SamplingOptions): (logits: Float32Array, history?: ArrayLike<number>) => number {
   const rng = new Rng(opts.seed ?? 0);
+  // Stryker disable next-line ArrayDeclaration: a non-numeric id in the default history never indexes the logits (typed arrays ignore such keys)
   return (logits, history = []) => sampleToken(logits, opts, rng, history);
 }

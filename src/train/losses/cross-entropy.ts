@@ -33,6 +33,7 @@ function rowsSumToZero(i: CrossEntropyInput, r: LossResult): boolean {
   const v = i.vocab;
   for (let p = 0; p < i.targets.length; p++) {
     let s = 0;
+    // Stryker disable next-line AssignmentOperator: s -= sums −s, and only |s| is compared
     for (let k = 0; k < v; k++) s += r.dLogits[p * v + k] ?? 0;
     if (Math.abs(s) > 1e-5) return false;
   }
