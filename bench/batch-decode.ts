@@ -9,6 +9,8 @@
  *   `× single` divides by one sequence decoded with `model.forward` one token at a time (what `apr run` does).
  * - `engine tok/s`: B sampled requests (temperature 0.8, top-p 0.95 as apr eval, own seeds) through `BatchEngine` with B slots, prefill
  *   and sampling included: generated tokens / wall time; `× generate` divides by one `generate()` of the same.
+ * - `samples tok/s`: B samples of one prompt (own seeds), as `apr eval --n-samples B` sends them: the engine
+ *   prefills the prompt once and copies its positions (prefix reuse); `× generate` likewise.
  * `--synthetic` adds the ~1 B-parameter Q4_K_M model of bench/synthetic-model.ts (written to .cache/ once).
  */
 import { existsSync } from 'node:fs';
@@ -94,10 +96,12 @@ function generateOne(model: Model): number {
   return rate(r.ids.length, performance.now() - t0);
 }
 
-async function engineRun(model: Model, b: number): Promise<number> {
+/** B requests through an engine of B slots; `samePrompt`: all with request 0's prompt (own seeds). */
+async function engineRun(model: Model, b: number, samePrompt = false): Promise<number> {
   const engine = new BatchEngine(model, { parallel: b, contextLength: promptLen + gen, kvBudget: 2 ** 40 });
   const t0 = performance.now();
-  const rs = await Promise.all(Array.from({ length: b }, (_, i) => engine.submit(request(model, i))));
+  const reqs = Array.from({ length: b }, (_, i) => (samePrompt ? { ...request(model, 0), seed: i } : request(model, i)));
+  const rs = await Promise.all(reqs.map((r) => engine.submit(r)));
   const ms = performance.now() - t0;
   engine.close();
   return rate(rs.reduce((a, r) => a + r.ids.length, 0), ms);
@@ -112,6 +116,8 @@ interface Row {
   x_single_cpu: number;
   engine_tok_s: number;
   x_generate: number;
+  samples_tok_s: number;
+  x_generate_samples: number;
 }
 
 const reps = Number(arg('reps', '3'));
@@ -124,8 +130,12 @@ async function benchModel(name: string, model: Model): Promise<Row[]> {
   for (const b of batches) {
     const step = best(reps, () => decodeSteps(model, b));
     const eng = Math.max(await engineRun(model, b), await engineRun(model, b));
+    const same = Math.max(await engineRun(model, b, true), await engineRun(model, b, true));
     const x = (a: number, d: number): number => +(a / d).toFixed(2);
-    rows.push({ model: name, B: b, step_tok_s: step.wall, x_single: x(step.wall, single.wall), step_tok_s_cpu: step.cpu, x_single_cpu: x(step.cpu, single.cpu), engine_tok_s: eng, x_generate: x(eng, one) });
+    rows.push({
+      model: name, B: b, step_tok_s: step.wall, x_single: x(step.wall, single.wall), step_tok_s_cpu: step.cpu, x_single_cpu: x(step.cpu, single.cpu),
+      engine_tok_s: eng, x_generate: x(eng, one), samples_tok_s: same, x_generate_samples: x(same, one),
+    });
   }
   process.stderr.write(`${name}: single-sequence decode ${single.wall} tok/s (${single.cpu} by CPU time), generate() ${one} tok/s\n`);
   return rows;
@@ -139,7 +149,7 @@ function syntheticFile(): string {
 }
 
 function printTable(rows: Row[]): void {
-  const cols = ['model', 'B', 'step_tok_s', 'x_single', 'step_tok_s_cpu', 'x_single_cpu', 'engine_tok_s', 'x_generate'] as const;
+  const cols = ['model', 'B', 'step_tok_s', 'x_single', 'step_tok_s_cpu', 'x_single_cpu', 'engine_tok_s', 'x_generate', 'samples_tok_s', 'x_generate_samples'] as const;
   const cells = [cols.map(String), ...rows.map((r) => cols.map((c) => String(r[c])))];
   const widths = cols.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   for (const r of cells) console.log(r.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  '));

@@ -15,6 +15,11 @@
  *   sequence's prompt runs as its own `forward` into its slot's cache and its first token is sampled. Each
  *   step then feeds every live sequence its last token through one `forwardBatch` (one matmul per weight
  *   over all rows, attention per sequence) and samples each row with the sequence's own generator.
+ * - Prefix reuse. A joining sequence starts from the longest prefix of its prompt that a slot's cache holds
+ *   (a live sequence's, or a freed slot's not yet reused): those positions are copied (or kept, when it gets
+ *   that slot) and only the rest of the prompt is run; the last prompt token always runs, for the first
+ *   token's logits. The n samples of one prompt prefill it once. Rows do not depend on how a prefill is cut
+ *   (Backend contract), so a reused prefix gives the bits a full prefill gives.
  * - Batch invariance. A sequence's tokens equal `generate(model, promptIds, request)`'s for the same request
  *   (same seed), whatever else shares the batch and whatever the number of slots: every kernel row is
  *   bit-identical to its one-row call (Backend contract) and each sequence has its own `Rng(seed)`.
@@ -29,6 +34,7 @@
  */
 import { defineContract } from '../contract/index.js';
 import { DEFAULT_CONTEXT, DEFAULT_KV_BUDGET, DEFAULT_PARALLEL, slotCount } from './batch-budget.js';
+import { PrefixIndex } from './batch-prefix.js';
 import { type BatchRequest, type BatchResult, Sequence, type SubmitOptions } from './batch-sequence.js';
 import { forwardBatchAsync } from './batch-step.js';
 import type { Model } from './decoder.js';
@@ -86,6 +92,7 @@ export class BatchEngine {
   private readonly caches: KVCache[] = [];
   private readonly roomWaiters: (() => void)[] = [];
   private readonly unwatch = new Map<Sequence, () => void>();
+  private readonly prefixes = new PrefixIndex();
   private running = false;
   private closed = false;
 
@@ -175,12 +182,28 @@ export class BatchEngine {
     }
   }
 
-  private takeSlot(): KVCache | undefined {
-    const cache = this.free.pop();
-    if (cache || this.caches.length >= this.slots) return cache;
+  /** A free slot holding a prefix of `prompt`, else a new one while under the slot count (freed slots stay donors), else any free one. */
+  private takeSlot(prompt: readonly number[]): KVCache | undefined {
+    const { cache } = this.prefixes.best(this.free, prompt);
+    if (cache !== undefined) return this.free.splice(this.free.indexOf(cache), 1)[0];
+    if (this.caches.length >= this.slots) return this.free.pop();
     const fresh = this.model.createCache(this.contextLength);
     this.caches.push(fresh);
     return fresh;
+  }
+
+  /**
+   * Starts `cache` from the longest prefix of `prompt` that it or another slot holds, at most all but the last
+   * prompt token (the first sample needs its logits); returns the position the prefill goes on from.
+   */
+  private reusePrefix(prompt: readonly number[], cache: KVCache): number {
+    const own = Math.min(this.prefixes.shared(cache, prompt), prompt.length - 1);
+    const donor = this.prefixes.best(this.caches, prompt);
+    const start = Math.max(own, Math.min(donor.positions, prompt.length - 1));
+    if (start > own && donor.cache !== undefined) cache.copyPrefix(donor.cache, start);
+    else cache.truncate(own);
+    this.prefixes.set(cache, prompt.slice(0, start));
+    return start;
   }
 
   /** Moves waiting requests into free slots: prefill, first token. */
@@ -188,7 +211,7 @@ export class BatchEngine {
     while (!this.closed && this.queue.length > 0 && this.live.length < this.slots) {
       const seq = this.queue.shift() as Sequence;
       this.roomWaiters.shift()?.();
-      seq.cache = this.takeSlot();
+      seq.cache = this.takeSlot(seq.prompt);
       this.live.push(seq);
       await this.prefill(seq);
     }
@@ -199,12 +222,15 @@ export class BatchEngine {
     seq.startPrefill();
     if (seq.request.maxTokens === 0) return this.finish(seq);
     try {
-      cache.clear();
+      const start = this.reusePrefix(seq.prompt, cache);
+      const rest = seq.prompt.slice(start);
       const model = this.model;
-      const logits = model.forwardAsync ? await model.forwardAsync(seq.prompt, 0, cache) : model.forward(seq.prompt, 0, cache);
+      const logits = model.forwardAsync ? await model.forwardAsync(rest, start, cache) : model.forward(rest, start, cache);
+      this.prefixes.set(cache, seq.prompt);
       seq.endPrefill();
       if (this.live.includes(seq) && seq.accept(logits)) this.finish(seq);
     } catch (err) {
+      this.prefixes.forget(cache);
       this.finish(seq, err);
     }
   }
@@ -212,9 +238,12 @@ export class BatchEngine {
   /** One token for every live sequence. */
   private async step(): Promise<void> {
     const batch = [...this.live];
+    const fed = batch.map((s) => s.next);
+    const caches = batch.map((s) => s.cache as KVCache);
     const t0 = performance.now();
-    const logits = await forwardBatchAsync(this.model, batch.map((s) => s.next), batch.map((s) => s.cache as KVCache));
+    const logits = await forwardBatchAsync(this.model, fed, caches);
     const ms = performance.now() - t0;
+    caches.forEach((c, i) => this.prefixes.push(c, fed[i] as number));
     const V = this.model.config.vocab_size;
     batch.forEach((seq, i) => {
       if (!this.live.includes(seq)) return;
@@ -251,7 +280,10 @@ export class BatchEngine {
   }
 
   private disposeCaches(): void {
-    for (const c of this.caches.splice(0)) c.dispose();
+    for (const c of this.caches.splice(0)) {
+      this.prefixes.forget(c);
+      c.dispose();
+    }
     this.free.length = 0;
   }
 }

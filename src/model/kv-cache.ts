@@ -10,6 +10,12 @@ export interface KVCache {
   truncate(length: number): void;
   /** Forgets everything. */
   clear(): void;
+  /**
+   * Makes this cache hold the first `positions` positions of `src` (a cache of the same model), forgetting its
+   * own; `src` is left as it was. The copied keys and values are the bits `src` holds, so decoding on from
+   * them equals running the same tokens through this cache (rows do not depend on how a prefill is cut).
+   */
+  copyPrefix(src: KVCache, positions: number): void;
   /** Frees the buffers now (they are otherwise freed when the cache is garbage-collected); the cache is unusable after. */
   dispose(): void;
 }
@@ -64,6 +70,23 @@ export class KVCacheImpl<B> implements KVCache {
 
   clear(): void {
     this.len = 0;
+  }
+
+  copyPrefix(src: KVCache, positions: number): void {
+    if (!(src instanceof KVCacheImpl) || src.owner !== this.owner) throw new Error('KVCache.copyPrefix: the source cache belongs to another model');
+    if (!Number.isInteger(positions) || positions < 0 || positions > src.len) {
+      throw new RangeError(`KVCache.copyPrefix: ${positions} positions outside [0, ${src.len}]`);
+    }
+    if (src === this) return this.truncate(positions);
+    this.len = 0;
+    this.reserve(positions);
+    const { kvHeads, headDim } = this.geo;
+    for (let l = 0; l < this.geo.layers; l++) {
+      for (const [from, to] of [[src.k, this.k], [src.v, this.v]] as const) {
+        for (let g = 0; g < kvHeads; g++) this.backend.copy(from[l] as B, g * src.cap * headDim, to[l] as B, g * this.cap * headDim, positions * headDim);
+      }
+    }
+    this.len = positions;
   }
 
   dispose(): void {
