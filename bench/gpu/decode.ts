@@ -4,11 +4,12 @@
  * --tokens greedy one-token steps, timed separately. Also reports the weight bytes streamed per token
  * and the implied bandwidth. One JSON line per quant.
  * --matvec blocked,scalar runs each quant with the blocked Q4_K/Q8_0 matvec kernels and with the scalar ones.
- * --pick gpu,host: greedy arg-max on the device (forwardGreedyAsync, 4 bytes read back per token) and/or on the
- * host over the read-back logits (forwardAsync, vocab·4 bytes). Each line counts, per decoded token, the
+ * --pick gpu,host,ahead: greedy arg-max on the device (forwardGreedyAsync, 4 bytes read back per token), on the
+ * host over the read-back logits (forwardAsync, vocab·4 bytes), and/or run ahead (greedyAheadAsync: chunks of
+ * --ahead steps, default 32, each pick fed to the next step on the device, one read-back per chunk). Each line counts, per decoded token, the
  * compute dispatches, queue submissions, GPU buffers created and bytes read back.
  * Also measures the read and copy bandwidth (bench/gpu/bandwidth.ts) and reports the weight-streaming bound and the fraction of it reached.
- *   node decode.mjs [--card NAME] [--quants Q4_K_M,Q8_0,F32] [--layers 22] [--prompt 32] [--tokens 64] [--small] [--matvec blocked,scalar] [--pick gpu,host] [--dawn-features …]
+ *   node decode.mjs [--card NAME] [--quants Q4_K_M,Q8_0,F32] [--layers 22] [--prompt 32] [--tokens 64] [--small] [--matvec blocked,scalar] [--pick gpu,host,ahead] [--ahead 32] [--dawn-features …]
  */
 import { boundFields, measureBandwidths } from './bandwidth.js';
 import { benchGpu } from './gpu-flags.js';
@@ -25,7 +26,8 @@ const tokens = Number(flag('tokens', '64'));
 const small = process.argv.includes('--small');
 const quants = flag('quants', 'Q4_K_M,Q8_0').split(',') as GpuQuant[];
 const matvecs = flag('matvec', 'blocked,scalar').split(',');
-const picks = flag('pick', 'gpu,host').split(',');
+const picks = flag('pick', 'gpu,host,ahead').split(',');
+const aheadChunk = Number(flag('ahead', '32'));
 
 function argmax(a: Float32Array): number {
   let best = 0;
@@ -52,7 +54,13 @@ async function decodeLoop(be: WebGpuBackend, model: Model, cache: KVCache, first
   const c0 = be.counters();
   const td = performance.now();
   let next = first;
-  for (let i = 0; i < tokens; i++) next = await step(next, start + i);
+  if (pick === 'ahead') {
+    for (let i = 0; i < tokens; i += aheadChunk) {
+      const got = await model.greedyAheadAsync?.(next, start + i, cache, Math.min(aheadChunk, tokens - i));
+      if (got === undefined) throw new Error('the backend cannot run greedy steps ahead');
+      next = got[got.length - 1] ?? 0;
+    }
+  } else for (let i = 0; i < tokens; i++) next = await step(next, start + i);
   return { decodeS: (performance.now() - td) / 1000, counts: perToken(c0, be.counters(), tokens), last: next };
 }
 

@@ -94,9 +94,14 @@ export interface Backend<B = Float32Array, W = WeightMatrix> {
   /**
    * out[t] = the lowest index of the largest of x[t, 0..dim) as a float (exact for dim ≤ 2²⁴), as
    * src/model/sampling.ts `argmax`: NaN and −∞ are never chosen, 0 when nothing beats −∞ (optional: greedy
-   * decoding then reads back n floats instead of n·dim).
+   * decoding then reads back n floats instead of n·dim). With `outOffset`, into out[outOffset + t].
    */
-  argmax?(x: B, n: number, dim: number, out: B): void;
+  argmax?(x: B, n: number, dim: number, out: B, outOffset?: number): void;
+  /**
+   * out[t, :] = row ids[offset + t] of the table, the ids held on the device as floats (as `argmax` writes
+   * them), so a greedy decode can feed each pick to the next step without reading it back (optional).
+   */
+  embedPicked?(table: W, ids: B, offset: number, n: number, out: B): void;
   /**
    * out[t, r] += Σ_c W[r, c] · x[t, c]: the result of `matmul(w, x, n, tmp)` then `add(out, tmp, n·rows, out)`
    * (optional: a device backend fuses the residual add into the product; `tmp` [n, rows] may be overwritten).

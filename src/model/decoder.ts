@@ -5,7 +5,7 @@ import type { Backend } from '../kernels/types.js';
 import type { ArchConfig } from '../tensor/bundle.js';
 import { allocRowBuffers, batchCore, checkedBatch, checkedBatchAsync, releaseRowBuffers } from './batch-step.js';
 import { type KVCache, KVCacheImpl } from './kv-cache.js';
-import { type ActivationObserver, allocScratch, type AttentionBuffers, headLogits, type LayerStack, releaseScratch, ropeAttend, runLayers, type Scratch } from './layers.js';
+import { type ActivationObserver, allocScratch, type AttentionBuffers, headLogits, type LayerStack, type PickedIds, releaseScratch, ropeAttend, runLayers, type Scratch } from './layers.js';
 import { argmax } from './sampling.js';
 import type { DecoderWeights } from './weights.js';
 
@@ -52,6 +52,15 @@ export interface Model {
   forwardGreedy?(tokens: ArrayLike<number>, startPos: number, cache: KVCache): number;
   /** `forwardGreedy` reading back with the backend's `readAsync`. */
   forwardGreedyAsync?(tokens: ArrayLike<number>, startPos: number, cache: KVCache): Promise<number>;
+  /**
+   * k greedy one-token steps in one go: step i feeds `first` (i = 0) or step i − 1's pick at startPos + i, the
+   * picks staying on the device (arg-max, then the embedding of that id), so the host records all k without
+   * waiting and reads the k picks back once. The picks equal k `forwardGreedy` calls'; the cache then holds
+   * startPos + k positions. Undefined (nothing run) where the backend lacks `argmax` or `embedPicked`.
+   */
+  greedyAhead?(first: number, startPos: number, cache: KVCache, k: number): number[] | undefined;
+  /** `greedyAhead` reading back with the backend's `readAsync`. */
+  greedyAheadAsync?(first: number, startPos: number, cache: KVCache, k: number): Promise<number[] | undefined>;
   /** Frees weights and buffers now (otherwise at garbage collection); the model is unusable after. */
   dispose(): void;
 }
@@ -71,6 +80,8 @@ class Decoder<B, W> implements Model {
   private disposed = false;
   /** One float: the device arg-max of a greedy step (allocated on first use). */
   private pick: B | undefined;
+  /** The picks of a `greedyAhead` run (grown on demand). */
+  private picks: { buf: B; length: number } | undefined;
   private readonly maxBatch: number;
   private readonly stack: LayerStack<B, W>;
 
@@ -146,6 +157,38 @@ class Decoder<B, W> implements Model {
     return pick === undefined ? argmax(await this.be.readAsync(this.ensureScratch(1).logits, 0, V)) : ((await this.be.readAsync(pick, 0, 1))[0] ?? 0);
   }
 
+  greedyAhead(first: number, startPos: number, cache: KVCache, k: number): number[] | undefined {
+    const picks = this.aheadPass(first, startPos, cache, k);
+    return picks === undefined ? undefined : Array.from(this.be.read(picks, 0, k));
+  }
+
+  async greedyAheadAsync(first: number, startPos: number, cache: KVCache, k: number): Promise<number[] | undefined> {
+    const picks = this.aheadPass(first, startPos, cache, k);
+    return picks === undefined ? undefined : Array.from(await this.be.readAsync(picks, 0, k));
+  }
+
+  /** Records the k steps of `greedyAhead`; returns the buffer whose [0, k) are the picks. */
+  private aheadPass(first: number, startPos: number, cacheIn: KVCache, k: number): B | undefined {
+    const be = this.be;
+    if (be.argmax === undefined || be.embedPicked === undefined) return undefined;
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`greedyAhead: k = ${k} is not a positive integer`);
+    if (contractMode() !== 'off') forwardContract.checkPre({ model: this, tokens: [first], startPos, cache: cacheIn, allLogits: false });
+    const { s, cache } = this.begin([first], startPos, cacheIn, false);
+    cache.reserve(startPos + k);
+    if (this.picks === undefined || this.picks.length < k) {
+      if (this.picks !== undefined) be.release?.(this.picks.buf);
+      this.picks = { buf: be.alloc(Math.max(k, 32)), length: Math.max(k, 32) };
+    }
+    const picks = this.picks.buf;
+    for (let i = 0; i < k; i++) {
+      this.layers(s, i === 0 ? [first] : { ids: picks, offset: i - 1 }, startPos + i, 1, cache);
+      cache.setLength(startPos + i + 1);
+      headLogits(this.stack, s, s.x, 1);
+      be.argmax(s.logits, 1, this.config.vocab_size, picks, i);
+    }
+    return picks;
+  }
+
   /** The kernels of `run` without allLogits, then the backend arg-max (when it has one) into `pick`. */
   private greedyPass(tokens: ArrayLike<number>, startPos: number, cacheIn: KVCache): B | undefined {
     if (contractMode() !== 'off') forwardContract.checkPre({ model: this, tokens, startPos, cache: cacheIn, allLogits: false });
@@ -176,6 +219,8 @@ class Decoder<B, W> implements Model {
     this.releaseScratch();
     if (this.pick !== undefined) be.release?.(this.pick);
     this.pick = undefined;
+    if (this.picks !== undefined) be.release?.(this.picks.buf);
+    this.picks = undefined;
     releaseRowBuffers(this.be, this.row);
     this.row = undefined;
     this.spare?.dispose();
@@ -275,7 +320,7 @@ class Decoder<B, W> implements Model {
     return this.be.readAsync(s.logits, 0, m * this.config.vocab_size);
   }
 
-  private layers(s: Scratch<B>, tokens: number[], pos: number, n: number, cache: KVCacheImpl<B>): void {
+  private layers(s: Scratch<B>, tokens: number[] | PickedIds<B>, pos: number, n: number, cache: KVCacheImpl<B>): void {
     runLayers(this.stack, s, tokens, n, (bufs, m, l) => ropeAttend(this.stack, bufs, m, pos, cache.k[l] as B, cache.v[l] as B, cache.capacity, l));
   }
 }

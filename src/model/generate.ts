@@ -118,9 +118,41 @@ export function generate(model: Model, promptIds: ArrayLike<number>, opts: Gener
  */
 function nextToken(model: Model, opts: GenerateOptions, cache: KVCache, history: readonly number[]): (tokens: number[], pos: number) => number {
   const greedy = (opts.temperature ?? 0) <= 0 && (opts.repetitionPenalty ?? 1) === 1 ? model.forwardGreedy?.bind(model) : undefined;
+  if (greedy !== undefined && model.greedyAhead !== undefined) return pickAhead(model, greedy, cache, opts.maxTokens - 1);
   if (greedy !== undefined) return (tokens, pos) => greedy(tokens, pos, cache);
   const rng = new Rng(opts.seed ?? 0);
   return (tokens, pos) => sampleToken(model.forward(tokens, pos, cache), opts, rng, history);
+}
+
+/** Chunks of decode steps run ahead on the device: 4 steps first, doubling to 32 (at most `steps` in all). */
+const AHEAD_FIRST = 4;
+const AHEAD_MAX = 32;
+
+/**
+ * Greedy steps through `greedyAhead` where the backend keeps picks on the device: each chunk of steps is
+ * recorded at once and read back once, and later calls are served from the chunk (the token they pass is
+ * the pick the device fed already). Steps past the end of generation are discarded by the caller (`run`
+ * cuts the cache back). Falls back to one `forwardGreedy` per step where `greedyAhead` runs nothing.
+ */
+function pickAhead(model: Model, greedy: NonNullable<Model['forwardGreedy']>, cache: KVCache, steps: number): (tokens: number[], pos: number) => number {
+  let queue: number[] = [];
+  let chunk = AHEAD_FIRST;
+  let left = steps;
+  let ahead = true;
+  return (tokens, pos) => {
+    if (pos === 0 || !ahead) return greedy(tokens, pos, cache);
+    if (queue.length === 0) {
+      const got = model.greedyAhead?.(tokens[0] as number, pos, cache, Math.max(1, Math.min(chunk, left)));
+      if (got === undefined) {
+        ahead = false;
+        return greedy(tokens, pos, cache);
+      }
+      left -= got.length;
+      chunk = Math.min(2 * chunk, AHEAD_MAX);
+      queue = got;
+    }
+    return queue.shift() as number;
+  };
 }
 
 function run(model: Model, prompt: number[], opts: GenerateOptions, cache: KVCache, onToken?: OnToken): GenerateResult {
@@ -157,6 +189,8 @@ function run(model: Model, prompt: number[], opts: GenerateOptions, cache: KVCac
     decodeMs += performance.now() - t1;
     decodeSteps++;
   }
+  // steps run ahead past the end leave positions the token-by-token loop would not have written
+  if (cache.length > prompt.length + decodeSteps) cache.truncate(prompt.length + decodeSteps);
   const totalMs = performance.now() - t0;
   const timing: GenerateTiming = {
     promptTokens: prompt.length,

@@ -186,10 +186,21 @@ function mlpBlock<B, W>(st: LayerStack<B, W>, s: Scratch<B>, lw: LayerWeights<B,
   residualAdd(st, s, lw.down, s.gate, n, lw.ffnOutNorm);
 }
 
-/** Embeds n tokens into `s.x` and runs every layer over them; `core` places each row in its cache. */
-export function runLayers<B, W>(st: LayerStack<B, W>, s: Scratch<B>, tokens: readonly number[], n: number, core: AttentionCore<B>): void {
+/** Token ids held on the device as floats (arg-max picks), from ids[offset]. */
+export interface PickedIds<B> {
+  readonly ids: B;
+  readonly offset: number;
+}
+
+/** Embeds n tokens (host ids, or picks on the device) into `s.x` and runs every layer over them; `core` places each row in its cache. */
+export function runLayers<B, W>(st: LayerStack<B, W>, s: Scratch<B>, tokens: readonly number[] | PickedIds<B>, n: number, core: AttentionCore<B>): void {
   const be = st.be;
-  be.embed(st.weights.embed, tokens, s.x);
+  if (Array.isArray(tokens)) be.embed(st.weights.embed, tokens, s.x);
+  else {
+    const picked = tokens as PickedIds<B>;
+    if (be.embedPicked === undefined) throw kernelMissing('embedPicked', be.name);
+    be.embedPicked(st.weights.embed, picked.ids, picked.offset, n, s.x);
+  }
   const embedScale = archPlan(st.config).embedScale;
   if (embedScale !== undefined) {
     if (be.scale === undefined) throw kernelMissing('scale', be.name);

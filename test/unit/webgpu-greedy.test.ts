@@ -52,4 +52,48 @@ describe.skipIf(!be)(`greedy decoding with the device arg-max${noGpuReason}`, ()
     expect(c1.bufferCreations - c0.bufferCreations).toBe(0);
     model.dispose();
   });
+
+  test('[ob:decoder-greedy-ahead] greedyAheadAsync: chunks of steps fed on the device give greedy_32, one read-back per chunk', async () => {
+    const g = be as NonNullable<typeof be>;
+    const model = loadModel(hf(), { backend: g });
+    const p = ref.prompts[1] ?? ref.prompts[0];
+    if (!p || !model.forwardGreedyAsync || !model.greedyAheadAsync) throw new Error('no prompt or no greedyAheadAsync');
+    const cache = model.createCache(p.ids.length + 40);
+    const ids = [await model.forwardGreedyAsync(p.ids, 0, cache)];
+    for (const k of [1, 4, 9, 17]) {
+      const c0 = g.counters();
+      const got = (await model.greedyAheadAsync(ids[ids.length - 1] ?? 0, cache.length, cache, k)) ?? [];
+      const c1 = g.counters();
+      expect(got.length).toBe(k);
+      // k floats read back once, whatever k
+      expect(c1.bytesRead - c0.bytesRead).toBe(4 * k);
+      ids.push(...got);
+    }
+    expect(ids.slice(0, 32)).toEqual(p.greedy_32);
+    expect(cache.length).toBe(p.ids.length + 1 + 4 + 9 + 17);
+    model.dispose();
+  });
+
+  test('[ob:decoder-greedy-ahead] generate on the synchronous WebGPU backend runs ahead and still stops, with the cache cut back', async () => {
+    const { createSyncWebGpuBackend } = await import('../../src/kernels/webgpu/sync-backend.js');
+    const sync = createSyncWebGpuBackend();
+    expect(sync.ok).toBe(true);
+    if (!sync.ok) return;
+    try {
+      const model = loadModel(hf(), { backend: sync.backend });
+      for (const p of ref.prompts.slice(0, 3)) expect(generate(model, p.ids, { maxTokens: 32 }).ids).toEqual(p.greedy_32);
+      const p = ref.prompts[0];
+      if (!p) throw new Error('no prompt');
+      // a stop token met inside a chunk: the ids end before it and the kept cache holds what the step-by-step loop writes
+      const stop = p.greedy_32[10] ?? 0;
+      const cache = model.createCache(p.ids.length + 32);
+      const r = generate(model, p.ids, { maxTokens: 32, stopTokens: [stop], cache });
+      const first = p.greedy_32.indexOf(stop);
+      expect(r.ids).toEqual(p.greedy_32.slice(0, first));
+      expect(cache.length).toBe(p.ids.length + first);
+      model.dispose();
+    } finally {
+      sync.backend.close();
+    }
+  });
 });

@@ -63,8 +63,10 @@ export interface WebGpuBackend extends Backend<GpuBuf, GpuWeight> {
   matmul3(w0: GpuWeight, w1: GpuWeight, w2: GpuWeight, x: GpuBuf, n: number, out0: GpuBuf, out1: GpuBuf, out2: GpuBuf, norm?: InputNorm<GpuBuf>): void;
   /** RoPE of q and k and the key-cache write in one dispatch (see Backend.ropeKv). */
   ropeKv(q: GpuBuf, k: GpuBuf, kCache: GpuBuf, shape: AttentionShape, theta: number): void;
-  /** Row arg-max of x[n, dim] into out[0..n) (see Backend.argmax). */
-  argmax(x: GpuBuf, n: number, dim: number, out: GpuBuf): void;
+  /** Row arg-max of x[n, dim] into out[outOffset..outOffset + n) (see Backend.argmax). */
+  argmax(x: GpuBuf, n: number, dim: number, out: GpuBuf, outOffset?: number): void;
+  /** The embedding of ids held on the device as floats (see Backend.embedPicked). */
+  embedPicked(table: GpuWeight, ids: GpuBuf, offset: number, n: number, out: GpuBuf): void;
   /** Row softmax of x[n, dim] in place. */
   softmax(x: GpuBuf, n: number, dim: number): void;
   /** Submits everything recorded so far. */
@@ -280,6 +282,11 @@ class WebGpu implements WebGpuBackend {
     else this.rec.dispatch(`tiled:${w.dtype}:${tm}x${tn}x${bk}`, () => MATMUL_WGSL.tiled(w.dtype, this.tile), [w.rows, cols, n], [w, x, out], grid);
   }
 
+  embedPicked(table: GpuWeight, ids: GpuBuf, offset: number, n: number, out: GpuBuf): void {
+    const grid = recorders.fold(Math.ceil((n * table.cols) / 256));
+    this.rec.dispatch(`embedPicked:${table.dtype}`, () => MATMUL_WGSL.embed(table.dtype, true), [table.rows, table.cols, n, offset], [table, ids, out], grid);
+  }
+
   embed(table: GpuWeight, tokens: ArrayLike<number>, out: GpuBuf): void {
     const ids = Uint32Array.from(tokens);
     const idBuf = this.rec.transient(ids);
@@ -345,8 +352,8 @@ class WebGpu implements WebGpuBackend {
     this.rec.dispatch(`attendRow:${this.opts.fault ?? ''}`, () => src, params, [q, k, v, kCache, vCache, t.buf, out], [s.heads, 1]);
   }
 
-  argmax(x: GpuBuf, n: number, dim: number, out: GpuBuf): void {
-    if (n > 0) this.rec.dispatch('argmax', () => ARGMAX, [n, dim], [x, out], recorders.fold(n));
+  argmax(x: GpuBuf, n: number, dim: number, out: GpuBuf, outOffset = 0): void {
+    if (n > 0) this.rec.dispatch('argmax', () => ARGMAX, [n, dim, outOffset], [x, out], recorders.fold(n));
   }
 
   softmax(x: GpuBuf, n: number, dim: number): void {

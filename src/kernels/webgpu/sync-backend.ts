@@ -163,8 +163,12 @@ class SyncProxy implements SyncWebGpuBackend {
     this.ops.push(['matmulAdd', w, x, n, out, tmp]);
   }
 
-  argmax(x: number, n: number, dim: number, out: number): void {
-    this.ops.push(['argmax', x, n, dim, out]);
+  argmax(x: number, n: number, dim: number, out: number, outOffset = 0): void {
+    this.ops.push(['argmax', x, n, dim, out, outOffset]);
+  }
+
+  embedPicked(table: number, ids: number, offset: number, n: number, out: number): void {
+    this.ops.push(['embedPicked', table, ids, offset, n, out]);
   }
 
   close(): void {

@@ -23,7 +23,8 @@ export type Op =
   | ['rope', number, number, number, number, number, number]
   | ['kvStore', number, number, number, number, number, number, number]
   | ['attention', number, number, number, AttentionShape, number]
-  | ['argmax', number, number, number, number]
+  | ['argmax', number, number, number, number, number]
+  | ['embedPicked', number, number, number, number, number]
   | ['matmulAdd', number, number, number, number, number]
   | ['ropeKv', number, number, number, AttentionShape, number];
 

@@ -56,7 +56,8 @@ function applyCompute(b: WebGpuBackend, op: Op): void {
     case 'rope': b.rope(buf(op[1]), op[2], op[3], op[4], op[5], op[6]); break;
     case 'kvStore': b.kvStore(buf(op[1]), buf(op[2]), op[3], op[4], op[5], op[6], op[7]); break;
     case 'attention': b.attention(buf(op[1]), buf(op[2]), buf(op[3]), op[4], buf(op[5])); break;
-    case 'argmax': b.argmax(buf(op[1]), op[2], op[3], buf(op[4])); break;
+    case 'argmax': b.argmax(buf(op[1]), op[2], op[3], buf(op[4]), op[5]); break;
+    case 'embedPicked': b.embedPicked(weight(op[1]), buf(op[2]), op[3], op[4], buf(op[5])); break;
     case 'matmulAdd': b.matmulAdd(weight(op[1]), buf(op[2]), op[3], buf(op[4]), buf(op[5])); break;
     case 'ropeKv': b.ropeKv(buf(op[1]), buf(op[2]), buf(op[3]), op[4], op[5]); break;
     default: break;

@@ -119,12 +119,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 `;
 }
 
-/** Dequantizes whole rows: out[t, c] = W[ids[t], c] (the embedding gather). Bindings: 0 P, 1 wq, 2 ids, 3 out. */
-function embedShader(dtype: string): string {
+/**
+ * Dequantizes whole rows: out[t, c] = W[ids[t], c] (the embedding gather). Bindings: 0 P, 1 wq, 2 ids, 3 out.
+ * `picked`: the ids are floats (arg-max picks) read from ids[P3 + t].
+ */
+function embedShader(dtype: string, picked = false): string {
+  const id = picked ? 'u32(ids[P[0].w + i / P_COLS])' : 'ids[i / P_COLS]';
   return /* wgsl */ `
 @group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;
 @group(0) @binding(1) var<storage, read> wq: array<u32>;
-@group(0) @binding(2) var<storage, read> ids: array<u32>;
+@group(0) @binding(2) var<storage, read> ids: array<${picked ? 'f32' : 'u32'}>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 var<private> P_COLS: u32;
 ${WDECODE[dtype] ?? ''}
@@ -132,7 +136,7 @@ ${WDECODE[dtype] ?? ''}
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   P_COLS = P[0].y; let n = P[0].z;
   let i = gid.y * P[3].w * 256u + gid.x;
-  if (i < n * P_COLS) { out[i] = wload(ids[i / P_COLS], i % P_COLS); }
+  if (i < n * P_COLS) { out[i] = wload(${id}, i % P_COLS); }
 }
 `;
 }

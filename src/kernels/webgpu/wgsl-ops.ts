@@ -202,7 +202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * Arg-max of each row of x[n, dim] (one workgroup per row) into out[row] as a float (exact for dim ≤ 2²⁴):
  * the lowest index of the largest value, as src/model/sampling.ts `argmax` (NaN and −∞ never chosen; 0 when
  * nothing beats −∞). Each lane scans its columns in ascending order; the tree keeps the larger value and, on
- * a tie, the lower index. P0 n, P1 dim.
+ * a tie, the lower index. P0 n, P1 dim, P2 the offset of out[0].
  */
 export const ARGMAX = /* wgsl */ `${UNIFORM}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -232,7 +232,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (lid < s && better(am_v[lid + s], am_i[lid + s], am_v[lid], am_i[lid])) { am_v[lid] = am_v[lid + s]; am_i[lid] = am_i[lid + s]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { out[row] = f32(select(am_i[0], 0u, am_i[0] == NONE)); }
+  if (lid == 0u) { out[P[0].z + row] = f32(select(am_i[0], 0u, am_i[0] == NONE)); }
 }
 `;
 
