@@ -2,6 +2,7 @@ import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readGgufBundle } from '../../src/formats/gguf/index.js';
 import { BatchEngine, type BatchRequest } from '../../src/model/batch-decoder.js';
+import { PrefixIndex } from '../../src/model/batch-prefix.js';
 import { generate, loadModel, type Model } from '../../src/model/index.js';
 import { FIXTURES } from '../golden/model-fixtures.js';
 import { prompts, target } from './batch-helpers.js';
@@ -91,5 +92,47 @@ describe('KVCache.copyPrefix', () => {
     model.forward([5, 6, 7], 0, src);
     expect(() => model.createCache(8).copyPrefix(src, 4)).toThrow(RangeError);
     expect(() => other.createCache(8).copyPrefix(src, 2)).toThrow(/another model/);
+  });
+});
+
+describe('PrefixIndex', () => {
+  test('[ob:batch-prefix-reuse] shared() counts the positions a cache holds of a prompt; best() takes the longest, the first on ties', () => {
+    const a = model.createCache(16);
+    const b = model.createCache(16);
+    model.forward([5, 6, 7, 8], 0, a);
+    model.forward([5, 6, 9], 0, b);
+    const index = new PrefixIndex();
+    expect(index.shared(a, [5, 6, 7])).toBe(0);
+    index.set(a, [5, 6, 7, 8]);
+    index.set(b, [5, 6, 9]);
+    expect(index.shared(a, [5, 6, 7, 1])).toBe(3);
+    expect(index.shared(a, [5, 6, 7, 8, 9])).toBe(4);
+    expect(index.shared(a, [5, 6])).toBe(2);
+    expect(index.shared(a, [4])).toBe(0);
+    expect(index.best([a, b], [5, 6, 9, 9])).toEqual({ cache: b, positions: 3 });
+    expect(index.best([b, a], [5, 6, 1])).toEqual({ cache: b, positions: 2 });
+    expect(index.best([a, b], [1])).toEqual({ cache: undefined, positions: 0 });
+    // a cache cut back holds fewer positions than its recorded tokens: only those count
+    a.truncate(2);
+    expect(index.shared(a, [5, 6, 7, 8])).toBe(2);
+    // push records a decode step's token; forget drops the cache
+    model.forward([7], 2, a);
+    index.set(a, [5, 6]);
+    index.push(a, 7);
+    expect(index.shared(a, [5, 6, 7, 8])).toBe(3);
+    index.forget(a);
+    expect(index.shared(a, [5, 6, 7, 8])).toBe(0);
+  });
+
+  test('copyPrefix onto itself keeps that many positions; a negative or fractional count is refused', () => {
+    const c = model.createCache(8);
+    model.forward([5, 6, 7, 8], 0, c);
+    c.copyPrefix(c, 2);
+    expect(c.length).toBe(2);
+    expect(() => c.copyPrefix(c, -1)).toThrow(RangeError);
+    expect(() => model.createCache(8).copyPrefix(c, 1.5)).toThrow(RangeError);
+    const d = model.createCache(8);
+    d.copyPrefix(c, 0);
+    expect(d.length).toBe(0);
   });
 });
