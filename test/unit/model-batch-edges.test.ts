@@ -36,9 +36,9 @@ describe('BatchEngine slots, queue and shutdown', () => {
     expect(new BatchEngine(model).contextLength).toBe(Math.min(QWEN2_SMALL.max_position_embeddings, 2048));
   });
 
-  test('a slot\'s cache is reused by the next request; close disposes every cache', async () => {
+  test('no more caches than slots: a freed slot serves the next request; close disposes every cache', async () => {
     const { m, caches } = recording();
-    const engine = new BatchEngine(m, { parallel: 2, contextLength: 32 });
+    const engine = new BatchEngine(m, { parallel: 1, contextLength: 32 });
     await engine.submit({ promptIds: [5, 6, 7], maxTokens: 3 });
     await engine.submit({ promptIds: [8, 9], maxTokens: 3 });
     expect(caches).toHaveLength(1);
