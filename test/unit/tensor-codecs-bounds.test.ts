@@ -59,6 +59,16 @@ describe('dequantize dispatch', () => {
     }
   });
 
+  it('F32, F16 and BF16 refuse fewer bytes than the count needs, also for an aligned view into a larger buffer', () => {
+    for (const [dtype, size] of [['F32', 4], ['F16', 2], ['BF16', 2]] as const) {
+      const buf = new Uint8Array(8 * size);
+      // 3 elements' bytes at an aligned offset: the 4th exists in the buffer but not in the view
+      expect(() => dequantize(dtype, buf.subarray(size * 2, size * 5), 4)).toThrow(new RegExp(`^${dtype}: 4 elements need ${4 * size} bytes, got ${3 * size}`));
+      expect(() => dequantize(dtype, buf, -1, new Float32Array(4))).toThrow(new RegExp(`^${dtype}: element count`));
+      expect(dequantize(dtype, buf.subarray(size * 2, size * 5), 3)).toHaveLength(3);
+    }
+  });
+
   it('refuses a dtype it has no decoder for, and says so in canDequantize', () => {
     const integer = (Object.keys(DTYPES) as DType[]).find((d) => /^I(8|16|32|64)$/.test(d));
     expect(integer).toBeDefined();

@@ -1,6 +1,6 @@
 import { type DType, elementCount } from '../dtype.js';
 import { bf16ToF32 } from '../half.js';
-import { f16Table } from './f16-table.js';
+import { blockCount, f16Table } from './f16-table.js';
 import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from './kquants.js';
 import { dequantizeQ2_K, dequantizeQ3_K } from './kquants-q23.js';
 import { dequantizeIQ1_M, dequantizeIQ1_S } from './iq1.js';
@@ -56,15 +56,19 @@ export function dequantize(dtype: DType, bytes: Uint8Array, count: number, out: 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case 'F32':
+      // checked here: the aligned path's view of the whole buffer would read past the end of `bytes`
+      blockCount('F32', bytes, count, 1, 4);
       if (bytes.byteOffset % 4 === 0) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count));
       else for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
       return out;
     case 'F16': {
+      blockCount('F16', bytes, count, 1, 2);
       const table = f16Table();
       for (let i = 0; i < count; i++) out[i] = table[view.getUint16(i * 2, true)] ?? 0;
       return out;
     }
     case 'BF16':
+      blockCount('BF16', bytes, count, 1, 2);
       for (let i = 0; i < count; i++) out[i] = bf16ToF32(view.getUint16(i * 2, true));
       return out;
     default: {
