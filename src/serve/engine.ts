@@ -118,11 +118,12 @@ class BatchCompletionEngine implements CompletionEngine {
   }
 
   async submit(req: EngineRequest, hooks: EngineHooks): Promise<EngineResult> {
-    // a distinct prompt array per sequence: the tap finds a sequence's logits through its prompt
+    // a distinct prompt array per sequence: the tap finds a sequence's cache, and so its logits, through it
     const promptIds = [...req.promptIds];
     const own = { ...req, promptIds };
     const s = req.sampling;
     const request = { promptIds, maxTokens: req.maxTokens, stopTokens: req.stopTokens, temperature: s.temperature, topP: s.topP, topK: s.topK, seed: s.seed };
+    this.tap.expect(promptIds);
     try {
       const r = await this.engine.submit(request, { signal: hooks.signal, onToken: (id) => hooks.onToken(tokenEvent(this.tap, own, id)) });
       return { finishReason: r.stopReason === 'length' ? 'length' : 'stop', tokens: r.ids, timeToFirstTokenMs: r.timing.timeToFirstTokenMs, queueMs: r.timing.queueMs };

@@ -1,8 +1,9 @@
 /**
  * Log-probabilities for the server: a view of the model that remembers the logits of each cache's last
- * position. The batched engine runs a sequence's prompt as one `forward` of the request's own prompt array
- * into the sequence's cache, so the prompt array leads to the cache and the cache to the logits the next
- * token was sampled from. `onToken` runs right after the forward that produced them, so they are current.
+ * position. The batched engine admits requests in submission order and runs each prompt's rest (what no slot
+ * holds already, at least its last token) as one `forward` into the sequence's cache; so the oldest expected
+ * prompt that the call completes is that sequence's, the prompt leads to the cache and the cache to the logits
+ * the next token was sampled from. `onToken` runs right after the forward that produced them, so they are current.
  */
 import type { Model } from '../model/decoder.js';
 import type { KVCache } from '../model/kv-cache.js';
@@ -12,6 +13,8 @@ export interface LogitsTap {
   readonly model: Model;
   /** The chosen token's log-probability and the `k` most likely tokens', for the sequence of `promptIds`. */
   logprobs(promptIds: readonly number[], id: number, k: number): { logprob: number; top: TokenLogprob[] } | undefined;
+  /** Registers a prompt about to be submitted (a distinct array per request, in submission order). */
+  expect(promptIds: readonly number[]): void;
   forget(promptIds: readonly number[]): void;
 }
 
@@ -42,8 +45,16 @@ export function tapLogits(inner: Model): LogitsTap {
   const last = new WeakMap<KVCache, Float32Array>();
   const cacheOf = new WeakMap<object, KVCache>();
   const V = inner.config.vocab_size;
-  const single = (tokens: ArrayLike<number>, cache: KVCache, out: Float32Array): Float32Array => {
-    if (typeof tokens === 'object') cacheOf.set(tokens, cache);
+  const pending: (readonly number[])[] = [];
+  /** Whether tokens at `start` end the prompt `p`. */
+  const completes = (p: readonly number[], tokens: ArrayLike<number>, start: number): boolean => {
+    if (p.length !== start + tokens.length) return false;
+    for (let i = 0; i < tokens.length; i++) if (p[start + i] !== tokens[i]) return false;
+    return true;
+  };
+  const single = (tokens: ArrayLike<number>, start: number, cache: KVCache, out: Float32Array): Float32Array => {
+    const i = pending.findIndex((p) => completes(p, tokens, start));
+    if (i >= 0) cacheOf.set(pending.splice(i, 1)[0] as readonly number[], cache);
     last.set(cache, out.length === V ? out : out.subarray(out.length - V));
     return out;
   };
@@ -56,13 +67,13 @@ export function tapLogits(inner: Model): LogitsTap {
     backend: inner.backend,
     weightDtypes: inner.weightDtypes,
     createCache: (capacity) => inner.createCache(capacity),
-    forward: (tokens, start, cache, opts) => single(tokens, cache, inner.forward(tokens, start, cache, opts)),
+    forward: (tokens, start, cache, opts) => single(tokens, start, cache, inner.forward(tokens, start, cache, opts)),
     logitsAll: (ids) => inner.logitsAll(ids),
     dispose: () => inner.dispose(),
   };
   if (inner.forwardAsync) {
     const f = inner.forwardAsync.bind(inner);
-    model.forwardAsync = async (tokens, start, cache, opts) => single(tokens, cache, await f(tokens, start, cache, opts));
+    model.forwardAsync = async (tokens, start, cache, opts) => single(tokens, start, cache, await f(tokens, start, cache, opts));
   }
   if (inner.forwardBatch) {
     const f = inner.forwardBatch.bind(inner);
@@ -82,8 +93,13 @@ export function tapLogits(inner: Model): LogitsTap {
       const top = topIds(logits, k).map((t) => ({ id: t, logprob: (logits[t] as number) - norm }));
       return { logprob: (logits[id] as number) - norm, top };
     },
+    expect(promptIds) {
+      pending.push(promptIds);
+    },
     forget(promptIds) {
       cacheOf.delete(promptIds);
+      const i = pending.indexOf(promptIds);
+      if (i >= 0) pending.splice(i, 1);
     },
   };
 }
