@@ -1,14 +1,30 @@
 /** Locating and running llama.cpp's tools for the golden tests (built by ../shared/tools/build-llama-cpp.sh). */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readGguf } from '../../src/formats/gguf/read.js';
 
 export const FIX = resolve(process.cwd(), '../shared/fixtures/gguf');
 const candidates = [process.env['LLAMA_CPP_BIN'], resolve('.llama-cpp/src/build/bin'), resolve('../llama-cpp/src/build/bin')];
-/** The folder holding llama-quantize: $LLAMA_CPP_BIN, else the build script's output under ./.llama-cpp or ../llama-cpp. */
-export const bin = candidates.find((d): d is string => d !== undefined && existsSync(join(d, 'llama-quantize')));
-export const reason = 'llama.cpp tools not found: set LLAMA_CPP_BIN or run ../shared/tools/build-llama-cpp.sh (into ./.llama-cpp or ../llama-cpp)';
+const found = candidates.find((d): d is string => d !== undefined && existsSync(join(d, 'llama-quantize')));
+
+/**
+ * Whether the tools die by a signal running a quantized model. A build with -DGGML_NATIVE=ON (as the build script
+ * makes) crashed so on an Intel Sapphire Rapids VM (SIGSEGV in llama-completion on every quantized type, and in
+ * llama-perplexity on Q4_1 and Q5_K), while the same source ran on other CPUs: a llama.cpp build problem, not a
+ * reference to compare with.
+ */
+function crashes(dir: string): string | undefined {
+  const r = spawnSync(join(dir, 'llama-completion'), ['-m', join(FIX, 'tiny-coder-llama-Q4_K_M.gguf'), '-p', 'def', '-n', '2', '--temp', '0', '-t', '1', '-no-cnv', '--no-warmup'], { stdio: 'ignore', timeout: 120_000 });
+  return r.signal === null || r.signal === 'SIGTERM' ? undefined : r.signal;
+}
+const crash = found === undefined ? undefined : crashes(found);
+
+/** The folder holding llama-quantize: $LLAMA_CPP_BIN, else the build script's output under ./.llama-cpp or ../llama-cpp; undefined where those tools crash. */
+export const bin = crash === undefined ? found : undefined;
+export const reason = crash === undefined
+  ? 'llama.cpp tools not found: set LLAMA_CPP_BIN or run ../shared/tools/build-llama-cpp.sh (into ./.llama-cpp or ../llama-cpp)'
+  : `llama.cpp tools in ${found ?? ''} crash (${crash}) running tiny-coder-llama-Q4_K_M.gguf: rebuild them for this CPU (e.g. without AMX: CFLAGS/CXXFLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)`;
 
 /** `llama-quantize --allow-requantize [--pure] input output type 2`. */
 export function llamaQuantize(input: string, output: string, type: string, pure = false): void {
