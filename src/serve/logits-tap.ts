@@ -41,17 +41,18 @@ function topIds(logits: Float32Array, k: number): number[] {
   return top;
 }
 
+/** Whether `tokens` placed at `start` end the prompt `p`. */
+function completes(p: readonly number[], tokens: ArrayLike<number>, start: number): boolean {
+  if (p.length !== start + tokens.length) return false;
+  for (let i = 0; i < tokens.length; i++) if (p[start + i] !== tokens[i]) return false;
+  return true;
+}
+
 export function tapLogits(inner: Model): LogitsTap {
   const last = new WeakMap<KVCache, Float32Array>();
   const cacheOf = new WeakMap<object, KVCache>();
   const V = inner.config.vocab_size;
   const pending: (readonly number[])[] = [];
-  /** Whether tokens at `start` end the prompt `p`. */
-  const completes = (p: readonly number[], tokens: ArrayLike<number>, start: number): boolean => {
-    if (p.length !== start + tokens.length) return false;
-    for (let i = 0; i < tokens.length; i++) if (p[start + i] !== tokens[i]) return false;
-    return true;
-  };
   const single = (tokens: ArrayLike<number>, start: number, cache: KVCache, out: Float32Array): Float32Array => {
     const i = pending.findIndex((p) => completes(p, tokens, start));
     if (i >= 0) cacheOf.set(pending.splice(i, 1)[0] as readonly number[], cache);
