@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ContractViolation } from '../src/contract/index.js';
 
 export const FIXTURES = resolve(process.cwd(), '../shared/fixtures');
 export const fixture = (...parts: string[]): string => join(FIXTURES, ...parts);
@@ -26,4 +27,15 @@ export function runCli(tool: 'apr' | 'pv' | 'pmat', args: string[], opts: { inpu
     maxBuffer: 64 << 20,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The clause a contract check names when `fn` throws a ContractViolation, 'none' when it passes (other errors rethrown). */
+export function violatedClause(fn: () => void): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ContractViolation) return err.clause;
+    throw err;
+  }
+  return 'none';
 }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'vitest';
-import { ContractViolation } from '../../src/contract/index.js';
+import { violatedClause } from '../helpers.js';
 import { contractMode, setContractMode } from '../../src/contract/mode.js';
 import { KvBudgetError, slotCount } from '../../src/model/batch-budget.js';
 import { batchGenerateContract } from '../../src/model/batch-decoder.js';
@@ -13,15 +13,7 @@ const model = loadModel(randomModel(QWEN2_SMALL, 21).bundle);
 const V = QWEN2_SMALL.vocab_size;
 const prompt = [3, 14, 15, 92, 65];
 
-function clause(fn: () => void): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ContractViolation) return err.clause;
-    throw err;
-  }
-  return 'none';
-}
+const clause = violatedClause;
 
 describe('generation contracts as guards', () => {
   const cache = { length: 0 } as KVCache;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ContractViolation } from '../../src/contract/index.js';
+import { violatedClause } from '../helpers.js';
 import { Rng } from '../../src/model/rng.js';
 import { distributionContract, sampleContract, sampleFromProbabilities, samplingDistribution } from '../../src/model/sampling.js';
 
@@ -53,15 +53,7 @@ describe('sampling distribution edge cases', () => {
 
 describe('sampling contracts as guards', () => {
   const input = { logits: f32(0.5, 0.25, 0), opts: { temperature: 1 }, history: [] };
-  const clause = (fn: () => void): string => {
-    try {
-      fn();
-    } catch (err) {
-      if (err instanceof ContractViolation) return err.clause;
-      throw err;
-    }
-    return 'none';
-  };
+  const clause = violatedClause;
   test('distribution post: sums to 1, sorted by decreasing probability, ≥ 1 id, ids in range', () => {
     const post = (c: { ids: number[]; probs: number[] }): string => clause(() => distributionContract.checkPost(input, { ids: Uint32Array.from(c.ids), probs: Float64Array.from(c.probs) }));
     expect(post({ ids: [2, 0], probs: [0.75, 0.25] })).toBe('none');
