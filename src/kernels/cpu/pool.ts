@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { slice } from './pool-slice.js';
 import { defineContract } from '../../contract/index.js';
 import { type WasmKernels, wasmKernels } from './wasm/runtime.js';
 
@@ -40,17 +41,6 @@ const KERNELS = ['matmul_f32', 'matmul_q8_0', 'matmul_q4_0', 'matmul_q4_k', 'mat
 const SCRATCH_KINDS: readonly boolean[] = KERNELS.map((k) => (k.startsWith('matmul_') && k !== 'matmul_f32') || (k.startsWith('qgemm_') && !k.endsWith('_k')));
 const needsScratch = (kind: number): boolean => SCRATCH_KINDS[kind] ?? false;
 export type MatmulKind = keyof typeof MATMUL_KINDS;
-
-/**
- * Part p of P of [0, rows): cut at multiples of 4 (the kernels' row block), as evenly as possible. The
- * workers run this very function (its source is put into theirs).
- */
-function slice(rows: number, p: number, P: number): [number, number] {
-  const q = (rows + 3) >> 2;
-  const a = Math.floor((q * p) / P) * 4;
-  const b = Math.min(rows, Math.floor((q * (p + 1)) / P) * 4);
-  return [a, Math.max(a, b)];
-}
 
 /** Plain JavaScript that runs as CommonJS or as a module (dynamic import), whatever --input-type says. */
 function workerSource(): string {
