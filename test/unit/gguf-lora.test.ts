@@ -1,16 +1,15 @@
 /**
  * llama.cpp LoRA GGUF ↔ PEFT, against llama.cpp's own output: `tiny-coder-llama-lora-email-f32.gguf` is the
  * PEFT fixture adapter converted by convert_lora_to_gguf.py (llama.cpp 80fb11a). The naming keys are also
- * checked against gguf-py's Metadata (run with python3 from a llama.cpp source tree; skipped without one).
+ * checked against gguf-py's Metadata in test/unit/gguf-lora-gguf-py.test.ts.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/formats/errors.js';
 import { ggufValueToJson } from '../../src/formats/gguf/json-values.js';
 import { ggufLoraAsPeft, openGgufLora, readGgufLora } from '../../src/formats/gguf/lora.js';
-import { adapterGeneralKv, modelCardFromKv, modelIdComponents, readModelCard } from '../../src/formats/gguf/lora-meta.js';
+import { modelCardFromKv } from '../../src/formats/gguf/lora-meta.js';
 import { writeGgufLora } from '../../src/formats/gguf/lora-write.js';
 import { type GgufFile, readGguf } from '../../src/formats/gguf/read.js';
 import { writeGguf } from '../../src/formats/gguf/write.js';
@@ -18,7 +17,6 @@ import { readPeftAdapter, writePeftAdapter } from '../../src/formats/peft/adapte
 import { adapterFormat, openLoraAdapter } from '../../src/formats/peft/open.js';
 import { MemoryTensorStore } from '../../src/tensor/store.js';
 import { fixture, tempDir } from '../helpers.js';
-import { ggufPySkip } from '../golden/iq-gguf-py-tools.js';
 
 const GGUF = fixture('gguf/tiny-coder-llama-lora-email-f32.gguf');
 const PEFT = fixture('adapters/tiny-coder-llama-lora-email');
@@ -183,47 +181,5 @@ describe('writing llama.cpp LoRA GGUFs', () => {
     expect([...new Float32Array(back.tensors.get('base_model.model.model.embed_tokens.lora_embedding_A')!.read().slice().buffer)]).toEqual([1, 2, 3, 4, 5, 6]);
     expect(back.layout.modules[0]).toMatchObject({ kind: 'embedding', r: 2, scale: 2 });
     back.tensors.close();
-  });
-});
-
-const srcCandidates = [process.env['APR_LLAMA_CPP_SRC'], '.llama-cpp/src', '../llama-cpp/src', '.cache/llama-cpp/src'].filter((p): p is string => p !== undefined);
-const llamaSrc = srcCandidates.map((p) => resolve(process.cwd(), p)).find((p) => existsSync(join(p, 'gguf-py/gguf/metadata.py')));
-
-/** gguf-py's get_model_id_components for ids, and Metadata.load + set_gguf_meta_model for folders. */
-const GGUF_PY = `
-import sys, json
-sys.path.insert(0, sys.argv[1] + '/gguf-py')
-import gguf
-from gguf.metadata import Metadata
-from pathlib import Path
-req = json.loads(sys.stdin.read())
-out = {'ids': [list(Metadata.get_model_id_components(i, t)) for i, t in req['ids']], 'dirs': []}
-for d, t in req['dirs']:
-    w = gguf.GGUFWriter(None, 'llama')
-    Metadata.load(None, Path(d), None, t).set_gguf_meta_model(w)
-    out['dirs'].append([[k, v.value] for k, v in w.kv_data[0].items() if k != 'general.architecture'])
-print(json.dumps(out))
-`;
-
-describe.skipIf(llamaSrc === undefined || ggufPySkip !== undefined)('general.* naming keys agree with gguf-py', () => {
-  const ids: [string, number][] = [
-    ['tiny-coder-llama-lora-email', -43008], ['Mistral-7B-Instruct-v0.2', -1000], ['org/Llama-3-8B-lora-128k', -8e9], ['Qwen2.5-Coder-1.5B-Instruct', 1.5e9],
-    ['my_adapter', -10], ['bloom-7b1-lora', -7e9], ['./local-model-v1.2', 0], ['Phi-3-mini-4k-instruct', 3.8e9], ['a b c', -1], ['x-8x7B-chat-q4_0', 4.6e10],
-  ];
-  it('model id components and the keys of a folder with our model card', () => {
-    const cardDir = join(tmp.dir, 'exported-adapter');
-    mkdirSync(cardDir, { recursive: true });
-    writeFileSync(join(cardDir, 'README.md'), withFile(GGUF, (f) => modelCardFromKv(f.kv)));
-    const plainDir = join(tmp.dir, 'Llama-3-8B-Instruct-lora-v2');
-    mkdirSync(plainDir, { recursive: true });
-    const req = { ids, dirs: [[cardDir, -43008], [plainDir, -43008]] };
-    const py = JSON.parse(execFileSync('python3', ['-c', GGUF_PY, llamaSrc ?? ''], { input: JSON.stringify(req), encoding: 'utf8' })) as { ids: (string | null)[][]; dirs: [string, unknown][][] };
-    ids.forEach(([id, total], i) => {
-      const c = modelIdComponents(id, total);
-      expect([c.name, c.org ?? null, c.basename ?? null, c.finetune ?? null, c.version ?? null, c.sizeLabel ?? null], id).toEqual(py.ids[i]);
-    });
-    const ours = (dir: string) => adapterGeneralKv(dir.split('/').at(-1)!, readModelCard(dir), -43008).map(([k, v]) => [k, ggufValueToJson(v)]);
-    expect(ours(cardDir)).toEqual(py.dirs[0]);
-    expect(ours(plainDir)).toEqual(py.dirs[1]);
   });
 });

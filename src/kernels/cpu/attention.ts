@@ -72,7 +72,9 @@ export const attentionContract = defineContract<AttentionInput, Float32Array>({
 export function attention(q: Float32Array, kCache: Float32Array, vCache: Float32Array, shape: AttentionShape, out: Float32Array): Float32Array {
   return attentionContract.run({ q, kCache, vCache, shape, out }, () => {
     const { n, startPos, heads, headDim } = shape;
+    // Stryker disable next-line EqualityOperator: growing when scores already holds exactly startPos + n entries only swaps in another buffer that is large enough
     if (scores.length < startPos + n) scores = new Float64Array(Math.max(startPos + n, 2 * scores.length));
+    // Stryker disable next-line EqualityOperator: reallocating when acc already holds exactly headDim entries gives another zeroed buffer of the needed size
     if (acc.length < headDim) acc = new Float64Array(headDim);
     const k = wasmKernels;
     const simd = k !== undefined && headDim % 8 === 0 && k.owns(q) && k.owns(kCache) && k.owns(vCache) && k.owns(out);
@@ -112,6 +114,7 @@ function attendOne(q: Float32Array, kc: Float32Array, vc: Float32Array, shape: A
     for (let i = 0; i < d; i++) s += (q[qo + i] as number) * (kc[ko + i] as number);
     s = cap(s * scale, softcap);
     sc[j] = s;
+    // Stryker disable next-line EqualityOperator: a score equal to max leaves max unchanged
     if (s > max) max = s;
   }
   let sum = 0;
@@ -125,6 +128,7 @@ function attendOne(q: Float32Array, kc: Float32Array, vc: Float32Array, shape: A
   for (let j = lo; j < len; j++) {
     const p = (sc[j] as number) / sum;
     const vo = base + j * d;
+    // Stryker disable next-line EqualityOperator: a[d] is never read: every call zeroes a[0..d) before accumulating and copies out only a[0..d)
     for (let i = 0; i < d; i++) a[i] = (a[i] as number) + p * (vc[vo + i] as number);
   }
   for (let i = 0; i < d; i++) out[qo + i] = a[i] as number;
@@ -143,16 +147,20 @@ function attendOneWasm(k: WasmKernels, q: Float32Array, kc: Float32Array, vc: Fl
   const sPtr = k.scratch(len * 4);
   k.fn.attn_scores(q.byteOffset + qo, kc.byteOffset + base, sPtr, len, d, Math.fround(shape.scale ?? 1 / Math.sqrt(d)));
   const s = k.viewF32(sPtr, len);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: cap(s, undefined) is the identity, so the loop without a softcap changes nothing; s is a view of len floats, so writing s[len] stores nothing
   if (softcap !== undefined) for (let j = 0; j < len; j++) s[j] = cap(s[j] as number, softcap);
   let max = -Infinity;
+  // Stryker disable next-line EqualityOperator: s[len] is past the view (undefined, never > max), and a score equal to max leaves max unchanged
   for (let j = 0; j < len; j++) if ((s[j] as number) > max) max = s[j] as number;
   let sum = 0;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: attention() already grew scores to startPos + n ≥ len entries, so the buffer always fits and reallocating it only swaps in another one that fits
   const e = scores.length >= len ? scores : (scores = new Float64Array(2 * len));
   for (let j = 0; j < len; j++) {
     const v = Math.exp((s[j] as number) - max);
     e[j] = v;
     sum += v;
   }
+  // Stryker disable next-line EqualityOperator: s is a view of len floats, so writing s[len] stores nothing
   for (let j = 0; j < len; j++) s[j] = (e[j] as number) / sum;
   k.fn.attn_wsum(sPtr, vc.byteOffset + base, out.byteOffset + qo, len, d);
 }

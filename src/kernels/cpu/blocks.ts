@@ -66,6 +66,7 @@ function decodeQ4_K(b: Uint8Array, o: number, nb: number, out: Float32Array): vo
       const m1 = fr(dmin * scaleMinK4(b, s, is, 1));
       const d2 = fr(d * scaleMinK4(b, s, is + 1, 0));
       const m2 = fr(dmin * scaleMinK4(b, s, is + 1, 1));
+      // Stryker disable next-line EqualityOperator: `<=` writes out[y + 32], which the loop below overwrites at once
       for (let l = 0; l < 32; l++) out[y + l] = fr(d1 * ((b[q + l] ?? 0) & 0x0f)) - m1;
       for (let l = 0; l < 32; l++) out[y + 32 + l] = fr(d2 * ((b[q + l] ?? 0) >> 4)) - m2;
       y += 64;

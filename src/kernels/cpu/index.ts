@@ -142,6 +142,7 @@ export function createCpuBackend(opts: CpuBackendOptions = {}): Backend<Float32A
       ...cpuBackend,
       name: `${cpuBackend.name}-${threads}t${exact ? '-exact' : ''}`,
       matmul: (w, x, n, out) => {
+        // Stryker disable next-line EqualityOperator: pool is never undefined here (threadPool with WebAssembly and threads ≥ 2 always returns one), so `pool !== undefined` only fetches the same cached pool again, or its replacement once closed, as the original does
         if (pool === undefined || pool.isClosed) pool = threadPool(threads);
         if (pool === undefined) void (exact ? matmul(w, x, n, out) : matmulInt(w, x, n, out));
         else threaded(pool, w, x, n, out, minWork);

@@ -61,6 +61,7 @@ function actViews(buf: ArrayBufferLike, byteOffset: number, format: ActFormat, c
 }
 
 function quantQ8_0(x: Float32Array, xo: number, cols: number, v: ActView): void {
+  // Stryker disable next-line EqualityOperator: `<=` adds a block past the row's end, whose writes fall outside the exactly sized q, d and s views (out-of-bounds typed-array writes are no-ops)
   for (let b = 0; b < cols / 32; b++) {
     const o = xo + 32 * b;
     let amax = 0;
@@ -74,6 +75,7 @@ function quantQ8_0(x: Float32Array, xo: number, cols: number, v: ActView): void 
 }
 
 function quantQ8_K(x: Float32Array, xo: number, cols: number, v: ActView): void {
+  // Stryker disable next-line EqualityOperator: `<=` adds a block past the row's end, whose writes fall outside the exactly sized q, d and sums views (out-of-bounds typed-array writes are no-ops)
   for (let b = 0; b < cols / 256; b++) {
     const o = xo + 256 * b;
     let amax = 0;
@@ -87,12 +89,15 @@ function quantQ8_K(x: Float32Array, xo: number, cols: number, v: ActView): void 
     }
     const iscale = amax === 0 ? 0 : fr(-127 / max);
     v.d[b] = amax === 0 ? 0 : fr(1 / iscale);
+    // Stryker disable next-line EqualityOperator: `<=` writes the next block's first q (rewritten when that block is quantized) or past the q view (a no-op); this block's sums read only its own 256 q
     for (let j = 0; j < 256; j++) v.q[256 * b + j] = Math.min(127, roundEven(fr(iscale * (x[o + j] as number))));
+    // Stryker disable next-line EqualityOperator: `<=` writes a 17th sum of 16 into the next block's first slot (rewritten by that block) or past the sums16 view (a no-op)
     for (let s = 0; s < 16; s++) {
       let sum = 0;
       for (let j = 0; j < 16; j++) sum += v.q[256 * b + 16 * s + j] as number;
       v.sums16[16 * b + s] = sum;
     }
+    // Stryker disable next-line EqualityOperator: `<=` writes a 9th sum of 32 into the next block's first slot (rewritten by that block) or past the sums view (a no-op)
     for (let s = 0; s < 8; s++) v.sums[8 * b + s] = (v.sums16[16 * b + 2 * s] as number) + (v.sums16[16 * b + 2 * s + 1] as number);
   }
 }
@@ -122,6 +127,7 @@ export function quantizeActivations(format: ActFormat, x: Float32Array, n: numbe
   quantizeActContract.run({ format, x, n, cols, dst, dstOffset }, () => {
     const stride = actRowBytes(format, cols);
     const k = wasmKernels;
+    // Stryker disable next-line ArithmeticOperator: owns() looks only at the view's buffer, and the precondition already keeps dstOffset + n·stride inside dst, so the view's length changes nothing
     if (format === 'Q8_K' && k !== undefined && k.owns(x) && k.owns(new Uint8Array(dst, dstOffset, n * stride))) {
       k.fn.quant_q8_k(x.byteOffset, dstOffset, n, cols, stride);
       return;

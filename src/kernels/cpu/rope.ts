@@ -23,13 +23,16 @@ const fr = Math.fround;
 function table(headDim: number, theta: number, positions: number): RopeTable {
   const key = `${headDim}:${theta}`;
   let t = tables.get(key);
+  // Stryker disable next-line ConditionalExpression: rebuilding the table on every call recomputes the same float32 values (each depends only on p, i, headDim and theta)
   if (!t) {
     const half = headDim / 2;
     const invFreq = new Float32Array(half);
+    // Stryker disable next-line EqualityOperator: invFreq holds half floats, so writing invFreq[half] stores nothing
     for (let i = 0; i < half; i++) invFreq[i] = fr(1 / fr(Math.pow(theta, fr((2 * i) / headDim))));
     t = { half, invFreq, positions: 0, cos: new Float32Array(0), sin: new Float32Array(0) };
     tables.set(key, t);
   }
+  // Stryker disable next-line EqualityOperator: regrowing a table that already holds the positions recomputes the same values
   if (t.positions < positions) grow(t, Math.max(positions, 2 * t.positions, 256));
   return t;
 }
@@ -40,7 +43,9 @@ function grow(t: RopeTable, positions: number): void {
   const sin = new Float32Array(positions * half);
   cos.set(t.cos);
   sin.set(t.sin);
+  // Stryker disable next-line EqualityOperator: cos and sin hold positions·half floats, so the writes of row `positions` store nothing
   for (let p = t.positions; p < positions; p++) {
+    // Stryker disable next-line EqualityOperator: the write for i = half lands on row p + 1, which the next iteration overwrites, or past the end for the last row
     for (let i = 0; i < half; i++) {
       const angle = fr(p * (invFreq[i] as number));
       cos[p * half + i] = Math.cos(angle);

@@ -17,6 +17,7 @@ export const softmaxContract = defineContract<SoftmaxInput, Float32Array>({
   ],
   post: [
     ['entries in [0, 1]', ({ offset, length }, x) => inUnit(x, offset, length)],
+    // Stryker disable next-line EqualityOperator: a sum in [0.5, 2] differs from 1 by a multiple of 2^-53 (any other sum by ≥ 0.5), never by exactly the double 1e-5, so < and ≤ agree
     ['sums to 1 within 1e-5', ({ offset, length }, x) => Math.abs(sumOf(x, offset, length) - 1) <= 1e-5],
   ],
 });
@@ -26,6 +27,7 @@ function maxOf(x: Float32Array, offset: number, length: number): number {
   for (let i = offset; i < offset + length; i++) {
     const v = x[i] as number;
     if (Number.isNaN(v)) return -Infinity;
+    // Stryker disable next-line EqualityOperator: v equal to m leaves the maximum unchanged (−0 for +0 gives the same x − max)
     if (v > m) m = v;
   }
   return m;

@@ -158,11 +158,13 @@ class Heap {
   private grow(size: number): boolean {
     const pages = this.memory.buffer.byteLength / PAGE;
     const want = Math.min(MAX_PAGES - pages, Math.max(Math.ceil(size / PAGE), Math.ceil(pages / 2)));
+    // Stryker disable next-line BooleanLiteral: with want·PAGE < size no block can fit, so alloc's second first-fit search finds none and returns undefined whether grow answers false or true
     if (want * PAGE < size) return false;
     const start = pages * PAGE;
     try {
       this.memory.grow(want);
     } catch {
+      // Stryker disable next-line BooleanLiteral: a failed grow added no block, so alloc's second first-fit search finds none and returns undefined whether grow answers false or true
       return false;
     }
     this.buffers.add(this.memory.buffer);
@@ -251,11 +253,14 @@ function instantiate(): WasmKernels | undefined {
     },
     scratch: (bytes) => {
       if (bytes > scratchBytes) {
+        const size = Math.max(bytes, 2 * scratchBytes);
         if (scratchBytes > 0) heap.free(scratchPtr);
-        scratchBytes = Math.max(bytes, 2 * scratchBytes);
-        const ptr = heap.alloc(scratchBytes);
-        if (ptr === undefined) throw new RangeError(`kernel scratch of ${scratchBytes} bytes does not fit the WebAssembly memory`);
+        // no scratch until the new one is allocated: a failed allocation must not leave the freed block in use
+        scratchBytes = 0;
+        const ptr = heap.alloc(size);
+        if (ptr === undefined) throw new RangeError(`kernel scratch of ${size} bytes does not fit the WebAssembly memory`);
         scratchPtr = ptr;
+        scratchBytes = size;
       }
       return scratchPtr;
     },
