@@ -60,6 +60,7 @@ export function buildMetadata(input: MetadataInput): Record<string, unknown> {
   const parsed = ArchConfigSchema.safeParse(bundle.config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    // Stryker disable next-line MethodExpression,OptionalChaining: a failed safeParse always has an issue with a non-empty message, so trim() never changes the text
     throw new Error(`APR: invalid config: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
   }
   const config = parsed.data;
@@ -84,14 +85,17 @@ export function buildMetadata(input: MetadataInput): Record<string, unknown> {
   };
 }
 
-/** Compact UTF-8 JSON. bigint becomes a number (when exact) and typed arrays become arrays. */
+/** `value` as a JSON number, or an error naming the key when it does not fit one exactly. */
+function exactNumber(key: string, value: bigint): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new Error(`APR metadata key '${key}': ${value} does not fit a JSON number exactly`);
+  return Number(value);
+}
+
+/** Compact UTF-8 JSON. bigint becomes a number (when exact, in a BigInt64Array too) and typed arrays become arrays. */
 export function encodeMetadata(meta: Record<string, unknown>): Uint8Array {
   const text = JSON.stringify(meta, (key, value: unknown) => {
-    if (typeof value === 'bigint') {
-      if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new Error(`APR metadata key '${key}': ${value} does not fit a JSON number exactly`);
-      return Number(value);
-    }
-    if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x));
+    if (typeof value === 'bigint') return exactNumber(key, value);
+    if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? exactNumber(key, x) : x));
     return value;
   });
   return new TextEncoder().encode(text);
@@ -111,7 +115,9 @@ export interface DecodedMetadata {
 
 function zodField(file: string, prefix: string, error: z.ZodError): FormatError {
   const issue = error.issues[0];
+  // Stryker disable next-line OptionalChaining: a failed safeParse always has at least one issue
   const path = issue?.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('') ?? '';
+  // Stryker disable next-line OptionalChaining: a failed safeParse always has at least one issue
   return new FormatError(file, `${prefix}${path}`, issue?.message ?? 'invalid');
 }
 
@@ -122,6 +128,7 @@ function decodeConfig(file: string, meta: Record<string, unknown>, names: Readon
   const hidden = picked['hidden_size'];
   const heads = picked['num_heads'];
   picked['num_kv_heads'] ??= heads;
+  // Stryker disable next-line LogicalOperator: the guard fails only when hidden_size or num_heads is invalid, which zod reports before head_dim (only the first issue is shown)
   if (typeof hidden === 'number' && typeof heads === 'number' && heads > 0) picked['head_dim'] ??= Math.floor(hidden / heads);
   picked['rope_theta'] ??= 10000;
   picked['rms_norm_eps'] ??= 1e-6;
