@@ -38,6 +38,7 @@ export function archConfigFromHf(path: string, cfg: Record<string, unknown>): Ar
   const parsed = ArchConfigSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    // Stryker disable next-line OptionalChaining: a failed safeParse always has at least one issue.
     throw new FormatError(path, issue?.path.join('.') ?? 'config', issue?.message ?? 'invalid');
   }
   return parsed.data;

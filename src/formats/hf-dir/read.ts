@@ -9,6 +9,7 @@ import { archConfigFromHf } from './config-map.js';
 export function readJsonFile(path: string): Record<string, unknown> {
   let text: string;
   try {
+    // Stryker disable next-line StringLiteral: without an encoding readFileSync returns a Buffer, which JSON.parse reads as the same UTF-8 text.
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new FormatError(path, 'file', `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
@@ -47,6 +48,7 @@ function openSharded(dir: string, indexPath: string, files: SafetensorsFile[], b
     byShard.set(shard, f);
   }
   for (const [name, shard] of map) {
+    // Stryker disable next-line OptionalChaining: every shard named in the map was opened into byShard by the loop above (or that loop threw).
     const ref = byShard.get(shard)?.get(name);
     if (!ref) throw new FormatError(indexPath, `weight_map.${name}`, `tensor not found in ${shard}`);
     byName.set(name, ref);
