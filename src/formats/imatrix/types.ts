@@ -40,8 +40,10 @@ function ggufEntryWeights(e: ImatrixEntry): Float32Array {
   const nmat = Math.max(1, e.counts.length);
   const cols = e.sums.length / nmat;
   const out = new Float32Array(e.sums.length);
+  // Stryker disable next-line EqualityOperator: an extra matrix m = nmat only writes past the end of the typed array, which is ignored.
   for (let m = 0; m < nmat; m++) {
     const count = f(e.counts[m] ?? 0);
+    // Stryker disable next-line EqualityOperator: the extra index (m + 1)·cols is the next matrix's first column, rewritten by the next pass, or past the end (ignored).
     for (let i = m * cols; i < (m + 1) * cols; i++) out[i] = count > 0 ? f((e.sums[i] ?? 0) / count) : 1;
   }
   return out;

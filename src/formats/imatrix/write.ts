@@ -22,6 +22,7 @@ export interface CollectedImatrix {
 }
 
 function sortedNames(entries: Map<string, ImatrixEntry>): string[] {
+  // Stryker disable next-line EqualityOperator,ConditionalExpression: map keys are distinct, so only a < b decides; a > b always holds when reached, and V8's sort reads only whether the result is < 0.
   return [...entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -41,6 +42,7 @@ export function writeImatrixGguf(path: string, m: CollectedImatrix): void {
   const tensors: GgufTensorInput[] = [];
   for (const name of sortedNames(m.entries)) {
     const e = m.entries.get(name);
+    // Stryker disable next-line OptionalChaining: name comes from the keys of the same map, so e is always defined.
     const nmat = e?.counts.length ?? 0;
     if (!e || nmat === 0 || e.sums.length === 0) continue;
     tensors.push(f32Tensor(`${name}.in_sum2`, e.sums, e.sums.length / nmat, nmat));
@@ -63,6 +65,7 @@ class LegacyWriter {
     this.parts.push(b);
   }
   floats(v: Float32Array): void {
+    // Stryker disable next-line MethodExpression: v is always a fresh Float32Array from map(), so its whole buffer is exactly its bytes.
     this.parts.push(new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
   }
   bytes(): Uint8Array {
@@ -91,12 +94,14 @@ function legacyValues(e: ImatrixEntry, ncall: number): Float32Array {
  * the last dataset's name.
  */
 export function encodeImatrixLegacy(m: CollectedImatrix): Uint8Array {
+  // Stryker disable next-line OptionalChaining,ArrayDeclaration: n comes from the keys of the same map, so the entry always exists and the fallback is never used.
   const names = sortedNames(m.entries).filter((n) => (m.entries.get(n)?.counts ?? []).some((c) => c !== 0));
   const w = new LegacyWriter();
   w.i32(names.length);
   const size = Math.max(1, m.chunkSize);
   for (const name of names) {
     const e = m.entries.get(name);
+    // Stryker disable next-line ConditionalExpression: name comes from the keys of the same map, so e is always defined.
     if (!e) continue;
     const ncall = Math.trunc((Math.max(...e.counts) + (size - 1)) / size);
     w.text(name);

@@ -42,6 +42,7 @@ export function parsePeftConfig(path: string, raw: unknown): PeftLoraConfig {
   const parsed = PeftLoraConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    // Stryker disable next-line OptionalChaining: a failed zod parse always carries at least one issue, so issue is defined.
     throw new FormatError(path, issue?.path.join('.') || 'adapter_config', issue?.message ?? 'invalid');
   }
   return parsed.data;

@@ -21,6 +21,7 @@ function encode(values: Float32Array, dtype: DType): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint16Array(values.length);
   const conv = dtype === 'F16' ? f32ToF16 : f32ToBf16;
+  // Stryker disable next-line EqualityOperator: the extra index values.length is past the end of the typed array, so the write is ignored.
   for (let i = 0; i < values.length; i++) out[i] = conv(values[i] ?? 0);
   return new Uint8Array(out.buffer);
 }
@@ -38,8 +39,10 @@ function addLowRank(w: Float32Array, a: Float32Array, b: Float32Array, dims: { o
     for (let k = 0; k < r; k++) {
       const c = b[o * r + k] ?? 0;
       const row = k * inn;
+      // Stryker disable next-line EqualityOperator: the extra index inn is past the end of the Float64Array acc, so the write is ignored.
       for (let i = 0; i < inn; i++) acc[i] = (acc[i] ?? 0) + c * (a[row + i] ?? 0);
     }
+    // Stryker disable next-line EqualityOperator: the extra index lands on the next row's first element (rewritten by the next pass) or past the end (ignored).
     for (let i = 0; i < inn; i++) {
       const at = transposed ? i * out + o : o * inn + i;
       res[at] = (w[at] ?? 0) + scale * (acc[i] ?? 0);
@@ -50,6 +53,7 @@ function addLowRank(w: Float32Array, a: Float32Array, b: Float32Array, dims: { o
 
 /** DoRA: each output row of W + ΔW rescaled to the learned magnitude (PEFT's `dora_factor`). */
 function applyDora(v: Float32Array, m: Float32Array, out: number, inn: number): void {
+  // Stryker disable next-line EqualityOperator: an extra row o = out only writes past the end of v, which is ignored.
   for (let o = 0; o < out; o++) {
     let ss = 0;
     for (let i = 0; i < inn; i++) ss += (v[o * inn + i] ?? 0) ** 2;
