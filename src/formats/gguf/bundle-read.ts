@@ -31,6 +31,7 @@ function tensorRef(file: GgufFile, info: GgufTensorInfo, config: ArchConfig): Te
     byteLength: info.byteLength,
     read: () => {
       const bytes = file.read(info);
+      // Stryker disable next-line StringLiteral: permuteRopeRows tests direction === 'hf-to-gguf', so any other string means gguf-to-hf.
       return heads === undefined ? bytes : permuteRopeRows(bytes, rows, heads, 'gguf-to-hf');
     },
   };

@@ -105,6 +105,7 @@ function scalarArrayFromJson(t: string, v: readonly unknown[]): GgufArray | unde
 function arrayFromJson(itemType: string, v: readonly unknown[]): GgufArray | undefined {
   const inner = /^array<(.+)>$/.exec(itemType);
   if (!inner) return scalarArrayFromJson(itemType, v);
+  // Stryker disable next-line StringLiteral: the (.+) group always captures when the regex matched, so the fallback is never used.
   const value = collect(v, (x) => (Array.isArray(x) ? arrayFromJson(inner[1] ?? '', x) : undefined));
   return value && { type: 'array', itemType: 'array', value };
 }
@@ -112,8 +113,10 @@ function arrayFromJson(itemType: string, v: readonly unknown[]): GgufArray | und
 /** Rebuilds a typed value from JSON and a type string (inferred when absent); undefined if they do not fit. */
 export function ggufValueFromJson(v: unknown, type?: string): GgufValue | undefined {
   const t = type ?? inferType(v);
+  // Stryker disable next-line ConditionalExpression: an undefined type matches no array pattern and no scalar type, so scalarFromJson returns undefined anyway.
   if (t === undefined) return undefined;
   const arr = /^array<(.+)>$/.exec(t);
+  // Stryker disable next-line StringLiteral: the (.+) group always captures when the regex matched, so the fallback is never used.
   if (arr) return Array.isArray(v) ? arrayFromJson(arr[1] ?? '', v) : undefined;
   return scalarFromJson(t, v);
 }

@@ -19,6 +19,7 @@ function readBool(c: Cursor, field: string, dv: DataView, i: number): boolean {
 function readNumbers(c: Cursor, t: GgufType, n: number, field: string): number[] {
   const w = SCALAR_BYTES[t] ?? 1;
   const dv = c.take(n * w, field);
+  // Stryker disable next-line ArrayDeclaration: every index 0..n-1 is assigned before the array is returned.
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     const o = i * w;
@@ -38,6 +39,7 @@ function readNumbers(c: Cursor, t: GgufType, n: number, field: string): number[]
 
 function readBigInts(c: Cursor, t: 'u64' | 'i64', n: number, field: string): bigint[] {
   const dv = c.take(n * 8, field);
+  // Stryker disable next-line ArrayDeclaration: every index 0..n-1 is assigned before the array is returned.
   const out = new Array<bigint>(n);
   for (let i = 0; i < n; i++) out[i] = t === 'u64' ? dv.getBigUint64(i * 8, true) : dv.getBigInt64(i * 8, true);
   return out;
@@ -60,12 +62,14 @@ function readArray(c: Cursor, field: string, depth: number): GgufArray {
       return { type: 'array', itemType, value };
     }
     case 'array': {
+      // Stryker disable next-line ArrayDeclaration: every index 0..n-1 is assigned before the array is returned.
       const value = new Array<GgufArray>(n);
       for (let i = 0; i < n; i++) value[i] = readArray(c, `${field}[${i}]`, depth + 1);
       return { type: 'array', itemType, value };
     }
     case 'bool': {
       const dv = c.take(n, field);
+      // Stryker disable next-line ArrayDeclaration: every index 0..n-1 is assigned before the array is returned.
       const value = new Array<boolean>(n);
       for (let i = 0; i < n; i++) value[i] = readBool(c, `${field}[${i}]`, dv, i);
       return { type: 'array', itemType, value };
