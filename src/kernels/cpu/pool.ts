@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { slice } from './pool-slice.js';
+import { slice } from '../../tensor/row-partition.js';
 import { defineContract } from '../../contract/index.js';
 import { type WasmKernels, wasmKernels } from './wasm/runtime.js';
 

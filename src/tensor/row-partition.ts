@@ -1,7 +1,8 @@
 /**
  * Part p of P of [0, rows): cut at multiples of 4 (the kernels' row block), as evenly as possible. The
- * workers run this very function (its source is put into theirs). It has a file of its own, left out of mutation
- * testing: Stryker's instrumented copy calls helpers that exist only in the instrumented module, not in a worker.
+ * CPU thread pool's workers run this very function (its source is put into theirs), so it lives outside the
+ * mutated kernel folder: Stryker's instrumented copy would call helpers that exist only in the instrumented module,
+ * not in a worker.
  */
 export function slice(rows: number, p: number, P: number): [number, number] {
   const q = (rows + 3) >> 2;
