@@ -1,15 +1,13 @@
-import { afterAll, describe, expect, test, vi } from 'vitest';
-import { ContractViolation } from '../../src/contract/index.js';
+import { describe, expect, test, vi } from 'vitest';
 import { contractMode } from '../../src/contract/mode.js';
 import { cpuBackend as be, matmul, matmulInt, matmulIntThreaded, threadPool } from '../../src/kernels/cpu/index.js';
 import { actRowBytes, quantizeActivations } from '../../src/kernels/cpu/int-act.js';
 import { INT_TYPES, type IntDType, matmulIntReference } from '../../src/kernels/cpu/int-ref.js';
-import { wasmKernels } from '../../src/kernels/cpu/wasm/runtime.js';
 import type { WeightMatrix } from '../../src/kernels/types.js';
-import { dequantize } from '../../src/tensor/codecs/index.js';
 import { f16ToF32, f32ToF16 } from '../../src/tensor/half.js';
 import { violatedClause } from '../helpers.js';
-import { randomBlocks, randomF32 } from '../property/kernels-helpers.js';
+import { randomF32 } from '../property/kernels-helpers.js';
+import { SENTINEL, bits, counting, exact, k, reference, violation, weight } from './kernels-int-helpers.js';
 
 /**
  * Edge cases of the integer-dot products (int-matmul.ts, int-act.ts, int-ref.ts): each contract clause on its
@@ -19,61 +17,6 @@ import { randomBlocks, randomF32 } from '../property/kernels-helpers.js';
  * codec-dequantized weights.
  */
 
-const k = wasmKernels!;
-const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
-const SENTINEL = 7.25;
-
-/** `contractId clause [input keys]` of the violation `fn` throws, 'none' when it passes. */
-function violation(fn: () => void): string {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof ContractViolation)) throw err;
-    const v = (err.kind === 'pre' ? err.values : (err.values as { input: object }).input) as object;
-    return `${err.contractId} ${err.kind} '${err.clause}' [${Object.keys(v).sort().join(',')}]`;
-  }
-  return 'none';
-}
-
-function weight(dtype: IntDType, rows: number, cols: number, seed: number): WeightMatrix {
-  return { dtype, rows, cols, data: randomBlocks(dtype, rows, cols, seed) };
-}
-
-/** The scalar reference of the whole product: x quantized by the scalar quantizer, then int-ref.ts. */
-function reference(w: WeightMatrix, x: Float32Array, n: number): Float32Array {
-  const format = INT_TYPES[w.dtype as IntDType].format;
-  const act = new Uint8Array(n * actRowBytes(format, w.cols));
-  quantizeActivations(format, x, n, w.cols, act.buffer, 0);
-  return matmulIntReference({ ...w, data: new Uint8Array(w.data as Uint8Array) }, act, n, new Float32Array(n * w.rows));
-}
-
-/** float64 Σ_c W[r, c]·x[t, c] of the codec-dequantized weight, and Σ|W·x| (for the tolerance). */
-function exact(w: WeightMatrix, x: Float32Array, n: number): { value: Float64Array; mag: Float64Array; wabs: Float64Array } {
-  const wf = w.data instanceof Float32Array ? w.data : dequantize(w.dtype, w.data, w.rows * w.cols);
-  const value = new Float64Array(n * w.rows);
-  const mag = new Float64Array(n * w.rows);
-  const wabs = new Float64Array(n * w.rows);
-  for (let t = 0; t < n; t++) for (let r = 0; r < w.rows; r++) for (let c = 0; c < w.cols; c++) {
-    const p = wf[r * w.cols + c]! * x[t * w.cols + c]!;
-    value[t * w.rows + r]! += p;
-    mag[t * w.rows + r]! += Math.abs(p);
-    wabs[t * w.rows + r]! += Math.abs(wf[r * w.cols + c]!);
-  }
-  return { value, mag, wabs };
-}
-
-/** A view of `a` that counts element reads (a kernel in WebAssembly reads none through it). */
-function counting<T extends Float32Array | Uint8Array>(a: T): { view: T; reads: () => number } {
-  let reads = 0;
-  const view = new Proxy(a, {
-    get(target, p) {
-      if (typeof p === 'string' && /^\d+$/.test(p)) reads++;
-      const v: unknown = Reflect.get(target, p);
-      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-  return { view, reads: () => reads };
-}
 
 describe('activation quantizer contracts', () => {
   const clause = violatedClause;
@@ -329,87 +272,5 @@ describe('matmulInt: which form a product takes', () => {
     expect(run(n)).toEqual({ allocs: [n * rowBytes], releases: 1 });
     expect(run(n)).toEqual({ allocs: [], releases: 0 });
     expect(run(n + 1)).toEqual({ allocs: [2 * n * rowBytes], releases: 1 });
-  });
-});
-
-describe('matmulIntThreaded: which form a product takes', () => {
-  afterAll(async () => {
-    await threadPool(2)?.close();
-  });
-
-  test('[ob:int-matmul-threads-invariant] pool for big products of kernel-memory buffers with ≥ 8 rows, else this thread', () => {
-    const pool = threadPool(2)!;
-    const cols = 64;
-    const cases: [rows: number, n: number, minWork: (work: number) => number, place: 'dev' | 'heapW' | 'heapOut', pooled: boolean][] = [
-      [8, 1, () => 0, 'dev', true],
-      [8, 2, (wk) => wk, 'dev', true],
-      [8, 2, (wk) => wk + 1, 'dev', false],
-      [7, 1, () => 0, 'dev', false],
-      [9, 1, () => 0, 'heapW', false],
-      [9, 1, () => 0, 'heapOut', false],
-    ];
-    for (const [rows, n, minWork, place, pooled] of cases) {
-      const host = weight('Q8_0', rows, cols, 80 + rows + n);
-      const x = randomF32(n * cols, 90 + rows);
-      const w = place === 'heapW' ? host : be.prepareWeight(host);
-      const out = place === 'heapOut' ? new Float32Array(n * rows) : be.alloc(n * rows);
-      const spy = vi.spyOn(pool, 'matmul');
-      try {
-        matmulIntThreaded(pool, w, be.upload(x), n, out, minWork(rows * cols * n));
-        expect(spy.mock.calls.map(([job]) => job.kind)).toEqual(pooled ? [n === 1 ? 'INT_Q8_0' : 'GEMM_Q8_0'] : []);
-      } finally {
-        spy.mockRestore();
-      }
-      expect(bits(out)).toEqual(bits(reference(host, x, n)));
-    }
-  });
-
-  test('types without an integer kernel go to matmulThreaded', () => {
-    const w = { dtype: 'F32' as const, rows: 8, cols: 16, data: randomF32(128, 95) };
-    const x = randomF32(16, 96);
-    const got = matmulIntThreaded(threadPool(2)!, be.prepareWeight(w), be.upload(x), 1, be.alloc(8), 0);
-    const { value, mag } = exact(w, x, 1);
-    value.forEach((v, i) => expect(Math.abs(got[i]! - v)).toBeLessThanOrEqual(2 ** -20 * mag[i]! + 1e-30));
-  });
-});
-
-describe('without WebAssembly kernels, and with APR_QUANT_DOT=f32', () => {
-  type Fresh = typeof import('../../src/kernels/cpu/int-matmul.js') & typeof import('../../src/kernels/cpu/int-act.js');
-  async function fresh(env: Record<string, string>): Promise<Fresh> {
-    const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-    Object.assign(process.env, env);
-    vi.resetModules();
-    try {
-      return { ...(await import('../../src/kernels/cpu/int-matmul.js')), ...(await import('../../src/kernels/cpu/int-act.js')) };
-    } finally {
-      for (const [key, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[key];
-        else process.env[key] = v;
-      }
-    }
-  }
-
-  test('APR_KERNELS=js: heap buffers throughout, the activation buffer grows on the heap; the scalar reference\'s values', async () => {
-    const m = await fresh({ APR_KERNELS: 'js' });
-    for (const [dtype, n] of [['Q8_0', 1], ['Q4_K', 1], ['Q4_K', 3], ['Q8_0', 4]] as const) {
-      const w = weight(dtype, 9, INT_TYPES[dtype].block, 100 + n);
-      const x = randomF32(n * w.cols, 101 + n);
-      expect(bits(m.matmulInt(w, x, n, new Float32Array(n * 9)))).toEqual(bits(reference(w, x, n)));
-      const fakePool = { threads: 2, matmul: () => { throw new Error('no pool without kernels'); } } as unknown as Parameters<typeof m.matmulIntThreaded>[0];
-      expect(bits(m.matmulIntThreaded(fakePool, w, x, n, new Float32Array(n * 9), 0))).toEqual(bits(reference(w, x, n)));
-    }
-    const x = randomF32(512, 105);
-    const heapAct = new Uint8Array(2 * actRowBytes('Q8_K', 256));
-    m.quantizeActivations('Q8_K', x, 2, 256, heapAct.buffer, 0);
-    const ref = new Uint8Array(heapAct.length);
-    quantizeActivations('Q8_K', x, 2, 256, ref.buffer, 0);
-    expect(Array.from(heapAct)).toEqual(Array.from(ref));
-  });
-
-  test('APR_QUANT_DOT=f32: every product is the float matmul', async () => {
-    const m = await fresh({ APR_KERNELS: 'js', APR_QUANT_DOT: 'f32' });
-    const w = weight('Q8_0', 3, 64, 110);
-    const x = randomF32(128, 111);
-    expect(bits(m.matmulInt(w, x, 2, new Float32Array(6)))).toEqual(bits(matmul(w, x, 2, new Float32Array(6))));
   });
 });

@@ -67,6 +67,7 @@ export interface WasmKernels {
   /** Frees a buffer returned by allocF32/allocBytes now (instead of at garbage collection). */
   release(view: ArrayBufferView): void;
   /** A grow-only scratch region of at least `bytes` bytes, reused by every call (single-threaded). */
+  /** (A failed growth leaves no scratch, never the freed block.) */
   scratch(bytes: number): number;
   /** A float32 view of `length` floats at byte offset `ptr` of the current memory. */
   viewF32(ptr: number, length: number): Float32Array;
@@ -255,7 +256,6 @@ function instantiate(): WasmKernels | undefined {
       if (bytes > scratchBytes) {
         const size = Math.max(bytes, 2 * scratchBytes);
         if (scratchBytes > 0) heap.free(scratchPtr);
-        // no scratch until the new one is allocated: a failed allocation must not leave the freed block in use
         scratchBytes = 0;
         const ptr = heap.alloc(size);
         if (ptr === undefined) throw new RangeError(`kernel scratch of ${size} bytes does not fit the WebAssembly memory`);
