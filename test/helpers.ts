@@ -1,3 +1,4 @@
+import { FormatError } from '../src/formats/errors.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,4 +39,25 @@ export function violatedClause(fn: () => void): string {
     throw err;
   }
   return 'none';
+}
+
+/** The message of the FormatError `fn` throws (other errors rethrown; an error when it throws none). */
+export function formatErrorMessage(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof FormatError) return err.message;
+    throw err;
+  }
+  throw new Error('no error');
+}
+
+/** Sets or (undefined) unsets environment variables; returns their previous values, for restoring the same way. */
+export function applyEnv(vars: Record<string, string | undefined>): Record<string, string | undefined> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  return saved;
 }

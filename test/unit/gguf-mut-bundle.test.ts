@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FormatError } from '../../src/formats/errors.js';
+import { formatErrorMessage } from '../helpers.js';
 import { readGguf, readGgufBundle, writeGguf, type GgufValue } from '../../src/formats/gguf/index.js';
 import type { GgufTensorInput } from '../../src/formats/gguf/write.js';
 
@@ -33,15 +33,7 @@ function write(name: string, kv: Map<string, GgufValue>, tensors: GgufTensorInpu
   writeGguf(path, kv, tensors);
   return path;
 }
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FormatError) return err.message;
-    throw err;
-  }
-  throw new Error('no error');
-}
+const message = formatErrorMessage;
 
 describe('GGUF → bundle', () => {
   it('undoes the Q row permutation as numpy swapaxes does (head_dim 6)', () => {

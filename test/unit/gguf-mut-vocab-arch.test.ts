@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FormatError } from '../../src/formats/errors.js';
+import { formatErrorMessage } from '../helpers.js';
 import { KvReader, archConfigFromGguf, archKeys, archTailKeys } from '../../src/formats/gguf/arch-config.js';
 import { readGguf } from '../../src/formats/gguf/index.js';
 import { ggufNameFromHf, hfNameFromGguf, permuteRopeRows, ropePermutationHeads } from '../../src/formats/gguf/names.js';
@@ -16,16 +16,7 @@ const P = 'tokenizer.ggml.';
 const u32 = (value: number): GgufValue => ({ type: 'u32', value });
 const strs = (value: string[]): GgufValue => ({ type: 'array', itemType: 'string', value });
 const reader = (entries: [string, GgufValue][]): KvReader => new KvReader('f.gguf', new Map(entries));
-/** The message of the FormatError `fn` throws. */
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FormatError) return err.message;
-    throw err;
-  }
-  throw new Error('no error');
-}
+const message = formatErrorMessage;
 
 describe('tokenizer.ggml.* → GgufVocab', () => {
   it("reads llama.cpp's converter output field by field", () => {

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, test, vi } from 'vitest';
 import { cpuBackend, cpuBackendContract, createCpuBackend, threadPool } from '../../src/kernels/cpu/index.js';
 import { threadPoolContract, type MatmulJob, type ThreadPool } from '../../src/kernels/cpu/pool.js';
 import { wasmKernels } from '../../src/kernels/cpu/wasm/runtime.js';
-import { violatedClause } from '../helpers.js';
+import { applyEnv, violatedClause } from '../helpers.js';
 
 const k = wasmKernels!;
 const opened = new Set<ThreadPool>();
@@ -216,18 +216,11 @@ describe('contracts', () => {
 
 /** Runs `fn` with the given environment variables (undefined: unset), restoring them after. */
 function withEnv<T>(env: Record<string, string | undefined>, fn: () => T): T {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  const set = (vars: Record<string, string | undefined>): void => {
-    for (const [k, v] of Object.entries(vars)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-  set(env);
+  const saved = applyEnv(env);
   try {
     return fn();
   } finally {
-    set(saved);
+    applyEnv(saved);
   }
 }
 

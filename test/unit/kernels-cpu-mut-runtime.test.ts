@@ -8,6 +8,7 @@
  * earlier allocations do not shift the addresses.
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { applyEnv } from '../helpers.js';
 import { cpuBackend, cpuPortableBackend } from '../../src/kernels/cpu/index.js';
 import type { WeightMatrix } from '../../src/kernels/types.js';
 
@@ -21,20 +22,13 @@ type Kernels = NonNullable<Runtime['wasmKernels']>;
 
 /** A fresh copy of `path` (and everything it imports) evaluated under `env` and, if given, a replaced WebAssembly API. */
 async function fresh<T>(load: () => Promise<T>, env: Record<string, string | undefined> = {}, api?: object): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  const set = (vars: Record<string, string | undefined>): void => {
-    for (const [k, v] of Object.entries(vars)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-  set(env);
+  const saved = applyEnv(env);
   if (api !== undefined) vi.stubGlobal('WebAssembly', api);
   vi.resetModules();
   try {
     return await load();
   } finally {
-    set(saved);
+    applyEnv(saved);
     vi.unstubAllGlobals();
   }
 }
