@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 for p in matmul decode batch profile; do
   npx esbuild "bench/gpu/$p.ts" --bundle --platform=node --format=esm --external:webgpu \
     --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
-    --outfile=".gpu-carry/app/$p.mjs" --log-level=warning
+    --minify-whitespace --minify-syntax --outfile=".gpu-carry/app/$p.mjs" --log-level=warning
 done
 exclude=.git/info/exclude
 if [ -f "$exclude" ] && ! grep -qx '.gpu-carry' "$exclude"; then echo '.gpu-carry' >> "$exclude"; fi

@@ -120,6 +120,20 @@ export interface Backend<B = Float32Array, W = WeightMatrix> {
    */
   attendRow?(q: B, k: B, v: B, row: number, kCache: B, vCache: B, shape: AttentionShape, theta: number, out: B): void;
   /**
+   * `slots` zero-filled buffers of `length` floats carved out of one allocation `whole`, slot i starting at
+   * float i·stride (stride ≥ length, the backend's alignment). A slot works as any buffer in every call;
+   * `whole` is what `attendRows` takes; releasing `whole` frees them all (releasing a slot frees nothing).
+   * Undefined where the backend cannot hold that much in one buffer (optional).
+   */
+  allocSlots?(length: number, slots: number): SlotBuffers<B> | undefined;
+  /**
+   * `attendRow` of rows 0..n−1 of q, k and v at once: row i sits at position places[i].pos of slot
+   * places[i].slot of the K and V slot sets `k` and `v` (from `allocSlots`, each slot a `[kvHeads][capacity][headDim]`
+   * cache). Every row's result is the bits `attendRow` gives it alone (optional: one dispatch on a device
+   * backend; shape.n and shape.startPos are not read).
+   */
+  attendRows?(q: B, k: B, v: B, n: number, kSlots: SlotBuffers<B>, vSlots: SlotBuffers<B>, places: readonly SlotPlace[], shape: AttentionShape, theta: number, out: B): void;
+  /**
    * out = silu(gate·x) · (up·x) over n rows: the result of `matmul(gate, x, n, out)`, `matmul(up, x, n, tmp)`
    * and `swiglu(out, tmp, n·rows, out)` (optional: a device backend runs both products and the activation in
    * one dispatch; `tmp` [n, rows] may be overwritten).
@@ -127,6 +141,20 @@ export interface Backend<B = Float32Array, W = WeightMatrix> {
   matmulSwiglu?(gate: W, up: W, x: B, n: number, out: B, tmp: B, norm?: InputNorm<B>): void;
   /** `matmul(w0, x, n, out0)`, `matmul(w1, x, n, out1)`, `matmul(w2, x, n, out2)` (optional: one dispatch on a device backend). */
   matmul3?(w0: W, w1: W, w2: W, x: B, n: number, out0: B, out1: B, out2: B, norm?: InputNorm<B>): void;
+}
+
+/** Buffers from `Backend.allocSlots`. */
+export interface SlotBuffers<B> {
+  readonly whole: B;
+  readonly slots: readonly B[];
+  /** Floats from the start of one slot to the next. */
+  readonly stride: number;
+}
+
+/** Where one row of `attendRows` goes: a slot of the cache buffers and the position in it. */
+export interface SlotPlace {
+  readonly slot: number;
+  readonly pos: number;
 }
 
 /**

@@ -10,7 +10,9 @@
  *
  * - Slots. Each slot owns one KV cache of `contextLength` positions (created on first use, reused after);
  *   `slots = min(parallel, ⌊kvBudget / (2 · layers · kvHeads · headDim · contextLength · 4)⌋)`. A request
- *   needs `promptIds.length + maxTokens ≤ contextLength`, else `submit` rejects with a RangeError.
+ *   needs `promptIds.length + maxTokens ≤ contextLength`, else `submit` rejects with a RangeError. Where
+ *   the model has `createCacheArena` (WebGPU), all slots' caches are made at the first request, in one
+ *   buffer per layer, so that each step runs a layer's attention for every row in one call.
  * - Steps. Between steps, finished sequences leave and waiting ones take the free slots (FIFO): a joining
  *   sequence's prompt runs as its own `forward` into its slot's cache and its first token is sampled. Each
  *   step then feeds every live sequence its last token through one `forwardBatch` (one matmul per weight
@@ -93,6 +95,8 @@ export class BatchEngine {
   private readonly roomWaiters: (() => void)[] = [];
   private readonly unwatch = new Map<Sequence, () => void>();
   private readonly prefixes = new PrefixIndex();
+  /** The slots' caches in one buffer per layer (see Model.createCacheArena); null where the model has none. */
+  private arena: { readonly caches: readonly KVCache[]; dispose(): void } | null | undefined;
   private running = false;
   private closed = false;
 
@@ -187,7 +191,8 @@ export class BatchEngine {
     const { cache } = this.prefixes.best(this.free, prompt);
     if (cache !== undefined) return this.free.splice(this.free.indexOf(cache), 1)[0];
     if (this.caches.length >= this.slots) return this.free.pop();
-    const fresh = this.model.createCache(this.contextLength);
+    this.arena ??= this.model.createCacheArena?.(this.slots, this.contextLength) ?? null;
+    const fresh = this.arena?.caches[this.caches.length] ?? this.model.createCache(this.contextLength);
     this.caches.push(fresh);
     return fresh;
   }
@@ -284,6 +289,8 @@ export class BatchEngine {
       this.prefixes.forget(c);
       c.dispose();
     }
+    this.arena?.dispose();
+    this.arena = undefined;
     this.free.length = 0;
   }
 }

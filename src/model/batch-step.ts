@@ -1,11 +1,12 @@
 import { allFinite, idsInRange } from '../contract/predicates.js';
 import { defineContract } from '../contract/index.js';
 import { contractMode } from '../contract/mode.js';
-import type { Backend } from '../kernels/types.js';
+import type { Backend, SlotBuffers } from '../kernels/types.js';
 import type { ArchConfig } from '../tensor/bundle.js';
 import type { Model } from './decoder.js';
 import type { KVCache, KVCacheImpl } from './kv-cache.js';
-import { type AttentionBuffers, type AttentionCore, attendRow, type LayerStack, ropeAttend } from './layers.js';
+import { KVArena } from './kv-arena.js';
+import { type AttentionBuffers, type AttentionCore, attendRow, attendRowsInSlots, type LayerStack, ropeAttend } from './layers.js';
 
 /**
  * One decode step of several sequences together (continuous batching): row i is token i of sequence i, at
@@ -95,16 +96,25 @@ export function releaseRowBuffers<B>(be: Backend<B, unknown>, r: AttentionBuffer
 
 /**
  * The attention core of a batched step: row i of the chunk sits at position `caches[i].length` of
- * `caches[i]`. Each row is copied into `row`, run through the one-row RoPE / KV write / attention (the
- * calls a one-token forward makes) and its output copied back; a backend with `attendRow` takes the row
- * in place instead, as the one-token forward does.
+ * `caches[i]`. Where every cache is a slot of one KVArena, all rows of a layer go through the backend's
+ * `attendRows` at once. Otherwise each row is copied into `row`, run through the one-row RoPE / KV write /
+ * attention (the calls a one-token forward makes) and its output copied back; a backend with `attendRow`
+ * takes the row in place instead, as the one-token forward does. Either way row i gets the bits of its own
+ * one-token forward.
  */
 export function batchCore<B, W>(st: LayerStack<B, W>, row: AttentionBuffers<B>, caches: readonly KVCacheImpl<B>[]): AttentionCore<B> {
   const c = st.config;
   const be = st.be;
   const qDim = c.num_heads * c.head_dim;
   const kvDim = c.num_kv_heads * c.head_dim;
+  const arena = caches[0]?.slotOf?.arena;
+  const slots = arena instanceof KVArena ? (arena as KVArena<B>).slotsOf(caches) : undefined;
+  const places = slots?.map((slot, i) => ({ slot, pos: (caches[i] as KVCacheImpl<B>).length }));
   return (s, n, l) => {
+    if (places !== undefined && n === places.length) {
+      const a = arena as KVArena<B>;
+      if (attendRowsInSlots(st, s, places, { k: a.k[l] as SlotBuffers<B>, v: a.v[l] as SlotBuffers<B> }, (caches[0] as KVCacheImpl<B>).capacity, l)) return;
+    }
     for (let i = 0; i < n; i++) {
       const cache = caches[i] as KVCacheImpl<B>;
       if (attendRow(st, s, i, cache.length, cache.k[l] as B, cache.v[l] as B, cache.capacity, l)) continue;

@@ -4,6 +4,7 @@ import { contractMode } from '../contract/mode.js';
 import type { Backend } from '../kernels/types.js';
 import type { ArchConfig } from '../tensor/bundle.js';
 import { allocRowBuffers, batchCore, checkedBatch, checkedBatchAsync, releaseRowBuffers } from './batch-step.js';
+import { KVArena } from './kv-arena.js';
 import { type KVCache, KVCacheImpl } from './kv-cache.js';
 import { type ActivationObserver, allocScratch, type AttentionBuffers, headLogits, type LayerStack, type PickedIds, releaseScratch, ropeAttend, runLayers, type Scratch } from './layers.js';
 import { argmax } from './sampling.js';
@@ -25,6 +26,12 @@ export interface Model {
   readonly weightDtypes: Readonly<Record<string, string>>;
   /** A new empty cache; `capacity` is a hint (it grows on demand). */
   createCache(capacity?: number): KVCache;
+  /**
+   * `slots` empty caches of `capacity` positions sharing one buffer per layer and K/V, so that a batched step
+   * over them runs each layer's attention for all rows at once (a BatchEngine's slots); undefined where the
+   * backend cannot (then use `createCache` per slot). `dispose` frees them all.
+   */
+  createCacheArena?(slots: number, capacity: number): { readonly caches: readonly KVCache[]; dispose(): void } | undefined;
   /**
    * Runs tokens at positions startPos.. through the decoder, appending their keys and values to `cache`
    * (positions ≥ startPos in the cache are dropped first). Returns fresh logits: [vocab] for the last token,
@@ -107,6 +114,11 @@ class Decoder<B, W> implements Model {
     const c = this.config;
     const geo = { layers: c.num_layers, kvHeads: c.num_kv_heads, headDim: c.head_dim };
     return new KVCacheImpl(this, this.be, geo, capacity ?? Math.min(c.max_position_embeddings, 512));
+  }
+
+  createCacheArena(slots: number, capacity: number): KVArena<B> | undefined {
+    const c = this.config;
+    return KVArena.create(this.be, this, { layers: c.num_layers, kvHeads: c.num_kv_heads, headDim: c.head_dim }, slots, capacity);
   }
 
   forward(tokens: ArrayLike<number>, startPos: number, cache: KVCache, opts: ForwardOptions = {}): Float32Array {

@@ -35,14 +35,24 @@ export class KVCacheImpl<B> implements KVCache {
   private cap: number;
   readonly k: B[] = [];
   readonly v: B[] = [];
+  /** Where the buffers are slot `slot` of a `KVArena`'s per-layer slot sets; undefined once they have grown out of it. */
+  slotOf: { readonly arena: object; readonly slot: number } | undefined;
 
+  /** `given`: per-layer K and V buffers of `capacity` positions to use instead of allocating (a KVArena's slots). */
   constructor(
     readonly owner: object,
     private readonly backend: Backend<B, unknown>,
     private readonly geo: CacheGeometry,
     capacity: number,
+    given?: { k: readonly B[]; v: readonly B[]; arena: object; slot: number },
   ) {
     this.cap = Math.max(1, Math.floor(capacity));
+    if (given) {
+      this.k.push(...given.k);
+      this.v.push(...given.v);
+      this.slotOf = { arena: given.arena, slot: given.slot };
+      return;
+    }
     for (let l = 0; l < geo.layers; l++) {
       this.k.push(backend.alloc(this.size(this.cap)));
       this.v.push(backend.alloc(this.size(this.cap)));
@@ -121,5 +131,6 @@ export class KVCacheImpl<B> implements KVCache {
       }
     }
     this.cap = cap;
+    this.slotOf = undefined;
   }
 }

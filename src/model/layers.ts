@@ -1,4 +1,4 @@
-import type { Backend, InputNorm } from '../kernels/types.js';
+import type { Backend, InputNorm, SlotBuffers, SlotPlace } from '../kernels/types.js';
 import type { ArchConfig } from '../tensor/bundle.js';
 import { addLoraDelta } from './lora-apply.js';
 import { archPlan, kernelMissing } from './arch-plan.js';
@@ -100,6 +100,13 @@ export function ropeAttend<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, n
   be.attention(s.q, kc, vc, shape, s.att);
 }
 
+/** The RoPE base of layer l when its attention is plain (full rotary width, no window, soft-cap or scale), else undefined. */
+function plainTheta(c: ArchConfig, l: number): number | undefined {
+  const a = archPlan(c).attn[l];
+  const plain = a === undefined || (a.rotaryDim === c.head_dim && a.window === undefined && a.softcap === undefined && a.scale === undefined);
+  return plain ? (a?.theta ?? c.rope_theta) : undefined;
+}
+
 /**
  * Row `row` of s as one decode token at position pos through the backend's fused `attendRow` (the same
  * result as `ropeAttend` of that row alone); false, with nothing done, where the backend or the layer's
@@ -107,11 +114,23 @@ export function ropeAttend<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, n
  */
 export function attendRow<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, row: number, pos: number, kc: B, vc: B, capacity: number, l: number): boolean {
   const c = st.config;
-  const a = archPlan(c).attn[l];
-  const plain = a === undefined || (a.rotaryDim === c.head_dim && a.window === undefined && a.softcap === undefined && a.scale === undefined);
-  if (st.be.attendRow === undefined || !plain) return false;
+  const theta = plainTheta(c, l);
+  if (st.be.attendRow === undefined || theta === undefined) return false;
   const shape = { n: 1, startPos: pos, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity };
-  st.be.attendRow(s.q, s.k, s.v, row, kc, vc, shape, a?.theta ?? c.rope_theta, s.att);
+  st.be.attendRow(s.q, s.k, s.v, row, kc, vc, shape, theta, s.att);
+  return true;
+}
+
+/**
+ * Every row of s through the backend's `attendRows`, row i at `places[i]` of layer l's slot buffers (the bits
+ * `attendRow` gives each row alone); false, with nothing done, where the backend or the layer rules it out.
+ */
+export function attendRowsInSlots<B, W>(st: LayerStack<B, W>, s: AttentionBuffers<B>, places: readonly SlotPlace[], kv: { k: SlotBuffers<B>; v: SlotBuffers<B> }, capacity: number, l: number): boolean {
+  const c = st.config;
+  const theta = plainTheta(c, l);
+  if (st.be.attendRows === undefined || theta === undefined) return false;
+  const shape = { n: places.length, startPos: 0, heads: c.num_heads, kvHeads: c.num_kv_heads, headDim: c.head_dim, capacity };
+  st.be.attendRows(s.q, s.k, s.v, places.length, kv.k, kv.v, places, shape, theta, s.att);
   return true;
 }
 

@@ -1,11 +1,12 @@
 import { defineContract } from '../../contract/index.js';
 import { dequantize } from '../../tensor/codecs/index.js';
 import { DTYPES } from '../../tensor/dtype.js';
-import type { AttentionShape, Backend, InputNorm, WeightMatrix } from '../types.js';
+import type { AttentionShape, InputNorm, SlotBuffers, SlotPlace, WeightMatrix } from '../types.js';
+import type { GpuBuf, GpuWeight, WebGpuBackend, WebGpuBackendOptions } from './backend-api.js';
 import type { GpuHandle } from './device.js';
 import { planKernels } from './limits.js';
 import { type Bindable, bufferIds, type CommandRecorder, GPU_USAGE, type GpuCounters, recorders } from './encoder.js';
-import { ATTEND_ROW, ATTENTION, ATTN_MAX_HEAD_DIM } from './wgsl-attention.js';
+import { ATTEND_ROW, ATTEND_ROWS, ATTEND_ROWS_MAX, ATTENTION, ATTN_MAX_HEAD_DIM } from './wgsl-attention.js';
 import { MATMUL_WGSL, MATVEC_MAX_N, MATVEC_ROWS, type TileConfig } from './wgsl-matmul.js';
 import { MATMUL4_WGSL } from './wgsl-matmul-v4.js';
 import { BLOCKED_MATVEC, BLOCKED_MAX_N, MATVEC_GLU, MATVEC_GLU_NORM, MATVEC_QKV, MATVEC_QKV_NORM } from './wgsl-matvec.js';
@@ -13,71 +14,7 @@ import { ADD, ADD_BIAS, ARGMAX, KV_STORE, RMSNORM_WGSL, ROPE, ROPE_KV, SOFTMAX, 
 import { WDECODE } from './wgsl-quant.js';
 import { ropeTables, type RopeTableSet } from './rope-table.js';
 
-/** An activation buffer on the device: `length` float32 values. */
-export interface GpuBuf extends Bindable {
-  readonly length: number;
-}
-
-/** A weight on the device in its stored form (raw ggml blocks for a quantized dtype the WGSL decodes). */
-export interface GpuWeight extends Bindable {
-  readonly dtype: string;
-  readonly rows: number;
-  readonly cols: number;
-}
-
-/** Deliberate kernel faults, for testing that the parity gate catches a wrong kernel. */
-export type WebGpuFault = 'rope-sign' | 'matmul-drop-last-column';
-
-export interface WebGpuBackendOptions {
-  /** Tile shape of the prefill product (default: the device's, 8×4 outputs per thread, 16-deep where it fits). */
-  readonly tile?: TileConfig;
-  /** Perturbs one kernel (tests only). */
-  readonly fault?: WebGpuFault;
-  /** Prefill kernel: 'v4' (vec4 loads, prefetch; needs cols ≡ 0 mod 4, else 'v1') or 'v1' (scalar). Default 'v4'. */
-  readonly kernel?: 'v1' | 'v4';
-  /** Blocked matrix-vector kernels for Q4_K, Q6_K, Q8_0 and F32 (default true); n ≤ chunkedMatvecMaxN (default 32) runs them, 32 rows a dispatch. */
-  readonly blockedMatvec?: boolean;
-  readonly chunkedMatvecMaxN?: number;
-  /** Largest n that takes the matrix-vector kernel rather than the tiled one (default 8, at most 8). */
-  readonly matvecMaxN?: number;
-  /**
-   * Submit after this many dispatches, so the device starts on a long decode step while the host records the
-   * rest (default 40, measured on an H100: 1-sequence decode of the ~1 B model 172 → 213 tok/s, B = 32
-   * 477 → 574 tok/s); 0 submits only when results are read or the uniform arena is full.
-   */
-  readonly submitEvery?: number;
-}
-
-/** The WebGPU backend plus the kernels the Backend interface does not name. */
-export interface WebGpuBackend extends Backend<GpuBuf, GpuWeight> {
-  readonly description: string;
-  release(buf: GpuBuf): void;
-  releaseWeight(w: GpuWeight): void;
-  /** out += W·x, fused into the blocked matvec where it serves (see Backend.matmulAdd). */
-  matmulAdd(w: GpuWeight, x: GpuBuf, n: number, out: GpuBuf, tmp: GpuBuf): void;
-  /** One decode row's RoPE, KV-cache writes and attention in one dispatch (see Backend.attendRow). */
-  attendRow(q: GpuBuf, k: GpuBuf, v: GpuBuf, row: number, kCache: GpuBuf, vCache: GpuBuf, shape: AttentionShape, theta: number, out: GpuBuf): void;
-  /** The gate and up products and SwiGLU in one dispatch where the blocked matvec serves (see Backend.matmulSwiglu). */
-  matmulSwiglu(gate: GpuWeight, up: GpuWeight, x: GpuBuf, n: number, out: GpuBuf, tmp: GpuBuf, norm?: InputNorm<GpuBuf>): void;
-  /** Three products of one input in one dispatch where the blocked matvec serves (see Backend.matmul3). */
-  matmul3(w0: GpuWeight, w1: GpuWeight, w2: GpuWeight, x: GpuBuf, n: number, out0: GpuBuf, out1: GpuBuf, out2: GpuBuf, norm?: InputNorm<GpuBuf>): void;
-  /** RoPE of q and k and the key-cache write in one dispatch (see Backend.ropeKv). */
-  ropeKv(q: GpuBuf, k: GpuBuf, kCache: GpuBuf, shape: AttentionShape, theta: number): void;
-  /** Row arg-max of x[n, dim] into out[outOffset..outOffset + n) (see Backend.argmax). */
-  argmax(x: GpuBuf, n: number, dim: number, out: GpuBuf, outOffset?: number): void;
-  /** The embedding of ids held on the device as floats (see Backend.embedPicked). */
-  embedPicked(table: GpuWeight, ids: GpuBuf, offset: number, n: number, out: GpuBuf): void;
-  /** Row softmax of x[n, dim] in place. */
-  softmax(x: GpuBuf, n: number, dim: number): void;
-  /** Submits everything recorded so far. */
-  flush(): void;
-  /** Resolves when the device has finished all submitted work. */
-  finish(): Promise<void>;
-  /** The first device error seen (validation, out of memory), if any. */
-  readonly firstError: string | undefined;
-  /** A snapshot of the running dispatch, submission, buffer-creation and read-back totals. */
-  counters(): GpuCounters;
-}
+export type { GpuBuf, GpuWeight, WebGpuBackend, WebGpuBackendOptions, WebGpuFault } from './backend-api.js';
 
 /** Dispatches per submission by default (see WebGpuBackendOptions.submitEvery). */
 const DEFAULT_SUBMIT_EVERY = 40;
@@ -147,7 +84,7 @@ class WebGpu implements WebGpuBackend {
   async readAsync(buf: GpuBuf, offset: number, length: number): Promise<Float32Array> {
     const bytes = padded(length * 4);
     const staging = this.stagingPool.get(bytes)?.pop() ?? this.rec.createBuffer({ size: bytes, usage: GPU_USAGE.MAP_READ | GPU_USAGE.COPY_DST });
-    this.rec.commands().copyBufferToBuffer(buf.buffer, offset * 4, staging, 0, length * 4);
+    this.rec.commands().copyBufferToBuffer(buf.buffer, byteOffset(buf, offset), staging, 0, length * 4);
     this.rec.flush();
     await staging.mapAsync(1);
     const out = new Float32Array(staging.getMappedRange().slice(0, length * 4));
@@ -161,12 +98,39 @@ class WebGpu implements WebGpuBackend {
   }
 
   copy(src: GpuBuf, srcOffset: number, dst: GpuBuf, dstOffset: number, length: number): void {
-    if (length > 0) this.rec.commands().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, length * 4);
+    if (length <= 0) return;
+    const enc = this.rec.commands();
+    const [from, to] = [byteOffset(src, srcOffset), byteOffset(dst, dstOffset)];
+    if (src.buffer !== dst.buffer) return enc.copyBufferToBuffer(src.buffer, from, dst.buffer, to, length * 4);
+    // WebGPU copies never read and write one buffer (two slots of one allocation): go through a bounce buffer.
+    const bounce = this.bounceBuffer(length * 4);
+    enc.copyBufferToBuffer(src.buffer, from, bounce, 0, length * 4);
+    enc.copyBufferToBuffer(bounce, 0, dst.buffer, to, length * 4);
+  }
+
+  private bounce: GPUBuffer | undefined;
+
+  private bounceBuffer(bytes: number): GPUBuffer {
+    if (this.bounce === undefined || this.bounce.size < bytes) {
+      if (this.bounce) this.rec.destroyLater(this.bounce);
+      this.bounce = this.rec.createBuffer({ size: padded(bytes), usage: GPU_USAGE.COPY_SRC | GPU_USAGE.COPY_DST });
+    }
+    return this.bounce;
   }
 
   release(buf: GpuBuf): void {
     this.rec.forget(buf.id);
-    this.rec.destroyLater(buf.buffer);
+    if (buf.view === undefined) this.rec.destroyLater(buf.buffer);
+  }
+
+  allocSlots(length: number, slots: number): SlotBuffers<GpuBuf> | undefined {
+    const align = this.gpu.device.limits.minStorageBufferOffsetAlignment;
+    const strideBytes = Math.ceil(padded(length * 4) / align) * align;
+    const bytes = strideBytes * slots;
+    if (bytes > this.gpu.limits.maxStorageBufferBindingSize || bytes > this.gpu.device.limits.maxBufferSize) return undefined;
+    const whole = this.alloc(bytes / 4);
+    const views = Array.from({ length: slots }, (_, i): GpuBuf => ({ buffer: whole.buffer, length, id: bufferIds.next(), view: { offset: i * strideBytes, size: padded(length * 4) } }));
+    return { whole, slots: views, stride: strideBytes / 4 };
   }
 
   prepareWeight(w: WeightMatrix): GpuWeight {
@@ -352,6 +316,21 @@ class WebGpu implements WebGpuBackend {
     this.rec.dispatch(`attendRow:${this.opts.fault ?? ''}`, () => src, params, [q, k, v, kCache, vCache, t.buf, out], [s.heads, 1]);
   }
 
+  attendRows(q: GpuBuf, k: GpuBuf, v: GpuBuf, n: number, kSlots: SlotBuffers<GpuBuf>, vSlots: SlotBuffers<GpuBuf>, places: readonly SlotPlace[], s: AttentionShape, theta: number, out: GpuBuf): void {
+    if (s.headDim > ATTN_MAX_HEAD_DIM) throw new RangeError(`webgpu attendRows: headDim ${s.headDim} > ${ATTN_MAX_HEAD_DIM}`);
+    if (kSlots.stride !== vSlots.stride) throw new RangeError('webgpu attendRows: K and V slot sets differ in stride');
+    const packed = places.slice(0, n).map(packPlace);
+    const top = places.slice(0, n).reduce((m, p) => Math.max(m, p.pos), 0);
+    const t = this.ropeTables.table(s.headDim, theta, top + 1);
+    const src = this.opts.fault === 'rope-sign' ? ATTEND_ROWS.replaceAll('a * c - b * s', 'a * c + b * s') : ATTEND_ROWS;
+    const head = [0, 0, s.heads, s.kvHeads, s.headDim, s.capacity, f32Bits(1 / Math.sqrt(s.headDim)), t.sinOffset, kSlots.stride, 0, 0, 0, 0, 0, 0, 0];
+    for (let r0 = 0; r0 < n; r0 += ATTEND_ROWS_MAX) {
+      const rows = Math.min(ATTEND_ROWS_MAX, n - r0);
+      head[0] = r0;
+      this.rec.dispatch(`attendRows:${this.opts.fault ?? ''}`, () => src, [...head, ...packed.slice(r0, r0 + rows)], [q, k, v, kSlots.whole, vSlots.whole, t.buf, out], [s.heads, rows]);
+    }
+  }
+
   argmax(x: GpuBuf, n: number, dim: number, out: GpuBuf, outOffset = 0): void {
     if (n > 0) this.rec.dispatch('argmax', () => ARGMAX, [n, dim, outOffset], [x, out], recorders.fold(n));
   }
@@ -368,6 +347,17 @@ class WebGpu implements WebGpuBackend {
     this.rec.flush();
     await this.gpu.device.queue.onSubmittedWorkDone();
   }
+}
+
+/** Byte offset of float `offset` of `buf` in its GPUBuffer (a slot view starts inside a larger one). */
+function byteOffset(buf: GpuBuf, offset: number): number {
+  return (buf.view?.offset ?? 0) + offset * 4;
+}
+
+/** One attendRows place as its parameter word: slot << 24 | pos (slots < 256, positions < 2²⁴). */
+function packPlace(p: SlotPlace): number {
+  if (!(p.slot >= 0 && p.slot < 256 && p.pos >= 0 && p.pos < 2 ** 24)) throw new RangeError(`webgpu attendRows: slot ${p.slot} / position ${p.pos} out of range`);
+  return ((p.slot << 24) | p.pos) >>> 0;
 }
 
 const bitsView = new DataView(new ArrayBuffer(4));

@@ -12,7 +12,12 @@ export const GPU_USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM:
 export interface Bindable {
   readonly buffer: GPUBuffer;
   readonly id: number;
+  /** A view: the range [offset, offset + size) bytes of `buffer` (it binds only that range). */
+  readonly view?: { readonly offset: number; readonly size: number };
 }
+
+/** Most parameter words of one dispatch (word 15 is the grid's x, so a long list leaves it free). */
+export const MAX_PARAM_WORDS = SLOT_WORDS;
 
 let nextId = 1;
 
@@ -94,20 +99,26 @@ class Recorder {
     return this.encoder;
   }
 
-  /** Records one dispatch of kernel `key` with parameter words `params` (≤ 15; word 15 is set here for flat grids). */
+  /**
+   * Records one dispatch of kernel `key` with parameter words `params` (word 15 is set here for flat grids).
+   * Up to 16 words the kernel sees 64 bytes of parameters; a longer list (at most 64 words, word 15 left
+   * free) binds the whole 256-byte slot.
+   */
   dispatch(key: string, source: () => string, params: readonly number[], bufs: readonly Bindable[], grid: readonly [number, number]): void {
+    if (params.length > MAX_PARAM_WORDS) throw new RangeError(`webgpu dispatch ${key}: ${params.length} parameter words > ${MAX_PARAM_WORDS}`);
     if (this.slot === SLOTS || (this.submitEvery > 0 && this.pending >= this.submitEvery)) this.flush();
     this.pending++;
     const { pipeline, layout } = this.pipeline(key, source);
     const base = this.slot * SLOT_WORDS;
-    this.staging.fill(0, base, base + 16);
+    const words = params.length > 16 ? SLOT_WORDS : 16;
+    this.staging.fill(0, base, base + words);
     params.forEach((p, i) => (this.staging[base + i] = p >>> 0));
     this.staging[base + 15] = grid[0];
     const gkey = `${key}|${this.slot}|${bufs.map((b) => b.id).join(',')}`;
     let group = this.groups.get(gkey);
     if (!group) {
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniform, offset: this.slot * SLOT_WORDS * 4, size: 64 } }];
-      bufs.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer } }));
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniform, offset: this.slot * SLOT_WORDS * 4, size: words * 4 } }];
+      bufs.forEach((b, i) => entries.push({ binding: i + 1, resource: b.view ? { buffer: b.buffer, offset: b.view.offset, size: b.view.size } : { buffer: b.buffer } }));
       group = this.device.createBindGroup({ layout, entries });
       if (this.groups.size > 20000) {
         this.groups.clear();

@@ -108,6 +108,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
 
+/** Most rows one `attendRows` dispatch takes: parameter words 16..63 hold one place each. */
+export const ATTEND_ROWS_MAX = 48;
+
 /**
  * One decode row's whole attention step in one dispatch (Backend.attendRow): row `row` of q [·, heads, d],
  * k and v [·, K, d] at position sp of a `[K][cap][d]` cache. Workgroup h rotates its query head and the new
@@ -116,9 +119,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * first query head of each group also stores that key and value at position sp (no other workgroup reads
  * position sp from the cache, so there is no race). q and k are left as they were.
  * P0 row, P1 sp, P2 heads, P3 K, P4 d, P5 cap, P6 scale bits, P7 sin offset of the table.
+ * `rows` (Backend.attendRows): workgroup (h, r) does that for row P0 + r, whose cache is slot `slot` of the
+ * slot set (P8: floats per slot) at position sp, both packed in word 16 + r as slot << 24 | sp. The float
+ * arithmetic is the one-row kernel's, so each row's bits are those of its own attendRow.
  */
-export const ATTEND_ROW = /* wgsl */ `
-@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;
+function attendRowKernel(rows: boolean): string {
+  const where = rows
+    ? `let r = wid.y; let row = P[0].x + r; let pl = P[4u + r / 4u][r % 4u]; let sp = pl & 0xFFFFFFu;
+  let base = (pl >> 24u) * P[2].x + g * cap * d;`
+    : 'let row = P[0].x; let sp = P[0].y; let base = g * cap * d;';
+  return /* wgsl */ `
+@group(0) @binding(0) var<uniform> P: array<vec4<u32>, ${rows ? 16 : 4}>;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> kr: array<f32>;
 @group(0) @binding(3) var<storage, read> vr: array<f32>;
@@ -131,12 +142,12 @@ var<workgroup> kn: array<f32, ${ATTN_MAX_HEAD_DIM}>;
 var<workgroup> vn: array<f32, ${ATTN_MAX_HEAD_DIM}>;
 @compute @workgroup_size(${ATTN_THREADS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = P[0].x; let sp = P[0].y; let heads = P[0].z; let K = P[0].w; let d = P[1].x; let cap = P[1].y;
+  let heads = P[0].z; let K = P[0].w; let d = P[1].x; let cap = P[1].y;
   let scale = bitcast<f32>(P[1].z); let sinOff = P[1].w;
   let h = wid.x;
   let g = h / (heads / K);
   let owner = h % (heads / K) == 0u;
-  let base = g * cap * d;
+  ${where}
   let qo = (row * heads + h) * d;
   let ko = (row * K + g) * d;
   let half = d / 2u;
@@ -166,3 +177,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   ${WRITE_OUT}
 }
 `;
+}
+
+export const ATTEND_ROW = attendRowKernel(false);
+export const ATTEND_ROWS = attendRowKernel(true);
