@@ -4,6 +4,11 @@
  * Over the 7 reference prompts, per k: acceptance rate, tokens per target pass, decode tokens/s and the
  * speed-up over plain decoding, from this process's CPU time (steadier than wall time on a shared machine;
  * the process is single-threaded). Also checks that every speculative output equals the plain one.
+ * Then where the time goes: the target's pass cost V(n) over n rows (one decode row plus n − 1 proposals,
+ * after a 100-token prefix) relative to V(1), the draft's one-token pass D relative to V(1), and per k the
+ * ceiling those costs allow at the measured acceptance α: max over m ≤ k of E(m)·P / (V(m+1) + m·D + P − V(1)),
+ * E(m) = (1 − α^(m+1)) / (1 − α) tokens per round (Leviathan et al. 2023), P the plain CPU ms per token (so
+ * P − V(1), the per-token work outside the pass, is counted once per round).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -75,10 +80,46 @@ for (const k of ks) {
   rows.push({ k, acceptance: accepted / drafted, tokensPerPass: plainTokens / rounds, tokPerSec: (plainTokens * 1000) / ms, speedup: plainMs / ms, identical });
 }
 
-const report = { tokens_per_prompt: tokens, prompts: prompts.length, plain_tok_per_sec: (plainTokens * 1000) / plainMs, draft_alone_tok_per_sec: (plainTokens * 1000) / draftOnlyMs, rows };
+/** Mean CPU ms of one pass of `m` over n rows at position 100 (the cache rolled back after each pass). */
+function passMs(m: typeof target, n: number): number {
+  const cache = m.createCache(128);
+  m.forward(Array.from({ length: 100 }, (_, i) => 5 + i), 0, cache);
+  const toks = Array.from({ length: n }, (_, i) => 7 + i);
+  const reps = 300;
+  for (let i = 0; i < 30; i++) {
+    m.forward(toks, 100, cache, { allLogits: true });
+    cache.truncate(100);
+  }
+  const ms = cpuMs(() => {
+    for (let i = 0; i < reps; i++) {
+      m.forward(toks, 100, cache, { allLogits: true });
+      cache.truncate(100);
+    }
+  });
+  return ms / reps;
+}
+
+const kMax = Math.max(...ks);
+const passes = Array.from({ length: kMax + 1 }, (_, i) => passMs(target, i + 1));
+const v1 = passes[0] as number;
+const passRatio = passes.map((ms) => ms / v1);
+const draftRatio = passMs(draft, 1) / v1;
+const alpha = rows.reduce((a, r) => a + r.acceptance, 0) / Math.max(1, rows.length);
+/** The best speed-up verifying m ≤ k proposals per round allows at acceptance `a` with the measured pass costs. */
+const plainPerToken = plainMs / plainTokens;
+function ceiling(k: number, a: number): number {
+  let best = 1;
+  for (let m = 1; m <= k; m++) best = Math.max(best, ((1 - a ** (m + 1)) / (1 - a)) * plainPerToken / (((passRatio[m] ?? Infinity) + m * draftRatio) * v1 + plainPerToken - v1));
+  return best;
+}
+const costs = { plain_ms_per_token: plainPerToken, target_pass_ms_1: v1, target_pass_ratio: passRatio, draft_pass_ratio: draftRatio, acceptance: alpha, ceiling_by_k: Object.fromEntries(ks.map((k) => [k, ceiling(k, alpha)])) };
+
+const report = { tokens_per_prompt: tokens, prompts: prompts.length, plain_tok_per_sec: (plainTokens * 1000) / plainMs, draft_alone_tok_per_sec: (plainTokens * 1000) / draftOnlyMs, rows, costs };
 if (process.argv.includes('--json')) console.log(JSON.stringify(report, null, 2));
 else {
   console.log(`plain greedy: ${report.plain_tok_per_sec.toFixed(1)} tok/s (CPU time); draft alone: ${report.draft_alone_tok_per_sec.toFixed(1)} tok/s`);
   console.log('k  acceptance  tokens/pass  tok/s    speed-up  identical');
   for (const r of rows) console.log(`${String(r.k).padEnd(3)}${r.acceptance.toFixed(3).padEnd(12)}${r.tokensPerPass.toFixed(2).padEnd(13)}${r.tokPerSec.toFixed(1).padEnd(9)}${r.speedup.toFixed(2).padEnd(10)}${r.identical}`);
+  console.log(`\nwhere the time goes: plain ${plainPerToken.toFixed(3)} ms a token, of which the one-row pass V(1) = ${v1.toFixed(3)} ms; V(n)/V(1) for n = 1..${kMax + 1}: ${passRatio.map((r) => r.toFixed(2)).join(' ')}; draft pass D/V(1) = ${draftRatio.toFixed(3)}`);
+  console.log(`ceiling at α = ${alpha.toFixed(3)} (best m ≤ k): ${ks.map((k) => `k=${k} ${ceiling(k, alpha).toFixed(2)}×`).join(', ')}`);
 }
