@@ -1,4 +1,5 @@
 import { defineContract } from '../contract/index.js';
+import { kthLargest, orderByProbability } from './prob-order.js';
 import { Rng } from './rng.js';
 
 export { Rng } from './rng.js';
@@ -86,7 +87,7 @@ function tempered(logits: Float32Array, t: number): Float64Array {
 function sortedCandidates(p: Float64Array, topK: number, topP: number): number[] {
   const ids: number[] = [];
   if (topK > 0 && topK < p.length) {
-    const kth = Float64Array.from(p).sort()[p.length - topK] as number;
+    const kth = kthLargest(p, topK);
     for (let i = 0; i < p.length; i++) if ((p[i] as number) >= kth && (p[i] as number) > 0) ids.push(i);
   } else {
     // Without top-k, a token with probability ≤ (1 − topP)/V lies in the discarded tail whatever the rest is.
@@ -94,7 +95,7 @@ function sortedCandidates(p: Float64Array, topK: number, topP: number): number[]
     const floor = topP < 1 ? (1 - topP) / p.length : 0;
     for (let i = 0; i < p.length; i++) if ((p[i] as number) > floor) ids.push(i);
   }
-  return ids.sort((a, b) => (p[b] as number) - (p[a] as number) || a - b);
+  return orderByProbability(p, ids);
 }
 
 /**
@@ -125,10 +126,16 @@ function filterCandidates(p: Float64Array, opts: SamplingOptions): Candidates {
     ids = ids.filter((id) => (p[id] as number) >= threshold);
   }
   let total = 0;
-  for (const id of ids) total += p[id] as number;
-  const probs = new Float64Array(ids.length);
-  ids.forEach((id, i) => (probs[i] = (p[id] as number) / total));
-  return { ids: Uint32Array.from(ids), probs };
+  const n = ids.length;
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const id = ids[i] as number;
+    out[i] = id;
+    total += p[id] as number;
+  }
+  const probs = new Float64Array(n);
+  for (let i = 0; i < n; i++) probs[i] = (p[out[i] as number] as number) / total;
+  return { ids: out, probs };
 }
 
 function candidatesFor(logits: Float32Array, opts: SamplingOptions, history: ArrayLike<number>): Candidates {
