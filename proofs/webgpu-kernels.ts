@@ -240,6 +240,28 @@ async function attention(z: ProofSession, plant?: string): Promise<ProofOutcome>
   ]);
 }
 
+/**
+ * attendRows: row r of a dispatch is row r0 + r < n of q/k/v/out (rows = min(48, n − r0) per dispatch, parameter
+ * word 16 + r < 64); its place word slot·2²⁴ + pos decodes to slot and pos (slot < 256, pos < 2²⁴, the word < 2³²);
+ * its K/V reads and writes slot·stride + (g·cap + j)·d + e, j ≤ pos < cap, stay inside the S·stride floats of the
+ * slot set (stride ≥ K·cap·d, as allocSlots pads it).
+ */
+async function attendRows(z: ProofSession, plant?: string): Promise<ProofOutcome> {
+  const { ctx } = z;
+  const [S, stride, K, g, cap, d, slot, pos, j, e, n, r0, r] = ints(ctx, ['slots', 'stride', 'kvHeads', 'g', 'capacity', 'headDim', 'slot', 'pos', 'j', 'e', 'n', 'r0', 'r']) as Z3Arith[] as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
+  const shift = plant === 'place-shift-16' ? 2 ** 16 : 2 ** 24;
+  const word = slot.mul(2 ** 24).add(pos);
+  const inner = g.mul(cap).add(j).mul(d).add(e);
+  const dom = [S.ge(1), K.ge(1), d.ge(1), cap.ge(1), stride.ge(K.mul(cap).mul(d)), inRange(slot, S), slot.lt(256), inRange(pos, cap), pos.lt(2 ** 24), inRange(g, K), inRange(j, pos.add(1)), inRange(e, d)];
+  const rows = ctx.If(n.sub(r0).lt(48), n.sub(r0), ctx.Int.val(48)) as Z3Arith;
+  return allOf([
+    () => proveRadixLemma(z),
+    () => z.check(ctx.And(word.div(shift).eq(slot), word.mod(shift).eq(pos), word.lt(2 ** 32)), { given: dom, show: { slot, pos }, label: 'place word slot·2²⁴ + pos decodes to slot (>> 24) and pos (& 0xFFFFFF), below 2³²' }),
+    () => z.check(inRange(slot.mul(stride).add(inner), S.mul(stride)), { given: [...dom, radixInstance(ctx, g, K, j, cap), radixInstance(ctx, g.mul(cap).add(j), K.mul(cap), e, d), radixInstance(ctx, slot, S, inner, stride)], show: { slots: S, stride, kvHeads: K, capacity: cap, headDim: d, slot, pos, j, e }, label: 'K/V offsets of every row inside the slot set' }),
+    () => z.check(ctx.Implies(ctx.And(inRange(r0, n), inRange(r, rows)), ctx.And(inRange(r0.add(r), n), r.add(16).lt(64))), { show: { n, r0, r }, label: 'dispatch row r0 + r < n, its place word 16 + r < 64' }),
+  ]);
+}
+
 /** Last byte each WGSL wload reads for element c of row r lies inside the weight's rows·nb·blockBytes bytes. */
 async function weightBytes(z: ProofSession, plant?: string): Promise<ProofOutcome> {
   const { ctx } = z;
@@ -269,5 +291,6 @@ export const proofs = defineProofs([
   { id: 'PF-webgpu-rows-matvec', contract: C, obligation: 'webgpu-matvec-indexing', bound: null, title: 'rmsnorm/softmax/argmax columns and matvec (n ≤ 8; with P3 = 1 it reads the out element it writes): every output written exactly once, x and reduction reads in bounds; blocked matvec chunks (tb + n ≤ N) and Q8_0/Q6_K word runs in bounds', plants: { 'matvec-out-stride-cols': 'out[lane·cols + r]', 'run-ten-words': 'ten-word runs' }, run: async (z, o) => allOf([() => rowsAndMatvec(z, o.plant), () => blockedMatvec(z, o.plant)]) },
   { id: 'PF-webgpu-tiled', contract: C, obligation: 'webgpu-tiled-indexing', bound: null, title: 'tiled matmul, scalar (8×8×16, 8×4×16, 4×4×16, 2×2×8) and vec4 (tm 8/4, bk 8/16/32): each out[t, r] has one owner, staging and x reads in bounds', plants: { 'tile-row-stride-8': 'rows ty + 8i', 'tile4-row-stride-2': 'v4 rows 2ty' }, run: async (z, o) => allOf([() => tiled(z, o.plant), () => tiled4(z, o.plant)]) },
   { id: 'PF-webgpu-attention', contract: C, obligation: 'webgpu-attention-indexing', bound: null, title: 'attention: output dims lid + 64k written once, GQA head in range, K/V/q/out offsets in bounds', plants: { 'attn-dim-stride-32': 'dims lid + 32k' }, run: (z, o) => attention(z, o.plant) },
+  { id: 'PF-webgpu-attend-rows', contract: C, obligation: 'webgpu-attend-rows-indexing', bound: null, title: 'attendRows: place words decode to slot and position, every row’s K/V offsets inside the slot set, dispatch rows and place words in range', plants: { 'place-shift-16': 'slot read as word >> 16' }, run: (z, o) => attendRows(z, o.plant) },
   { id: 'PF-webgpu-weight-bytes', contract: C, obligation: 'webgpu-weight-bytes-indexing', bound: null, title: 'WGSL wload of Q8_0, Q4_0, Q4_K, Q6_K, F16 reads only bytes of its own row’s blocks', plants: { 'q4k-quants-at-17': 'Q4_K quants read from byte 17 of the block instead of 16' }, run: (z, o) => weightBytes(z, o.plant) },
 ]);
