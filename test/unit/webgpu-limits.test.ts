@@ -6,7 +6,7 @@ import { ATTEND_ROW, ATTENTION } from '../../src/kernels/webgpu/wgsl-attention.j
 import { RMSNORM_BACK_W, RMSNORM_BACK_X, SOFTMAX_CE_BACK, STRIDED_MATMUL } from '../../src/kernels/webgpu/wgsl-backward.js';
 import { DEFAULT_TILE, MATMUL_WGSL, type TileConfig } from '../../src/kernels/webgpu/wgsl-matmul.js';
 import { MATMUL4_WGSL } from '../../src/kernels/webgpu/wgsl-matmul-v4.js';
-import { BLOCKED_MATVEC, MATVEC_GLU, MATVEC_GLU_NORM, MATVEC_QKV, MATVEC_QKV_NORM, TOKEN_BUCKETS } from '../../src/kernels/webgpu/wgsl-matvec.js';
+import { BLOCKED_MATVEC, MATVEC_GLU, MATVEC_GLU_NORM, MATVEC_QKV, MATVEC_QKV_NORM } from '../../src/kernels/webgpu/wgsl-matvec.js';
 import { ADD, ADD_BIAS, KV_STORE, RMSNORM_WGSL, ROPE, SOFTMAX, SWIGLU } from '../../src/kernels/webgpu/wgsl-ops.js';
 import { WDECODE } from '../../src/kernels/webgpu/wgsl-quant.js';
 
@@ -85,11 +85,9 @@ const TILES: readonly TileConfig[] = [...TILE_CANDIDATES, { tm: 8, tn: 8, bk: 16
 function fixedKernels(): [string, string][] {
   const fixed: [string, string][] = Object.entries({ ADD, ADD_BIAS, KV_STORE, ROPE, SOFTMAX, SWIGLU, ATTENTION, ATTEND_ROW, STRIDED_MATMUL, RMSNORM_BACK_X, RMSNORM_BACK_W, SOFTMAX_CE_BACK });
   fixed.push(['rmsnorm in place', RMSNORM_WGSL.shader(true)], ['rmsnorm', RMSNORM_WGSL.shader(false)]);
-  for (const nt of TOKEN_BUCKETS) {
-    for (const [dt, src] of Object.entries(BLOCKED_MATVEC)) fixed.push([`matvec4 ${dt} nt=${nt}`, src(nt)]);
-    for (const [dt, src] of Object.entries(MATVEC_GLU)) fixed.push([`matvec glu ${dt} nt=${nt}`, src(nt)]);
-    for (const [name, set] of Object.entries({ MATVEC_QKV, MATVEC_QKV_NORM, MATVEC_GLU_NORM })) for (const [dt, src] of Object.entries(set)) fixed.push([`${name} ${dt} nt=${nt}`, src(nt)]);
-  }
+  for (const [dt, src] of Object.entries(BLOCKED_MATVEC)) fixed.push([`matvec4 ${dt}`, src]);
+  for (const [dt, src] of Object.entries(MATVEC_GLU)) fixed.push([`matvec glu ${dt}`, src]);
+  for (const [name, set] of Object.entries({ MATVEC_QKV, MATVEC_QKV_NORM, MATVEC_GLU_NORM })) for (const [dt, src] of Object.entries(set)) fixed.push([`${name} ${dt}`, src]);
   for (const dt of Object.keys(WDECODE)) fixed.push([`matvec ${dt}`, MATMUL_WGSL.matvec(dt)], [`embed ${dt}`, MATMUL_WGSL.embed(dt)]);
   return fixed;
 }

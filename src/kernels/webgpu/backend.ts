@@ -9,7 +9,7 @@ import { type Bindable, bufferIds, type CommandRecorder, GPU_USAGE, type GpuCoun
 import { ATTEND_ROW, ATTEND_ROWS, ATTEND_ROWS_MAX, ATTENTION, ATTN_MAX_HEAD_DIM } from './wgsl-attention.js';
 import { MATMUL_WGSL, MATVEC_MAX_N, MATVEC_ROWS, type TileConfig } from './wgsl-matmul.js';
 import { MATMUL4_WGSL } from './wgsl-matmul-v4.js';
-import { BLOCKED_MATVEC, BLOCKED_MAX_N, MATVEC_GLU, MATVEC_GLU_NORM, MATVEC_QKV, MATVEC_QKV_NORM, tokenBucket } from './wgsl-matvec.js';
+import { BLOCKED_MATVEC, BLOCKED_MAX_N, MATVEC_GLU, MATVEC_GLU_NORM, MATVEC_QKV, MATVEC_QKV_NORM } from './wgsl-matvec.js';
 import { ADD, ADD_BIAS, ARGMAX, KV_STORE, RMSNORM_WGSL, ROPE, ROPE_KV, SOFTMAX, SWIGLU } from './wgsl-ops.js';
 import { WDECODE } from './wgsl-quant.js';
 import { ropeTables, type RopeTableSet } from './rope-table.js';
@@ -162,12 +162,10 @@ class WebGpu implements WebGpuBackend {
 
   /** The blocked matvec, BLOCKED_MAX_N rows of x per dispatch; `accumulate` adds the product to out. */
   private blocked(w: GpuWeight, x: GpuBuf, n: number, out: GpuBuf, accumulate: boolean): void {
-    const src = BLOCKED_MATVEC[w.dtype];
+    const src = BLOCKED_MATVEC[w.dtype] ?? '';
     const cols = w.cols - this.dropColumn;
     for (let tb = 0; tb < n; tb += BLOCKED_MAX_N) {
-      const m = Math.min(BLOCKED_MAX_N, n - tb);
-      const nt = tokenBucket(m);
-      this.rec.dispatch(`matvec4:${w.dtype}:${nt}`, () => src?.(nt) ?? '', [w.rows, cols, m, accumulate ? 1 : 0, tb], [w, x, out], recorders.fold(Math.ceil(w.rows / MATVEC_ROWS)));
+      this.rec.dispatch(`matvec4:${w.dtype}`, () => src, [w.rows, cols, Math.min(BLOCKED_MAX_N, n - tb), accumulate ? 1 : 0, tb], [w, x, out], recorders.fold(Math.ceil(w.rows / MATVEC_ROWS)));
     }
   }
 
@@ -186,13 +184,11 @@ class WebGpu implements WebGpuBackend {
       return this.swiglu(out, tmp, n * gate.rows, out);
     }
     const { x, norm } = this.normSplit(xIn, n, gate.cols, normIn);
-    const src = (norm ? MATVEC_GLU_NORM : MATVEC_GLU)[gate.dtype];
+    const src = (norm ? MATVEC_GLU_NORM : MATVEC_GLU)[gate.dtype] ?? '';
     const extra = norm ? [norm.weight] : [];
     for (let tb = 0; tb < n; tb += BLOCKED_MAX_N) {
-      const m = Math.min(BLOCKED_MAX_N, n - tb);
-      const nt = tokenBucket(m);
-      const params = [gate.rows, gate.cols, m, 0, tb, 0, 0, norm ? f32Bits(norm.eps) : 0];
-      this.rec.dispatch(`glu:${gate.dtype}:${norm !== undefined}:${nt}`, () => src?.(nt) ?? '', params, [gate, up, x, ...extra, out], recorders.fold(Math.ceil(gate.rows / MATVEC_ROWS)));
+      const params = [gate.rows, gate.cols, Math.min(BLOCKED_MAX_N, n - tb), 0, tb, 0, 0, norm ? f32Bits(norm.eps) : 0];
+      this.rec.dispatch(`glu:${gate.dtype}:${norm !== undefined}`, () => src, params, [gate, up, x, ...extra, out], recorders.fold(Math.ceil(gate.rows / MATVEC_ROWS)));
     }
   }
 
@@ -205,14 +201,12 @@ class WebGpu implements WebGpuBackend {
       return this.matmul(w2, input, n, out2);
     }
     const { x, norm } = this.normSplit(xIn, n, w0.cols, normIn);
-    const src = (norm ? MATVEC_QKV_NORM : MATVEC_QKV)[w0.dtype];
+    const src = (norm ? MATVEC_QKV_NORM : MATVEC_QKV)[w0.dtype] ?? '';
     const groups = [w0, w1, w2].reduce((a, w) => a + Math.ceil(w.rows / MATVEC_ROWS), 0);
     const extra = norm ? [norm.weight] : [];
     for (let tb = 0; tb < n; tb += BLOCKED_MAX_N) {
-      const m = Math.min(BLOCKED_MAX_N, n - tb);
-      const nt = tokenBucket(m);
-      const params = [w0.rows, w0.cols, m, 0, tb, w1.rows, w2.rows, norm ? f32Bits(norm.eps) : 0];
-      this.rec.dispatch(`qkv:${w0.dtype}:${norm !== undefined}:${nt}`, () => src?.(nt) ?? '', params, [w0, w1, w2, x, ...extra, out0, out1, out2], recorders.fold(groups));
+      const params = [w0.rows, w0.cols, Math.min(BLOCKED_MAX_N, n - tb), 0, tb, w1.rows, w2.rows, norm ? f32Bits(norm.eps) : 0];
+      this.rec.dispatch(`qkv:${w0.dtype}:${norm !== undefined}`, () => src, params, [w0, w1, w2, x, ...extra, out0, out1, out2], recorders.fold(groups));
     }
   }
 

@@ -25,13 +25,11 @@ interface DtypeLoop {
 }
 
 /** Adds Σ_k dot(wv[k], x[t, c4 + k]) of the 8 decoded weight quads in `wv` to $A[t], for each of the n token rows. */
-const tokenDots = (c4: string): string => /* wgsl */ `    for (var t = 0u; t < $NTu; t++) {
-      if (t < n) {
-        let xo = ((tb + t) * cols) / 4u + ${c4};
-        var sum = 0.0;
-        for (var k = 0u; k < 8u; k++) { sum += dot(wv[k], x4[xo + k]); }
-        $A[t] += sum;
-      }
+const tokenDots = (c4: string): string => /* wgsl */ `    for (var t = 0u; t < n; t++) {
+      let xo = ((tb + t) * cols) / 4u + ${c4};
+      var sum = 0.0;
+      for (var k = 0u; k < 8u; k++) { sum += dot(wv[k], x4[xo + k]); }
+      $A[t] += sum;
     }`;
 
 /**
@@ -141,29 +139,13 @@ const F32: DtypeLoop = {
   loop: /* wgsl */ `  let c4s = cols / 4u;
   for (var c = lane; c < c4s; c += 32u) {
     let w = $W[r * c4s + c];
-    for (var t = 0u; t < $NTu; t++) { if (t < n) { $A[t] += dot(w, x4[(tb + t) * c4s + c]); } }
+    for (var t = 0u; t < n; t++) { $A[t] += dot(w, x4[(tb + t) * c4s + c]); }
   }`,
 };
 
 const LOOPS: Readonly<Record<string, DtypeLoop>> = { Q4_K, Q8_0, Q6_K, F32 };
 
 const over = (text: string, w: string, acc: string): string => text.replaceAll('$W', w).replaceAll('$A', acc);
-
-/**
- * Token-row counts a kernel variant is compiled for: the smallest of these ≥ n runs n rows. Loops over token
- * rows and the accumulator arrays have that constant size, so the compiler unrolls them and keeps the
- * accumulators in registers (a loop bound read from the uniform left them in local memory: 14.5 GB/s of
- * weights at n = 32 on an H100). Rows t ≥ n are skipped; row t's arithmetic is the same in every variant.
- */
-export const TOKEN_BUCKETS = [1, 2, 4, 8, 16, 32] as const;
-
-/** The variant that runs n ≤ BLOCKED_MAX_N token rows. */
-export function tokenBucket(n: number): number {
-  return TOKEN_BUCKETS.find((b) => b >= n) ?? BLOCKED_MAX_N;
-}
-
-/** The shader text with the variant's token-row count in place of $NT. */
-const withNt = (text: string, nt: number): string => text.replaceAll('$NT', String(nt));
 
 const HEAD = /* wgsl */ `
 var<workgroup> red: array<f32, 2048>;
@@ -177,27 +159,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * The 32-lane tree reduction of `accs` (one per weight) for `per` token rows at a time through the same
  * 8 KiB (`per`·|accs| ≤ 8), then `write(v)` with v[k] the reduced sum of accs[k] for token row t0 + lane.
  */
-function tail(accs: readonly string[], perMax: number, nt: number, write: (v: string[]) => string): string {
-  const per = Math.min(perMax, nt);
+function tail(accs: readonly string[], per: number, write: (v: string[]) => string): string {
   const slots = accs.map((_, k) => `${k * per}u`);
   return /* wgsl */ `
-  for (var t0 = 0u; t0 < ${nt}u; t0 += ${per}u) {
-    if (t0 < n) {
-      let m = min(${per}u, n - t0);
-      for (var t = 0u; t < ${per}u; t++) { if (t < m) { ${accs.map((a, k) => `red[(${slots[k]} + t) * 256u + lid] = ${a}[t0 + t];`).join(' ')} } }
-      workgroupBarrier();
-      for (var s = 16u; s > 0u; s >>= 1u) {
-        if (lane < s) {
-          for (var t = 0u; t < ${per}u; t++) { if (t < m) { ${slots.map((o) => `red[(${o} + t) * 256u + lid] += red[(${o} + t) * 256u + lid + s];`).join(' ')} } }
-        }
-        workgroupBarrier();
-      }
-      if (r < rows && lane < m) {
-        let o = (tb + t0 + lane) * rows + r;
-        ${write(slots.map((o) => `red[(${o} + lane) * 256u + lid - lane]`))}
+  for (var t0 = 0u; t0 < n; t0 += ${per}u) {
+    let m = min(${per}u, n - t0);
+    for (var t = 0u; t < m; t++) { ${accs.map((a, k) => `red[(${slots[k]} + t) * 256u + lid] = ${a}[t0 + t];`).join(' ')} }
+    workgroupBarrier();
+    for (var s = 16u; s > 0u; s >>= 1u) {
+      if (lane < s) {
+        for (var t = 0u; t < m; t++) { ${slots.map((o) => `red[(${o} + t) * 256u + lid] += red[(${o} + t) * 256u + lid + s];`).join(' ')} }
       }
       workgroupBarrier();
     }
+    if (r < rows && lane < m) {
+      let o = (tb + t0 + lane) * rows + r;
+      ${write(slots.map((o) => `red[(${o} + lane) * 256u + lid - lane]`))}
+    }
+    workgroupBarrier();
   }
 }
 `;
@@ -209,10 +188,9 @@ function tail(accs: readonly string[], perMax: number, nt: number, write: (v: st
  * load becomes nw·(x·r) as that kernel forms it, so the products see the values it would have written.
  */
 const NORM_PROLOGUE = /* wgsl */ `
-  var rn: array<f32, $NT>;
+  var rn: array<f32, ${BLOCKED_MAX_N}>;
   let q4s = cols / 4u;
-  for (var t = 0u; t < $NTu; t++) {
-    if (t >= n) { break; }
+  for (var t = 0u; t < n; t++) {
     let o = (tb + t) * cols;
     var ss = 0.0;
     for (var i = lid; i < cols; i += 256u) { let v = x4[(o + i) / 4u][(o + i) % 4u]; ss += v * v; }
@@ -236,18 +214,18 @@ function inputs(first: number, norm: boolean): string {
   return norm ? `${x}\n@group(0) @binding(${first + 1}) var<storage, read> nw4: array<vec4<f32>>;` : x;
 }
 
-function matvecShader(dtype: string, nt: number): string {
+function matvecShader(dtype: string): string {
   const d = LOOPS[dtype] as DtypeLoop;
-  return withNt(/* wgsl */ `@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;
+  return /* wgsl */ `@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;
 @group(0) @binding(1) var<storage, read> wq: ${d.decl};
 @group(0) @binding(2) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 ${d.shared}${over(d.helpers, 'wq', 'acc')}${HEAD}
-  var acc: array<f32, ${nt}>;
+  var acc: array<f32, ${BLOCKED_MAX_N}>;
   if (r < rows) {
 ${over(d.loop, 'wq', 'acc')}
-  }${tail(['acc'], 8, nt, ([v]) => `let v = ${v ?? ''};
-      if (P[0].w == 1u) { out[o] = out[o] + v; } else { out[o] = v; }`)}`, nt);
+  }${tail(['acc'], 8, ([v]) => `let v = ${v ?? ''};
+      if (P[0].w == 1u) { out[o] = out[o] + v; } else { out[o] = v; }`)}`;
 }
 
 /**
@@ -255,16 +233,16 @@ ${over(d.loop, 'wq', 'acc')}
  * u = (W_up·x)[t, r], each reduced by the same tree as the matvec, then the SWIGLU expression of wgsl-ops.ts.
  * Bindings: 0 P, 1 gate weight, 2 up weight, 3 x, (4 norm weight,) then out; parameters as the matvec.
  */
-function gluShader(dtype: string, norm: boolean, nt: number): string {
+function gluShader(dtype: string, norm: boolean): string {
   const d = LOOPS[dtype] as DtypeLoop;
-  return withNt(/* wgsl */ `@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;
+  return /* wgsl */ `@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;
 @group(0) @binding(1) var<storage, read> wg: ${d.decl};
 @group(0) @binding(2) var<storage, read> wu: ${d.decl};
 ${inputs(3, norm)}
 @group(0) @binding(${norm ? 5 : 4}) var<storage, read_write> out: array<f32>;
 ${d.shared}${over(d.helpers, 'wg', 'ag')}${over(d.helpers, 'wu', 'au')}${HEAD}${norm ? NORM_PROLOGUE : ''}
-  var ag: array<f32, ${nt}>;
-  var au: array<f32, ${nt}>;
+  var ag: array<f32, ${BLOCKED_MAX_N}>;
+  var au: array<f32, ${BLOCKED_MAX_N}>;
   if (r < rows) {
   {
 ${normed(over(d.loop, 'wg', 'ag'), norm)}
@@ -272,9 +250,9 @@ ${normed(over(d.loop, 'wg', 'ag'), norm)}
   {
 ${normed(over(d.loop, 'wu', 'au'), norm)}
   }
-  }${tail(['ag', 'au'], 4, nt, ([g, u]) => `let g = ${g ?? ''};
+  }${tail(['ag', 'au'], 4, ([g, u]) => `let g = ${g ?? ''};
       let u = ${u ?? ''};
-      out[o] = (g / (1.0 + exp(-g))) * u;`)}`, nt);
+      out[o] = (g / (1.0 + exp(-g))) * u;`)}`;
 }
 
 /**
@@ -283,12 +261,12 @@ ${normed(over(d.loop, 'wu', 'au'), norm)}
  * own loop and reduction, so each output equals its separate product bit for bit. Bindings: 0 P, 1–3 the
  * weights, 4 x, (5 norm weight,) then the outputs; parameters as the matvec, with 5 rows₁ and 6 rows₂.
  */
-function qkvShader(dtype: string, norm: boolean, nt: number): string {
+function qkvShader(dtype: string, norm: boolean): string {
   const d = LOOPS[dtype] as DtypeLoop;
   const ws = ['w0', 'w1', 'w2'];
   const loops = ws.map((w, k) => `${k === 0 ? '' : ' else '}if (seg == ${k}u) {\n${normed(over(d.loop, w, 'acc'), norm)}\n  }`).join('');
   const o = norm ? 6 : 5;
-  return withNt(/* wgsl */ `@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;
+  return /* wgsl */ `@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;
 ${ws.map((w, k) => `@group(0) @binding(${k + 1}) var<storage, read> ${w}: ${d.decl};`).join('\n')}
 ${inputs(4, norm)}
 ${[0, 1, 2].map((k) => `@group(0) @binding(${k + o}) var<storage, read_write> o${k}: array<f32>;`).join('\n')}
@@ -303,25 +281,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let rows = select(select(P[1].z, P[1].y, seg == 1u), P[0].x, seg == 0u);
   let lane = lid % 32u;
   let r = (wg - select(select(segA + segB, segA, seg == 1u), 0u, seg == 0u)) * 8u + lid / 32u;${norm ? NORM_PROLOGUE : ''}
-  var acc: array<f32, ${nt}>;
+  var acc: array<f32, ${BLOCKED_MAX_N}>;
   if (r < rows) {
   ${loops}
-  }${tail(['acc'], 8, nt, ([v]) => `let v = ${v ?? ''};
-      if (seg == 0u) { o0[o] = v; } else if (seg == 1u) { o1[o] = v; } else { o2[o] = v; }`)}`, nt);
+  }${tail(['acc'], 8, ([v]) => `let v = ${v ?? ''};
+      if (seg == 0u) { o0[o] = v; } else if (seg == 1u) { o1[o] = v; } else { o2[o] = v; }`)}`;
 }
 
-/** A kernel's source per token-row variant (see TOKEN_BUCKETS). */
-export type TokenVariants = (nt: number) => string;
+const byDtype = (f: (dtype: string) => string): Readonly<Record<string, string>> => Object.fromEntries(Object.keys(LOOPS).map((d) => [d, f(d)]));
 
-const byDtype = (f: (dtype: string, nt: number) => string): Readonly<Record<string, TokenVariants>> => Object.fromEntries(Object.keys(LOOPS).map((d) => [d, (nt: number) => f(d, nt)]));
-
-/** Weight dtypes with a blocked matrix-vector kernel, and its source per token-row variant. */
+/** Weight dtypes with a blocked matrix-vector kernel, and its source. */
 export const BLOCKED_MATVEC = byDtype(matvecShader);
 
 /** The fused gate/up/SwiGLU product by dtype (both weights of that dtype), without and with the input norm. */
-export const MATVEC_GLU = byDtype((d, nt) => gluShader(d, false, nt));
-export const MATVEC_GLU_NORM = byDtype((d, nt) => gluShader(d, true, nt));
+export const MATVEC_GLU = byDtype((d) => gluShader(d, false));
+export const MATVEC_GLU_NORM = byDtype((d) => gluShader(d, true));
 
 /** The fused q/k/v product by dtype (all three weights of that dtype), without and with the input norm. */
-export const MATVEC_QKV = byDtype((d, nt) => qkvShader(d, false, nt));
-export const MATVEC_QKV_NORM = byDtype((d, nt) => qkvShader(d, true, nt));
+export const MATVEC_QKV = byDtype((d) => qkvShader(d, false));
+export const MATVEC_QKV_NORM = byDtype((d) => qkvShader(d, true));
