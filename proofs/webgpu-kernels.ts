@@ -248,7 +248,7 @@ async function attention(z: ProofSession, plant?: string): Promise<ProofOutcome>
  */
 async function attendRows(z: ProofSession, plant?: string): Promise<ProofOutcome> {
   const { ctx } = z;
-  const [S, stride, K, g, cap, d, slot, pos, j, e, n, r0, r] = ints(ctx, ['slots', 'stride', 'kvHeads', 'g', 'capacity', 'headDim', 'slot', 'pos', 'j', 'e', 'n', 'r0', 'r']) as Z3Arith[] as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
+  const [S, stride, K, g, cap, d, slot, pos, j, e, n, r0, r] = ints(ctx, ['slots', 'stride', 'kvHeads', 'g', 'capacity', 'headDim', 'slot', 'pos', 'j', 'e', 'n', 'r0', 'r']) as [Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith, Z3Arith];
   const shift = plant === 'place-shift-16' ? 2 ** 16 : 2 ** 24;
   const word = slot.mul(2 ** 24).add(pos);
   const inner = g.mul(cap).add(j).mul(d).add(e);
