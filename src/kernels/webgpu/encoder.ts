@@ -17,7 +17,7 @@ export interface Bindable {
 }
 
 /** Most parameter words of one dispatch (word 15 is the grid's x, so a long list leaves it free). */
-export const MAX_PARAM_WORDS = SLOT_WORDS;
+const MAX_PARAM_WORDS = SLOT_WORDS;
 
 let nextId = 1;
 
