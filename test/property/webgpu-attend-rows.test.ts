@@ -91,13 +91,13 @@ describe.skipIf(!be)(`WebGPU attendRows: every row in its own cache slot, one di
     );
   });
 
-  test(`[ob:webgpu-attend-rows-exact] more rows than one dispatch takes (${ATTEND_ROWS_MAX + 3}): the rows past ${ATTEND_ROWS_MAX} as exact as the first`, async () => {
+  test(`[ob:webgpu-attend-rows-exact] [ob:webgpu-attend-rows-indexing] more rows than one dispatch takes (${ATTEND_ROWS_MAX + 3}): the rows past ${ATTEND_ROWS_MAX} as exact as the first`, async () => {
     const n = ATTEND_ROWS_MAX + 3;
     const shape = { n, startPos: 0, heads: 2, kvHeads: 1, headDim: 4, capacity: 70 };
     await expectRowsAlone({ shape, slots: n, places: places(n, n, 70, 11), seed: 5 });
   });
 
-  test('a slot or position that does not fit the packed place word is refused', () => {
+  test('[ob:webgpu-attend-rows-indexing] a slot or position that does not fit the packed place word is refused', () => {
     const g = be as NonNullable<typeof be>;
     const ks = g.allocSlots(8, 1) as SlotBuffers<GpuBuf>;
     const shape = { n: 1, startPos: 0, heads: 1, kvHeads: 1, headDim: 2, capacity: 4 };
