@@ -1,3 +1,5 @@
+import { NF4_CODEBOOK } from '../../tensor/quant/nf4.js';
+
 /**
  * WGSL element decoders of the weight formats, read from the raw ggml block bytes bound as `array<u32>`
  * (little-endian, so byte o is bits 8·(o mod 4).. of word ⌊o/4⌋). Each mirrors one row decoder of
@@ -72,5 +74,28 @@ fn wload(r: u32, c: u32) -> f32 {
 }
 `;
 
+/** A WGSL f32 literal of a float32 value (the shortest decimal that parses back to the same float). */
+function f32Literal(v: number): string {
+  const s = String(v);
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * NF4 (src/tensor/quant/nf4.ts): 64-value blocks of { f16 absmax; 32 bytes }, byte j holding element 2j in its
+ * high nibble and 2j + 1 in its low one; x̂ = codebook[q]·absmax, one float32 multiply as dequantizeNf4. A
+ * block starts at an even byte, so its f16 lies within one word.
+ */
+const NF4 = /* wgsl */ `
+const NF4_CODE = array<f32, 16>(${Array.from(NF4_CODEBOOK, f32Literal).join(', ')});
+fn wload(r: u32, c: u32) -> f32 {
+  let o = (r * (P_COLS / 64u) + c / 64u) * 34u;
+  let a = unpack2x16float(wq[o >> 2u] >> ((o & 2u) * 8u)).x;
+  let j = c % 64u;
+  let b = o + 2u + j / 2u;
+  let q = (((wq[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu) >> (4u * (1u - (j & 1u)))) & 15u;
+  return NF4_CODE[q] * a;
+}
+`;
+
 /** The weight dtypes the WGSL kernels read in their stored form; every other dtype is converted to F32 on upload. */
-export const WDECODE: Readonly<Record<string, string>> = { F32, F16, Q8_0, Q4_0, Q4_K, Q6_K };
+export const WDECODE: Readonly<Record<string, string>> = { F32, F16, Q8_0, Q4_0, Q4_K, Q6_K, NF4 };
