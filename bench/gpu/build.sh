@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ../shared/tools/gpu-carry.sh .gpu-carry >&2
-for p in matmul decode batch profile; do
+for p in matmul decode batch profile train; do
   npx esbuild "bench/gpu/$p.ts" --bundle --platform=node --format=esm --external:webgpu \
     --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
     --minify-whitespace --minify-syntax --outfile=".gpu-carry/app/$p.mjs" --log-level=warning

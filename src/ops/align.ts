@@ -12,15 +12,18 @@ import { sourceDigest } from '../formats/source-digest.js';
 import { loadModel } from '../model/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { loadPreferencePairs, type TokenizedPair } from '../train/align/data.js';
+import { alignDevice, gpuEvaluatePair, gpuReference } from '../train/align/gpu-run.js';
 import { type AlignExample, type AlignMethod, type AlignSettings, alignRun, evaluatePair, withReference } from '../train/align/run.js';
 import { splitRecords } from '../train/data/index.js';
 import { type WrittenModel, writeTrained } from '../train/distill/output.js';
 import type { LogitsSource } from '../train/distill/run.js';
 import { requireSameVocab } from '../train/distill/tokenizer-check.js';
+import { autoGpuTrainer } from '../train/gpu/auto.js';
+import { createGpuTrainable, type GpuTrainable } from '../train/gpu/trainable.js';
 import { runTraining } from '../train/loop.js';
 import { createTrainableModel, type Trainable } from '../train/model/index.js';
 import type { EpochRecord, TrainingOptions, TrainingRequest } from '../train/types.js';
-import type { ProvenanceEntry } from '../tensor/bundle.js';
+import type { ModelBundle, ProvenanceEntry } from '../tensor/bundle.js';
 import { TOOL_VERSION } from './version.js';
 
 /** valSplit defaults to 0.2 (of the pairs). */
@@ -37,6 +40,10 @@ export interface AlignOptions extends TrainingRequest {
   rank?: number;
   loraAlpha?: number;
   targets?: string[];
+  /** Where the policy's step runs (default cpu); webgpu needs `lora` (the GPU step trains adapters); auto as finetune's. */
+  backend?: 'cpu' | 'webgpu' | 'auto';
+  /** Where auto's one-line notes go (default stderr). */
+  warn?: (line: string) => void;
 }
 
 export interface AlignResult {
@@ -54,6 +61,9 @@ export interface AlignResult {
   initial: Record<string, number>;
   history: EpochRecord[];
   seconds: number;
+  /** The backend the step ran on, and for webgpu the adapter's description. */
+  backend: 'cpu' | 'webgpu';
+  device?: string;
 }
 
 export const alignContract = defineContract<AlignOptions, AlignResult>({
@@ -79,9 +89,11 @@ function trainingOptions(o: AlignOptions): TrainingOptions {
 }
 
 /** Reference log-probabilities: from `refModel`, or from the policy before its first step. */
-function referenced(o: AlignOptions, policy: Trainable, pairs: TokenizedPair[], modelTokenizer: Parameters<typeof requireSameVocab>[1]): AlignExample[] {
-  const V = policy.config.vocab_size;
-  if (!o.refModel) return withReference({ logitsAll: (t) => policy.logits(t) }, pairs, V);
+function referenced(o: AlignOptions, V: number, policy: Trainable | undefined, pairs: TokenizedPair[], modelTokenizer: Parameters<typeof requireSameVocab>[1]): AlignExample[] {
+  if (!o.refModel) {
+    if (!policy) throw new Error('align: no reference model and no CPU policy to take it from');
+    return withReference({ logitsAll: (t) => policy.logits(t) }, pairs, V);
+  }
   const bundle = openModel(o.refModel);
   let ref: ReturnType<typeof loadModel> | undefined;
   try {
@@ -111,14 +123,18 @@ function run(o: AlignOptions): AlignResult {
   const t0 = performance.now();
   const options = trainingOptions(o);
   const settings: AlignSettings = { method: o.method, beta: o.beta ?? 0.1, lambda: o.lambda ?? 0.1 };
+  if (o.backend === 'webgpu' && !o.lora) throw new FormatError(o.model, 'lora', 'the GPU step trains LoRA adapters: give --lora, or --backend cpu for full alignment');
   const bundle = openModel(o.model);
   try {
     if (!bundle.tokenizer) throw new FormatError(o.model, 'tokenizer', 'the model carries no tokenizer');
     const tokenizer = loadTokenizer(bundle.tokenizer, { source: `${o.model}: tokenizer`, modelConfig: bundle.config });
     const pairs = loadPreferencePairs(o.data, tokenizer, o.maxSeqLen ?? 256);
     const rank = o.rank ?? 8;
-    const policy = createTrainableModel(bundle, { method: o.lora ? 'lora' : 'full', rank, alpha: o.loraAlpha ?? 2 * rank, seed: options.seed, ...(o.targets ? { targets: o.targets } : {}) });
-    const examples = referenced(o, policy, pairs, bundle.tokenizer);
+    const spec = { rank, alpha: o.loraAlpha ?? 2 * rank, seed: options.seed, ...(o.targets ? { targets: o.targets } : {}) };
+    const gpu = gpuPolicy(o, bundle, pairs, options, spec);
+    if (gpu) return runOnGpu(o, gpu, bundle, pairs, settings, options, spec.rank, t0);
+    const policy = createTrainableModel(bundle, { method: o.lora ? 'lora' : 'full', ...spec });
+    const examples = referenced(o, bundle.config.vocab_size, policy, pairs, bundle.tokenizer);
     const { train, val } = splitRecords(examples, o.valSplit ?? 0.2, options.seed);
     const initial = meanMetrics(val.map((e) => evaluatePair(policy, e, settings)));
     const history = runTraining({
@@ -128,9 +144,39 @@ function run(o: AlignOptions): AlignResult {
     });
     const written = writeTrained(policy, o.output, o.lora ?? false, provenanceOf(o, settings, rank, options), o.format);
     const trainableParameters = policy.parameters().reduce((a, p) => a + p.data.length, 0);
-    return { ...written, ...settings, reference: o.refModel ?? o.model, trainPairs: train.length, valPairs: val.length, trainableParameters, initial, history, seconds: (performance.now() - t0) / 1000 };
+    return { ...written, ...settings, reference: o.refModel ?? o.model, trainPairs: train.length, valPairs: val.length, trainableParameters, initial, history, seconds: (performance.now() - t0) / 1000, backend: 'cpu' };
   } finally {
     bundle.tensors.close();
+  }
+}
+
+/** The GPU policy for `backend` webgpu (LoRA only), or auto's choice; undefined: the CPU. */
+function gpuPolicy(o: AlignOptions, bundle: ModelBundle, pairs: TokenizedPair[], options: TrainingOptions, spec: { rank: number; alpha: number; seed: number; targets?: string[] }): GpuTrainable | undefined {
+  const choice = o.backend ?? 'cpu';
+  if (choice === 'cpu' || !o.lora) return undefined;
+  const longest = pairs.reduce((m, p) => Math.max(m, p.chosen.length, p.rejected.length), 1);
+  const make = (): GpuTrainable => createGpuTrainable(bundle, { method: 'lora', ...spec, targets: spec.targets ?? ['q_proj', 'v_proj'], maxRows: 2 * Math.max(1, options.batchSize) * longest });
+  return choice === 'webgpu' ? make() : autoGpuTrainer(o.model, make, o.warn);
+}
+
+/** DPO / ORPO with the LoRA policy's step on the GPU (src/train/align/gpu-run.ts); the reference is the base on the GPU, or refModel on the CPU. */
+function runOnGpu(o: AlignOptions, gpu: GpuTrainable, bundle: ModelBundle, pairs: TokenizedPair[], settings: AlignSettings, options: TrainingOptions, rank: number, t0: number): AlignResult {
+  try {
+    const examples = o.refModel ? referenced(o, bundle.config.vocab_size, undefined, pairs, bundle.tokenizer) : gpuReference(gpu, pairs);
+    const { train, val } = splitRecords(examples, o.valSplit ?? 0.2, options.seed);
+    const initial = meanMetrics(val.map((e) => gpuEvaluatePair(gpu, e, settings)));
+    const history = runTraining({
+      params: gpu.parameters(), train, val, options, zeroGrad: () => undefined,
+      step: () => { throw new Error('align on the GPU runs whole steps through the device'); },
+      evaluate: (e) => gpuEvaluatePair(gpu, e, settings), device: alignDevice(gpu, settings),
+      ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    });
+    const written = writeTrained(gpu, o.output, true, provenanceOf(o, settings, rank, options), o.format);
+    const trainableParameters = gpu.parameters().reduce((a: number, p) => a + p.data.length, 0);
+    return { ...written, ...settings, reference: o.refModel ?? o.model, trainPairs: train.length, valPairs: val.length, trainableParameters, initial, history, seconds: (performance.now() - t0) / 1000, backend: 'webgpu', device: gpu.deviceDescription };
+  } finally {
+    gpu.close();
   }
 }
 

@@ -22,6 +22,8 @@ import { type DataTask, type TokenExample, loadDataset } from '../train/data/ind
 import { tokenExampleReport } from '../train/losses/token-example.js';
 import { runTraining } from '../train/loop.js';
 import { type Trainable, createTrainableModel } from '../train/model/index.js';
+import { autoGpuTrainer } from '../train/gpu/auto.js';
+import { createGpuTrainable, type GpuTrainable } from '../train/gpu/trainable.js';
 import { lossCurveSvg } from '../train/plot-svg.js';
 import type { EpochRecord, TrainingOptions, TrainingRun } from '../train/types.js';
 import { TOOL_VERSION } from './version.js';
@@ -54,6 +56,13 @@ export interface FinetuneOptions {
   plot?: string;
   onEpoch?: (r: EpochRecord) => void;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Where the training step runs (default cpu); webgpu: LoRA / QLoRA with the whole step on the GPU; auto:
+   * webgpu when a hardware adapter passes the inference parity gate on this model (as `apr run`'s auto), else cpu.
+   */
+  backend?: 'cpu' | 'webgpu' | 'auto';
+  /** Where auto's one-line notes go (default stderr). */
+  warn?: (line: string) => void;
 }
 
 export interface FinetuneResult {
@@ -72,6 +81,9 @@ export interface FinetuneResult {
   baseWeightBytes: number;
   plot?: string;
   seconds: number;
+  /** The backend the step ran on (auto resolved), and for webgpu the adapter's description. */
+  backend: 'cpu' | 'webgpu';
+  device?: string;
 }
 
 export interface MergeAdapterOptions {
@@ -188,14 +200,16 @@ function writeOutput(o: FinetuneOptions, method: FinetuneMethod, model: Trainabl
   }
 }
 
-function trainingRun(o: FinetuneOptions, model: Trainable, data: { train: TokenExample[]; val: TokenExample[] }, options: TrainingOptions): TrainingRun<TokenExample> {
+function trainingRun(o: FinetuneOptions, model: Trainable | GpuTrainable, data: { train: TokenExample[]; val: TokenExample[] }, options: TrainingOptions): TrainingRun<TokenExample> {
+  const gpu = 'device' in model ? model : undefined;
   return {
     params: model.parameters(),
     train: data.train,
     val: data.val,
     options,
     step: (e) => tokenExampleReport(model, e, true),
-    evaluate: (e) => tokenExampleReport(model, e, false),
+    evaluate: (e) => (gpu ? gpu.evaluateExample(e) : tokenExampleReport(model, e, false)),
+    ...(gpu ? { device: gpu.device } : {}),
     zeroGrad: () => model.zeroGrad(),
     ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
@@ -223,6 +237,19 @@ function settingsOf(o: FinetuneOptions): Settings {
   };
 }
 
+/** The CPU autograd trainer, or for `backend: 'webgpu'` (or an `auto` that finds a usable GPU) the GPU one (LoRA / QLoRA). */
+function trainable(o: FinetuneOptions, base: ModelBundle, s: Settings, options: TrainingOptions, data: { train: TokenExample[]; val: TokenExample[] }): Trainable | GpuTrainable {
+  const spec = { rank: s.rank, alpha: s.alpha, targets: s.targets, seed: options.seed };
+  const cpu = (): Trainable => createTrainableModel(base, { method: s.method, ...spec });
+  const choice = o.backend ?? 'cpu';
+  if (choice === 'cpu' || (choice === 'auto' && s.method === 'full')) return cpu();
+  if (s.method === 'full') throw new FormatError(o.model, 'method', 'full finetuning runs on the CPU only (--backend cpu); the GPU step trains lora and qlora');
+  const longest = [...data.train, ...data.val].reduce((m, e) => Math.max(m, e.tokens.length), 1);
+  const make = (): GpuTrainable => createGpuTrainable(base, { method: s.method as 'lora' | 'qlora', ...spec, maxRows: Math.max(1, options.batchSize) * longest });
+  if (choice === 'webgpu') return make();
+  return autoGpuTrainer(o.model, make, o.warn) ?? cpu();
+}
+
 function writePlot(path: string, history: readonly EpochRecord[], title: string): void {
   const svg = new TextEncoder().encode(lossCurveSvg(history, title));
   writeAtomically(path, (f) => f.write(svg));
@@ -237,8 +264,13 @@ function train(o: FinetuneOptions): FinetuneResult {
     if (!base.tokenizer) throw new FormatError(o.model, 'tokenizer', 'the model carries no tokenizer (needed to read the data)');
     const tokenizer = loadTokenizer(base.tokenizer, { source: `${o.model}: tokenizer`, modelConfig: base.config });
     const data = loadDataset(o.data, tokenizer, { ...s, seed: options.seed });
-    const model = createTrainableModel(base, { method: s.method, rank: s.rank, alpha: s.alpha, targets: s.targets, seed: options.seed });
-    const history = runTraining(trainingRun(o, model, data, options));
+    const model = trainable(o, base, s, options, data);
+    let history: EpochRecord[];
+    try {
+      history = runTraining(trainingRun(o, model, data, options));
+    } finally {
+      if ('device' in model) model.close();
+    }
     const written = writeOutput(o, s.method, model, provenance([o.model, o.data], { ...s, ...options }));
     if (o.plot !== undefined) writePlot(o.plot, history, `apr finetune ${s.method}: ${pathLabel(o.data)}`);
     return {
@@ -247,6 +279,7 @@ function train(o: FinetuneOptions): FinetuneResult {
       trainableParameters: model.parameters().reduce((a, p) => a + p.data.length, 0), baseWeightBytes: model.baseWeightBytes(),
       ...(o.plot !== undefined ? { plot: o.plot } : {}),
       seconds: (performance.now() - t0) / 1000,
+      ...('device' in model ? { backend: 'webgpu' as const, device: model.deviceDescription } : { backend: 'cpu' as const }),
     };
   } finally {
     base.tensors.close();

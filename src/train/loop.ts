@@ -79,6 +79,10 @@ function trainEpoch<E>(run: TrainingRun<E>, adam: AdamW, epoch: number, pos: Pos
   const tally = new Tally();
   for (let start = 0; start < order.length; start += group) {
     const idx = order.slice(start, start + group);
+    if (run.device) {
+      deviceStep(run, run.device, adam, idx, pos, tally);
+      continue;
+    }
     run.zeroGrad();
     for (const i of idx) {
       const e = run.train[i];
@@ -93,6 +97,17 @@ function trainEpoch<E>(run: TrainingRun<E>, adam: AdamW, epoch: number, pos: Pos
   }
   run.zeroGrad();
   return tally;
+}
+
+/** One optimizer step run on the device: the same schedule, order and AdamW step count as the CPU step. */
+function deviceStep<E>(run: TrainingRun<E>, device: NonNullable<TrainingRun<E>['device']>, adam: AdamW, idx: readonly number[], pos: Position, tally: Tally): void {
+  const o = run.options;
+  pos.lr = cosineLr(pos.step, { lr: o.lr, totalSteps: pos.totalSteps, warmupRatio: o.warmupRatio, minLrRatio: o.minLrRatio });
+  const examples = idx.map((i) => run.train[i]).filter((e): e is E => e !== undefined);
+  const step = ++adam.state.step;
+  for (const r of device.trainGroup(examples, { lr: pos.lr, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, step, batchSize: o.batchSize })) tally.add(r);
+  pos.step++;
+  run.onProgress?.(pos.step, pos.totalSteps);
 }
 
 function record(epoch: number, train: Tally, val: Tally | undefined, lr: number, seconds: number): EpochRecord {
@@ -127,6 +142,7 @@ export function runTraining<E>(run: TrainingRun<E>): EpochRecord[] {
     first = resumed.epoch;
     pos.step = resumed.step;
     pos.lr = history.at(-1)?.lr ?? 0;
+    run.device?.push(adam.state);
   }
   for (let epoch = first; epoch < o.epochs; epoch++) {
     const t0 = performance.now();
@@ -135,10 +151,12 @@ export function runTraining<E>(run: TrainingRun<E>): EpochRecord[] {
     const rec = record(epoch + 1, train, val, pos.lr, (performance.now() - t0) / 1000);
     history.push(rec);
     if (run.checkpointDir !== undefined) {
+      run.device?.pull(adam.state);
       const state: CheckpointState = { epoch: epoch + 1, step: pos.step, history, options: o, rngSeed: o.seed, trainCount: run.train.length };
       saveCheckpoint(run.checkpointDir, run.params, adam.state, state);
     }
     run.onEpoch?.(rec);
   }
+  run.device?.pull(adam.state);
   return history;
 }

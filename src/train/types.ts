@@ -104,6 +104,37 @@ export interface TrainingRun<E> {
   onProgress?(done: number, total: number): void;
   /** Directory for checkpoints (parameters + optimizer state + position) after each epoch; resumes from it. */
   readonly checkpointDir?: string;
+  /** A device that runs whole optimizer steps itself (the WebGPU trainer); the loop then only orders and schedules. */
+  readonly device?: DeviceTraining<E>;
+}
+
+/** The AdamW settings of one optimizer step a device runs (src/train/loop.ts computes them as for the CPU). */
+export interface DeviceUpdate {
+  readonly lr: number;
+  readonly weightDecay: number;
+  readonly maxGradNorm: number;
+  /** AdamW's step count after this update (1-based; the bias corrections). */
+  readonly step: number;
+  /** Examples per micro-batch (TrainingOptions.batchSize). */
+  readonly batchSize: number;
+}
+
+/** Optimizer moments of the parameters, in their order (src/train/optim/adamw.ts AdamWState). */
+export interface DeviceMoments {
+  readonly m: readonly Float32Array[];
+  readonly v: readonly Float32Array[];
+}
+
+/**
+ * Training on a device that holds the parameters, their gradients and AdamW moments: one call is one
+ * optimizer step over a group of examples (forward, backward, the mean over the group, clipping, AdamW).
+ */
+export interface DeviceTraining<E> {
+  trainGroup(examples: readonly E[], u: DeviceUpdate): StepReport[];
+  /** Copies the device's parameters into the host TrainParams and its moments into `state`. */
+  pull(state: DeviceMoments): void;
+  /** Copies the host parameters and `state` onto the device (a resumed checkpoint). */
+  push(state: DeviceMoments): void;
 }
 
 /** The run settings an op takes from its user, each optional (the op supplies its defaults), and its callbacks. */

@@ -4,7 +4,7 @@ import type { AlignMethod } from '../../train/align/run.js';
 import { floatOption, intOption } from '../program.js';
 import { CliError, printJson } from '../output.js';
 import { EpochTable, stepProgress, usage } from '../training-output.js';
-import { addTrainComputeFlags } from './train-compute.js';
+import { addTrainComputeFlags, trainBackendOf } from './train-compute.js';
 
 interface AlignCliOptions {
   method?: string;
@@ -26,6 +26,7 @@ interface AlignCliOptions {
   output?: string;
   format?: string;
   json?: boolean;
+  backend?: string;
   quiet?: boolean;
 }
 
@@ -75,7 +76,7 @@ export function registerAlign(program: Command): void {
     .option('-o, --output <path>', 'output: adapter folder with --lora, else a model (.apr, .gguf, or a SafeTensors folder)')
     .option('--format <fmt>', 'apr | gguf | safetensors for a full model (default from the output path)')
     .option('--json', 'print the result and history as JSON')
-    .option('--quiet', 'no progress bar'))
+    .option('--quiet', 'no progress bar'), true)
     .action((model: string, o: AlignCliOptions) => {
       const method = validate(o);
       const table = new EpochTable([['margin', 'reward_margin'], ['accuracy', 'accuracy'], ['val margin', 'val:reward_margin'], ['val accuracy', 'val:accuracy']], o.json ?? false, method === 'orpo' ? { train: 'nll', val: 'nll' } : null);
@@ -87,7 +88,7 @@ export function registerAlign(program: Command): void {
           ...(o.refModel ? { refModel: o.refModel } : {}), ...(o.alpha !== undefined ? { loraAlpha: o.alpha } : {}),
           ...(o.targets ? { targets: o.targets.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
           ...(o.lr !== undefined ? { lr: o.lr } : {}), ...(o.format ? { format: o.format } : {}),
-          onEpoch: (rec) => table.row(rec), onProgress: bar.onProgress,
+          onEpoch: (rec) => table.row(rec), onProgress: bar.onProgress, backend: trainBackendOf(o),
         });
         if (o.json) printJson(r);
         else printResult(r);

@@ -5,7 +5,7 @@ import type { TrainingOptions } from '../../train/types.js';
 import { floatOption, intOption } from '../program.js';
 import { CliError, oneOf, printJson } from '../output.js';
 import { EpochTable, stepProgress } from '../training-output.js';
-import { addTrainComputeFlags } from './train-compute.js';
+import { addTrainComputeFlags, trainBackendOf } from './train-compute.js';
 
 const METHODS: readonly FinetuneMethod[] = ['lora', 'qlora', 'full'];
 const TASKS: readonly DataTask[] = ['instruct', 'completion'];
@@ -38,6 +38,7 @@ interface FinetuneCliOptions {
   format?: string;
   json?: boolean;
   quiet?: boolean;
+  backend?: string;
 }
 
 function check(ok: boolean, message: string): void {
@@ -93,7 +94,7 @@ function runTrain(model: string, o: FinetuneCliOptions, output: string): void {
       assistantOnlyLoss: o.assistantOnlyLoss ?? true, completionOnlyLoss: o.completionOnlyLoss ?? true,
       merge: o.merge ?? false, ...(o.alpha !== undefined ? { alpha: o.alpha } : {}), ...(o.format ? { format: o.format } : {}),
       ...(o.checkpointDir ? { checkpointDir: o.checkpointDir } : {}), ...(o.plot ? { plot: o.plot } : {}),
-      onEpoch: (rec) => table.row(rec), onProgress: bar.onProgress,
+      onEpoch: (rec) => table.row(rec), onProgress: bar.onProgress, backend: trainBackendOf(o),
     });
     if (o.json) printJson(r);
     else printTrained(r);
@@ -135,7 +136,7 @@ export function registerFinetune(program: Command): void {
     .option('-o, --output <path>', 'adapter folder (lora/qlora), or model file (.apr, .gguf, folder for SafeTensors) with --merge or --method full')
     .option('--format <fmt>', 'apr | gguf | safetensors for a model output (default from the path)')
     .option('--json', 'print the result and the history as JSON')
-    .option('--quiet', 'no progress bar'))
+    .option('--quiet', 'no progress bar'), true)
     .action((model: string, o: FinetuneCliOptions) => {
       if (!o.output) throw new CliError('give -o <output>');
       if (o.adapter !== undefined) runMerge(model, o, o.output);

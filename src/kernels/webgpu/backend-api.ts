@@ -1,5 +1,6 @@
 import type { AttentionShape, Backend, InputNorm, SlotBuffers, SlotPlace } from '../types.js';
-import type { Bindable, GpuCounters } from './encoder.js';
+import type { Bindable, CommandRecorder, GpuCounters } from './encoder.js';
+import type { RopeTable } from './rope-table.js';
 import type { TileConfig } from './wgsl-matmul.js';
 
 /** The WebGPU backend's public types (the implementation is backend.ts). */
@@ -66,6 +67,10 @@ export interface WebGpuBackend extends Backend<GpuBuf, GpuWeight> {
   softmax(x: GpuBuf, n: number, dim: number): void;
   /** Submits everything recorded so far. */
   flush(): void;
+  /** The recorder this backend's calls go through: kernels of the training step record on it, in order with these calls. */
+  readonly recorder: CommandRecorder;
+  /** The host-built RoPE cos/sin table for `positions` positions (see rope-table.ts), shared with `rope`. */
+  ropeTable(headDim: number, theta: number, positions: number): RopeTable<GpuBuf>;
   /** Resolves when the device has finished all submitted work. */
   finish(): Promise<void>;
   /** The first device error seen (validation, out of memory), if any. */

@@ -12,7 +12,7 @@ import { MATMUL4_WGSL } from './wgsl-matmul-v4.js';
 import { BLOCKED_MATVEC, BLOCKED_MAX_N, MATVEC_GLU, MATVEC_GLU_NORM, MATVEC_QKV, MATVEC_QKV_NORM } from './wgsl-matvec.js';
 import { ADD, ADD_BIAS, ARGMAX, KV_STORE, RMSNORM_WGSL, ROPE, ROPE_KV, SOFTMAX, SWIGLU } from './wgsl-ops.js';
 import { WDECODE } from './wgsl-quant.js';
-import { ropeTables, type RopeTableSet } from './rope-table.js';
+import { type RopeTable, ropeTables, type RopeTableSet } from './rope-table.js';
 
 export type { GpuBuf, GpuWeight, WebGpuBackend, WebGpuBackendOptions, WebGpuFault } from './backend-api.js';
 
@@ -50,6 +50,14 @@ class WebGpu implements WebGpuBackend {
 
   get firstError(): string | undefined {
     return this.rec.firstError;
+  }
+
+  get recorder(): CommandRecorder {
+    return this.rec;
+  }
+
+  ropeTable(headDim: number, theta: number, positions: number): RopeTable<GpuBuf> {
+    return this.ropeTables.table(headDim, theta, positions);
   }
 
   counters(): GpuCounters {

@@ -1,9 +1,8 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { defineContract } from '../../contract/index.js';
 import type { AttentionShape, Backend, WeightMatrix } from '../types.js';
 import type { WebGpuBackendOptions } from './backend.js';
+import { moduleWorkers } from './worker-start.js';
 import { type BatchMessage, type InitMessage, type Op, STATE_BYTES } from './sync-protocol.js';
 
 /**
@@ -26,13 +25,9 @@ export interface SyncWebGpuOptions extends WebGpuBackendOptions {
   readonly timeoutMs?: number;
 }
 
-/** The device worker; from TypeScript sources (tests, tsx) it first registers tsx's loader in the worker. */
+/** The device worker (sync-worker.ts). */
 function startWorker(): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./sync-worker.js', here));
-  const api = pathToFileURL(createRequire(here).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
-  const target = new URL('./sync-worker.ts', here).href;
-  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); })`, { eval: true });
+  return moduleWorkers.start(import.meta.url, 'sync-worker');
 }
 
 const INIT_TIMEOUT_MS = 120_000;

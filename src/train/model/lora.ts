@@ -3,6 +3,7 @@ import { Rng } from '../../model/rng.js';
 import { kernelFloats } from '../autograd/linalg.js';
 import type { LinearParams } from '../autograd/linear.js';
 import type { TrainParam } from '../types.js';
+import type { ArchConfig } from '../../tensor/bundle.js';
 import { LINEAR_MODULES, type LayerParams, type LinearModule, type ModelParams, modulePath } from './params.js';
 
 /** One adapted projection: its PEFT module path and the trainable factors. */
@@ -72,4 +73,34 @@ export function attachLora(p: ModelParams, spec: LoraSpec): { params: ModelParam
     return next as unknown as LayerParams;
   });
   return { params: { ...p, layers }, modules };
+}
+
+/** [rows, cols] of projection `m` in a model of config `c` (as params.ts reads them). */
+export function projectionShape(c: ArchConfig, m: LinearModule): [number, number] {
+  const H = c.hidden_size;
+  const qDim = c.num_heads * c.head_dim;
+  const kvDim = c.num_kv_heads * c.head_dim;
+  const shapes: Record<LinearModule, [number, number]> = {
+    q_proj: [qDim, H], k_proj: [kvDim, H], v_proj: [kvDim, H], o_proj: [H, qDim],
+    gate_proj: [c.intermediate_size, H], up_proj: [c.intermediate_size, H], down_proj: [H, c.intermediate_size],
+  };
+  return shapes[m];
+}
+
+/**
+ * The adapter modules `attachLora` makes for a model of config `c`, in its order and with its initial values,
+ * without reading any base weight (the GPU step keeps the base on the device).
+ */
+export function initLoraModules(c: ArchConfig, spec: LoraSpec): AdapterModule[] {
+  const targets = checkTargets(spec.targets);
+  if (!Number.isInteger(spec.rank) || spec.rank < 1) throw new Error(`rank: expected a positive integer, got ${spec.rank}`);
+  const rng = new Rng(spec.seed);
+  const modules: AdapterModule[] = [];
+  for (let i = 0; i < c.num_layers; i++) {
+    for (const t of targets) {
+      const [rows, cols] = projectionShape(c, t);
+      modules.push(factors(modulePath(i, t), rows, cols, spec, rng));
+    }
+  }
+  return modules;
 }

@@ -31,6 +31,16 @@ export const trainForwardContract = defineContract<ForwardInput, Float32Array>({
   ],
 });
 
+/** adapter_config.json of a LoRA trained with `o` on the base at `basePath` (PEFT's keys and values). */
+export function loraAdapterConfig(o: { rank: number; alpha: number; targets: readonly string[] }, basePath: string): Record<string, unknown> {
+  return {
+    peft_type: 'LORA', task_type: 'CAUSAL_LM', r: o.rank, lora_alpha: o.alpha, target_modules: [...o.targets].sort(),
+    lora_dropout: 0, bias: 'none', fan_in_fan_out: false, use_rslora: false, use_dora: false,
+    // the base's file name only: an adapter folder names no path of the machine that trained it
+    base_model_name_or_path: pathLabel(basePath), inference_mode: true, init_lora_weights: true,
+  };
+}
+
 const MODE: Record<TrainableOptions['method'], BaseMode> = { full: 'train', lora: 'frozen', qlora: 'nf4' };
 
 class TrainableDecoder implements Trainable {
@@ -90,13 +100,7 @@ class TrainableDecoder implements Trainable {
   }
 
   adapterConfig(): Record<string, unknown> {
-    const o = this.opts;
-    return {
-      peft_type: 'LORA', task_type: 'CAUSAL_LM', r: o.rank, lora_alpha: o.alpha, target_modules: [...o.targets].sort(),
-      lora_dropout: 0, bias: 'none', fan_in_fan_out: false, use_rslora: false, use_dora: false,
-      // the base's file name only: an adapter folder names no path of the machine that trained it
-      base_model_name_or_path: pathLabel(this.base.source.path), inference_mode: true, init_lora_weights: true,
-    };
+    return loraAdapterConfig(this.opts, this.base.source.path);
   }
 
   toBundle(): ModelBundle {
