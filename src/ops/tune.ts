@@ -14,7 +14,8 @@ import { openModel } from '../formats/open.js';
 import { pathLabel } from '../formats/provenance.js';
 import type { ModelBundle } from '../tensor/bundle.js';
 import { loadTokenizer } from '../tokenizer/index.js';
-import { type DataTask, type Dataset, loadDataset } from '../train/data/index.js';
+import { type DataTask, type Dataset, loadDataset, type TokenExample } from '../train/data/index.js';
+import { createGpuTrainable } from '../train/gpu/trainable.js';
 import { runTraining } from '../train/loop.js';
 import { tokenExampleReport } from '../train/losses/token-example.js';
 import { createTrainableModel } from '../train/model/index.js';
@@ -45,6 +46,8 @@ export interface TuneOptions {
   /** Where to write the best configuration (YAML, a recipe's `finetune:` section). */
   output?: string;
   onTrial?: (t: TrialRecord) => void;
+  /** Where each trial's steps run (default cpu); webgpu: the GPU trainer (src/train/gpu), one per trial. */
+  backend?: 'cpu' | 'webgpu';
 }
 
 export interface TuneResult extends SearchResult {
@@ -84,13 +87,17 @@ class StopTrial extends Error {}
 
 function objectiveFor(base: ModelBundle, data: Dataset, o: TuneOptions, method: TuneMethod, seed: number): Objective {
   return (config, onEpoch) => {
-    const model = createTrainableModel(base, { method, rank: config.rank, alpha: config.alpha, targets: o.targets ?? ['q_proj', 'v_proj'], seed });
+    const spec = { rank: config.rank, alpha: config.alpha, targets: o.targets ?? ['q_proj', 'v_proj'], seed };
+    const longest = [...data.train, ...data.val].reduce((m, e) => Math.max(m, e.tokens.length), 1);
+    const gpu = o.backend === 'webgpu' ? createGpuTrainable(base, { method, ...spec, maxRows: longest }) : undefined;
+    const model = gpu ?? createTrainableModel(base, { method, ...spec });
     const losses: number[] = [];
     try {
-      runTraining({
+      runTraining<TokenExample>({
         params: model.parameters(), train: data.train, val: data.val,
         options: { epochs: config.epochs, batchSize: 1, gradAccum: 1, lr: config.lr, warmupRatio: 0, minLrRatio: 0, weightDecay: 0, maxGradNorm: 1, seed },
-        step: (e) => tokenExampleReport(model, e, true), evaluate: (e) => tokenExampleReport(model, e, false), zeroGrad: () => model.zeroGrad(),
+        step: (e) => tokenExampleReport(model, e, true), evaluate: (e) => (gpu ? gpu.evaluateExample(e) : tokenExampleReport(model, e, false)), zeroGrad: () => model.zeroGrad(),
+        ...(gpu ? { device: gpu.device } : {}),
         onEpoch: (rec) => {
           losses.push(rec.valLoss ?? Number.NaN);
           if (!onEpoch(rec.epoch, rec.valLoss ?? Number.NaN)) throw new StopTrial();
@@ -98,6 +105,8 @@ function objectiveFor(base: ModelBundle, data: Dataset, o: TuneOptions, method: 
       });
     } catch (err) {
       if (!(err instanceof StopTrial)) throw err;
+    } finally {
+      gpu?.close();
     }
     return losses;
   };

@@ -62,6 +62,7 @@ const finetune = z.strictObject({
   min_lr_ratio: ratio.optional(),
   weight_decay: num.min(0).optional(),
   max_grad_norm: num.min(0).optional(),
+  backend: z.enum(['cpu', 'webgpu', 'auto']).optional(),
   ...training,
   // upstream-only keys (accepted so upstream recipes validate; they change nothing here)
   model_size: z.string().optional(),
@@ -80,6 +81,7 @@ const align = z.strictObject({
   rank: pos.optional(),
   alpha: num.positive().optional(),
   targets: list.optional(),
+  backend: z.enum(['cpu', 'webgpu', 'auto']).optional(),
   ...training,
 });
 

@@ -19,7 +19,6 @@ const train = ['--data', data, '--rank', '4', '--epochs', '1', '--max-seq-len', 
 describe('--backend', () => {
   for (const [verb, args] of [
     ['distill', ['distill', draft, '--student', `init:${draft}`, '--data', data, '--quiet']],
-    ['tune', ['tune', draft, '--data', data, '--quiet']],
   ] as const) {
     it(`${verb} --backend webgpu: one-line usage error (exit 2) saying this verb has no GPU step`, () => {
       const r = runCli('apr', [...args, '--backend', 'webgpu', '-o', join(tmp.dir, `${verb}-gpu`)]);

@@ -110,3 +110,14 @@ describe('stageKey', () => {
     expect(await stageKey(stage({ data: 'init:random', epochs: 1 }), h)).not.toBe(base);
   });
 });
+
+describe('recipe backend keys', () => {
+  it('finetune and align take backend cpu | webgpu | auto (passed on as --backend); another value is refused', async () => {
+    const { recipeSchema } = await import('../../src/pipeline/schema.js');
+    const recipe = (finetune: Record<string, unknown>) => ({ model: { id: 'm.apr', output_dir: 'out' }, stages: ['finetune'], finetune: { data: 'd.jsonl', ...finetune } });
+    expect(recipeSchema.safeParse(recipe({ backend: 'webgpu' })).success).toBe(true);
+    expect(recipeSchema.safeParse(recipe({ backend: 'gpu' })).success).toBe(false);
+    expect(sectionFlags('finetune', { method: 'lora', backend: 'webgpu' })).toEqual(['--method', 'lora', '--backend', 'webgpu']);
+    expect(sectionFlags('align', { backend: 'auto', lora: true })).toEqual(['--backend', 'auto']);
+  });
+});

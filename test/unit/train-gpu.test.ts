@@ -5,6 +5,7 @@ import { openModel } from '../../src/formats/open.js';
 import { openLoraAdapter } from '../../src/formats/peft/open.js';
 import { type AlignResult, alignModel } from '../../src/ops/align.js';
 import { type FinetuneOptions, type FinetuneResult, finetune } from '../../src/ops/finetune.js';
+import { tune } from '../../src/ops/tune.js';
 import { IGNORE } from '../../src/train/losses/cross-entropy.js';
 import { exampleReports, packExamples } from '../../src/train/gpu/pack.js';
 import { initLoraModules } from '../../src/train/model/lora.js';
@@ -168,4 +169,19 @@ describe.skipIf(!gpu)(`finetune --backend webgpu against the CPU trainer${noGpuR
       expect(maxRelDiff(adapterFloats(join(tmp.dir, `${method}-gpu`)), adapterFloats(join(tmp.dir, `${method}-cpu`)))).toBeLessThan(ADAPTER_TOL);
     }, 600_000);
   }
+
+  it('[ob:train-webgpu-matches-cpu] tune --backend webgpu: every trial\'s held-out losses are the CPU trial\'s', () => {
+    const search = (backend: 'cpu' | 'webgpu') => tune({
+      model: BASE, data, budget: 2, method: 'lora', strategy: 'random', scheduler: 'none', scout: true, seed: 2, targets: ['q_proj', 'v_proj'],
+      task: 'completion', maxSeqLen: 24, valSplit: 0.25, backend,
+    });
+    const c = search('cpu');
+    const g = search('webgpu');
+    expect(g.trials.length).toBe(2);
+    g.trials.forEach((t, i) => {
+      const ct = c.trials[i];
+      expect(t.config).toEqual(ct?.config);
+      expect(Math.abs(t.valLoss - (ct?.valLoss ?? NaN))).toBeLessThan(LOSS_TOL * Math.max(1, t.valLoss));
+    });
+  }, 600_000);
 });

@@ -76,7 +76,7 @@ export function registerAlign(program: Command): void {
     .option('-o, --output <path>', 'output: adapter folder with --lora, else a model (.apr, .gguf, or a SafeTensors folder)')
     .option('--format <fmt>', 'apr | gguf | safetensors for a full model (default from the output path)')
     .option('--json', 'print the result and history as JSON')
-    .option('--quiet', 'no progress bar'), true)
+    .option('--quiet', 'no progress bar'), 'auto')
     .action((model: string, o: AlignCliOptions) => {
       const method = validate(o);
       const table = new EpochTable([['margin', 'reward_margin'], ['accuracy', 'accuracy'], ['val margin', 'val:reward_margin'], ['val accuracy', 'val:accuracy']], o.json ?? false, method === 'orpo' ? { train: 'nll', val: 'nll' } : null);

@@ -136,7 +136,7 @@ export function registerFinetune(program: Command): void {
     .option('-o, --output <path>', 'adapter folder (lora/qlora), or model file (.apr, .gguf, folder for SafeTensors) with --merge or --method full')
     .option('--format <fmt>', 'apr | gguf | safetensors for a model output (default from the path)')
     .option('--json', 'print the result and the history as JSON')
-    .option('--quiet', 'no progress bar'), true)
+    .option('--quiet', 'no progress bar'), 'auto')
     .action((model: string, o: FinetuneCliOptions) => {
       if (!o.output) throw new CliError('give -o <output>');
       if (o.adapter !== undefined) runMerge(model, o, o.output);

@@ -17,12 +17,18 @@ interface ComputeFlags {
   threads?: number;
 }
 
+/**
+ * What a verb's GPU step supports: none (webgpu refused, auto is the cpu), explicit (webgpu taken, auto is the
+ * cpu) or auto (webgpu taken, auto gated on the model as `apr run --backend auto`).
+ */
+export type GpuStep = 'none' | 'explicit' | 'auto';
+
 /** The backend the step runs on for `--backend`; throws the one-line usage error (exit 2) for what is not built. */
-function trainBackend(flags: ComputeFlags, gpuStep: boolean, verb: string): 'cpu' | 'webgpu' | 'auto' {
+function trainBackend(flags: ComputeFlags, gpu: GpuStep, verb: string): 'cpu' | 'webgpu' | 'auto' {
   const b = flags.backend ?? 'cpu';
   if (!(TRAIN_BACKENDS as readonly string[]).includes(b)) throw new CliError(`--backend must be auto, cpu or webgpu, got '${b}'`);
-  if (b === 'webgpu' && !gpuStep) throw new CliError(`--backend webgpu: ${verb} has no GPU training step yet (finetune --method lora|qlora has); use --backend cpu or auto`);
-  return b === 'webgpu' ? 'webgpu' : b === 'auto' && gpuStep ? 'auto' : 'cpu';
+  if (b === 'webgpu' && gpu === 'none') throw new CliError(`--backend webgpu: ${verb} has no GPU training step yet (finetune, align --lora and tune have); use --backend cpu or auto`);
+  return b === 'webgpu' ? 'webgpu' : b === 'auto' && gpu === 'auto' ? 'auto' : 'cpu';
 }
 
 /** The backend a training command's parsed flags ask for (after the preAction check). */
@@ -31,8 +37,8 @@ export function trainBackendOf(flags: ComputeFlags): 'cpu' | 'webgpu' | 'auto' {
 }
 
 /** Checks `--backend`, and makes `--threads N` APR_THREADS=N for the training products of this command. */
-function applyTrainCompute(flags: ComputeFlags, gpuStep: boolean, verb: string): 'cpu' | 'webgpu' | 'auto' {
-  const backend = trainBackend(flags, gpuStep, verb);
+function applyTrainCompute(flags: ComputeFlags, gpu: GpuStep, verb: string): 'cpu' | 'webgpu' | 'auto' {
+  const backend = trainBackend(flags, gpu, verb);
   if (flags.threads !== undefined) {
     if (flags.threads < 1) throw new CliError(`--threads must be ≥ 1, got ${flags.threads}`);
     process.env['APR_THREADS'] = String(flags.threads);
@@ -40,14 +46,12 @@ function applyTrainCompute(flags: ComputeFlags, gpuStep: boolean, verb: string):
   return backend;
 }
 
-/**
- * Adds `--backend` and `--threads` to a training command, applied before its action runs. `gpuStep`: the
- * command has a WebGPU step (finetune's LoRA / QLoRA), so `--backend webgpu` is taken rather than refused.
- */
-export function addTrainComputeFlags(cmd: Command, gpuStep = false): Command {
-  const gpuHelp = gpuStep ? 'webgpu (LoRA / QLoRA: the whole step on the GPU; exits 2 without a usable adapter)' : 'webgpu (not built for this command: exits 2)';
+/** Adds `--backend` and `--threads` to a training command, applied before its action runs. */
+export function addTrainComputeFlags(cmd: Command, gpu: GpuStep = 'none'): Command {
+  const gpuHelp = gpu !== 'none' ? 'webgpu (LoRA / QLoRA: the whole step on the GPU; exits 2 without a usable adapter)' : 'webgpu (not built for this command: exits 2)';
+  const autoHelp = gpu === 'auto' ? 'webgpu when a hardware adapter passes the parity gate on the model, as apr run --backend auto; else cpu' : 'the cpu';
   return cmd
-    .option('--backend <kind>', `training compute: cpu (every matrix product of the step on the worker pool; the default) | ${gpuHelp} | auto (${gpuStep ? 'webgpu when a hardware adapter passes the parity gate on the model, as apr run --backend auto; else cpu' : 'the cpu'})`, 'cpu')
+    .option('--backend <kind>', `training compute: cpu (every matrix product of the step on the worker pool; the default) | ${gpuHelp} | auto (${autoHelp})`, 'cpu')
     .option('--threads <n>', 'CPU threads for the training step\'s matrix products (sets APR_THREADS; default: APR_THREADS, else every core); results do not depend on it', intOption('--threads'))
-    .hook('preAction', (_cmd, action) => void applyTrainCompute(action.opts<ComputeFlags>(), gpuStep, action.name()));
+    .hook('preAction', (_cmd, action) => void applyTrainCompute(action.opts<ComputeFlags>(), gpu, action.name()));
 }

@@ -5,10 +5,11 @@ import type { TrialRecord, TuneScheduler, TuneStrategy } from '../../train/tune/
 import { DEFAULT_SPACE, type TuneSpace, spaceProblem } from '../../train/tune/space.js';
 import { floatOption, intOption } from '../program.js';
 import { CliError, oneOf, printJson, printTable } from '../output.js';
-import { addTrainComputeFlags } from './train-compute.js';
+import { addTrainComputeFlags, trainBackendOf } from './train-compute.js';
 
 interface TuneCliOptions {
   data?: string;
+  backend?: string;
   method: string;
   budget: number;
   strategy: string;
@@ -67,6 +68,7 @@ function runTune(model: string, o: TuneCliOptions): void {
     strategy: oneOf<TuneStrategy>('--strategy', o.strategy, ['random', 'tpe']), scheduler: oneOf<TuneScheduler>('--scheduler', o.scheduler, ['asha', 'none']),
     scout: o.scout ?? false, seed: o.seed, space: spaceOf(o), startup: o.startup, eta: o.eta, targets, task: oneOf<DataTask>('--task', o.task, ['instruct', 'completion']),
     maxSeqLen: o.maxSeqLen, valSplit: o.valSplit, ...(o.output !== undefined ? { output: o.output } : {}),
+    backend: trainBackendOf(o) === 'webgpu' ? 'webgpu' : 'cpu',
     onTrial: (t) => {
       if (!o.quiet && !o.json) process.stderr.write(`trial ${t.trial}/${o.budget}: ${trialRow(t).slice(1).join(' ')}\n`);
     },
@@ -100,6 +102,6 @@ export function registerTune(program: Command): void {
     .option('--val-split <f>', 'fraction of the records held out for the objective', floatOption('--val-split'), 0.2)
     .option('-o, --output <file.yaml>', "write the best configuration as a recipe's finetune: section")
     .option('--json', 'print every trial and the best as JSON')
-    .option('--quiet', 'no per-trial lines on stderr'))
+    .option('--quiet', 'no per-trial lines on stderr'), 'explicit')
     .action((model: string, o: TuneCliOptions) => runTune(model, o));
 }
