@@ -9,6 +9,8 @@
  * adapter bytes (checked: the row says "same"). The thread counts alternate within each repetition and the
  * best time of each is kept (the machine is shared). "parallel" is the share of the 1-thread time spent in
  * products that the pool splits, and "bound" the 2-thread ratio Amdahl's law allows with that share.
+ * The GPU rows (apr WebGPU LoRA / QLoRA against PEFT + torch on the same GPU, and the 7 B-shaped QLoRA step's
+ * peak memory) run on the device machine, which has no Node toolchain: bench/gpu/train-speed.sh.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';

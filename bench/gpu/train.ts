@@ -5,7 +5,7 @@
  * tokens/s, dispatches per step and the device bytes the trainer holds, and writes the model shape to
  * --shape-out for bench/gpu/peft_train.py (PEFT + torch on the same GPU).
  *   node train.mjs [--shape 1b|7b|small] [--method lora|qlora] [--batch 8] [--seq 512] [--steps 4] [--rank 16]
- *     [--targets q_proj,v_proj] [--shape-out shape.json] [--json]
+ *     [--targets q_proj,v_proj] [--checkpoint] [--shape-out shape.json] [--json]
  */
 import { randomFillSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ const SEQ = Number(flag('seq', '512'));
 const STEPS = Number(flag('steps', '4'));
 const RANK = Number(flag('rank', '16'));
 const TARGETS = flag('targets', 'q_proj,v_proj').split(',');
+const CHECKPOINT = process.argv.includes('--checkpoint');
 
 /** Random NF4 blocks (f16 absmax ≈ 0.05, so weights have a standard deviation near 0.02). */
 function randomNf4(count: number): Uint8Array {
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
   if (shapeOut) writeFileSync(shapeOut, JSON.stringify({ ...c, batch: BATCH, seq: SEQ, rank: RANK, targets: TARGETS, method: METHOD }));
   const t0 = performance.now();
   const modules = initLoraModules(c, { rank: RANK, alpha: 2 * RANK, targets: TARGETS, seed: 1 });
-  const trainer = new GpuLoraTrainer({ be, bundle, form: 'stored', modules, rank: RANK, scale: 2, maxRows: BATCH * SEQ, maxChunkBytes: Math.min(256 * 2 ** 20, gpu.limits.maxStorageBufferBindingSize) });
+  const trainer = new GpuLoraTrainer({ be, bundle, form: 'stored', modules, rank: RANK, scale: 2, maxRows: BATCH * SEQ, maxChunkBytes: Math.min(256 * 2 ** 20, gpu.limits.maxStorageBufferBindingSize), checkpoint: CHECKPOINT });
   const loadS = (performance.now() - t0) / 1000;
   const examples = Array.from({ length: BATCH }, (_v, b) => ({ tokens: Array.from({ length: SEQ }, (_w, i) => (b * 7919 + i * 104729) % c.vocab_size) }));
   const micro = [packExamples(examples, BATCH)];
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
   const secs = (performance.now() - t1) / 1000;
   const tokPerS = (STEPS * BATCH * SEQ) / secs;
   const row = {
-    gpu: gpu.description, shape: SHAPE, method: METHOD, batch: BATCH, seq: SEQ, rank: RANK, targets: TARGETS, steps: STEPS,
+    gpu: gpu.description, shape: SHAPE, method: METHOD, checkpoint: CHECKPOINT, batch: BATCH, seq: SEQ, rank: RANK, targets: TARGETS, steps: STEPS,
     tokPerS: Math.round(tokPerS), stepMs: Math.round((1000 * secs) / STEPS), dispatchesPerStep: Math.round((be.counters().dispatches - d0) / STEPS),
     trainerDeviceMiB: Math.round(trainer.deviceBytes / 2 ** 20), baseMiB: Math.round(trainer.base.bytes / 2 ** 20), loadS: Math.round(loadS),
     meanRowLoss: losses.reduce((a, b) => a + b, 0) / losses.length,

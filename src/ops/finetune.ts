@@ -63,6 +63,8 @@ export interface FinetuneOptions {
   backend?: 'cpu' | 'webgpu' | 'auto';
   /** Where auto's one-line notes go (default stderr). */
   warn?: (line: string) => void;
+  /** GPU step: per-layer gradient checkpointing (less device memory, one more forward pass); same adapter bytes. */
+  gradientCheckpointing?: boolean;
 }
 
 export interface FinetuneResult {
@@ -245,7 +247,7 @@ function trainable(o: FinetuneOptions, base: ModelBundle, s: Settings, options: 
   if (choice === 'cpu' || (choice === 'auto' && s.method === 'full')) return cpu();
   if (s.method === 'full') throw new FormatError(o.model, 'method', 'full finetuning runs on the CPU only (--backend cpu); the GPU step trains lora and qlora');
   const longest = [...data.train, ...data.val].reduce((m, e) => Math.max(m, e.tokens.length), 1);
-  const make = (): GpuTrainable => createGpuTrainable(base, { method: s.method as 'lora' | 'qlora', ...spec, maxRows: Math.max(1, options.batchSize) * longest });
+  const make = (): GpuTrainable => createGpuTrainable(base, { method: s.method as 'lora' | 'qlora', ...spec, maxRows: Math.max(1, options.batchSize) * longest, checkpoint: o.gradientCheckpointing ?? false });
   if (choice === 'webgpu') return make();
   return autoGpuTrainer(o.model, make, o.warn) ?? cpu();
 }

@@ -149,6 +149,13 @@ describe.skipIf(!gpu)(`finetune --backend webgpu against the CPU trainer${noGpuR
     expect(bytes('gpu-c').equals(bytes('gpu-a'))).toBe(true);
   }, 600_000);
 
+  it('[ob:train-webgpu-deterministic] gradient checkpointing (each layer recomputed in the backward pass) writes the same adapter bytes', () => {
+    run('gpu-full', 'webgpu', 'qlora', 3);
+    run('gpu-ckpt', 'webgpu', 'qlora', 3, { gradientCheckpointing: true });
+    const bytes = (d: string): Buffer => readFileSync(join(tmp.dir, d, 'adapter_model.safetensors'));
+    expect(bytes('gpu-ckpt').equals(bytes('gpu-full'))).toBe(true);
+  }, 600_000);
+
   for (const method of ['dpo', 'orpo'] as const) {
     it(`[ob:train-webgpu-matches-cpu] align ${method} --lora: the policy's step on the GPU trains the CPU's adapter; the reference is the base on the GPU`, () => {
       const align = (out: string, backend: 'cpu' | 'webgpu'): AlignResult => alignModel({

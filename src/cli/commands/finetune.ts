@@ -39,6 +39,7 @@ interface FinetuneCliOptions {
   json?: boolean;
   quiet?: boolean;
   backend?: string;
+  gradientCheckpointing?: boolean;
 }
 
 function check(ok: boolean, message: string): void {
@@ -83,6 +84,7 @@ function runTrain(model: string, o: FinetuneCliOptions, output: string): void {
   check(o.valSplit >= 0 && o.valSplit < 1, '--val-split must be in [0, 1)');
   check(o.maxSeqLen >= 2, '--max-seq-len must be ≥ 2');
   check(!(method === 'full' && o.merge), '--merge is for lora/qlora (full finetuning writes the model itself)');
+  check(!(o.gradientCheckpointing && trainBackendOf(o) === 'cpu'), '--gradient-checkpointing is for the GPU step (--backend webgpu or auto); the CPU trainer keeps its tape');
   const targets = o.targets.split(',').map((s) => s.trim()).filter(Boolean);
   check(targets.length > 0, '--targets must name at least one module');
   const training = trainingOptions(o);
@@ -94,7 +96,7 @@ function runTrain(model: string, o: FinetuneCliOptions, output: string): void {
       assistantOnlyLoss: o.assistantOnlyLoss ?? true, completionOnlyLoss: o.completionOnlyLoss ?? true,
       merge: o.merge ?? false, ...(o.alpha !== undefined ? { alpha: o.alpha } : {}), ...(o.format ? { format: o.format } : {}),
       ...(o.checkpointDir ? { checkpointDir: o.checkpointDir } : {}), ...(o.plot ? { plot: o.plot } : {}),
-      onEpoch: (rec) => table.row(rec), onProgress: bar.onProgress, backend: trainBackendOf(o),
+      onEpoch: (rec) => table.row(rec), onProgress: bar.onProgress, backend: trainBackendOf(o), gradientCheckpointing: o.gradientCheckpointing ?? false,
     });
     if (o.json) printJson(r);
     else printTrained(r);
@@ -132,6 +134,7 @@ export function registerFinetune(program: Command): void {
     .option('--max-grad-norm <f>', 'global gradient-norm clip (0 = off)', floatOption('--max-grad-norm'), 1)
     .option('--checkpoint-dir <dir>', 'save parameters + optimizer state after every epoch; resume from it')
     .option('--plot <file.svg>', 'write the train/val loss curve as SVG')
+    .option('--gradient-checkpointing', 'GPU step (--backend webgpu): keep one layer\'s activations instead of all and recompute each layer in the backward pass (less device memory, about one more forward pass; the same adapter bytes)')
     .option('--merge', 'write the base model with the adapter merged instead of the adapter')
     .option('-o, --output <path>', 'adapter folder (lora/qlora), or model file (.apr, .gguf, folder for SafeTensors) with --merge or --method full')
     .option('--format <fmt>', 'apr | gguf | safetensors for a model output (default from the path)')

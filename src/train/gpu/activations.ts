@@ -27,7 +27,9 @@ export interface LayerActs {
 
 export interface StepBuffers {
   readonly rows: number;
+  /** Per layer; with `checkpoint` only `x` is the layer's own, the rest one set all layers share. */
   readonly layers: readonly LayerActs[];
+  readonly checkpoint: boolean;
   /** The last layer's output, and the final norm of it. */
   readonly xOut: GpuBuf;
   readonly hf: GpuBuf;
@@ -65,7 +67,12 @@ export function logitsChunkRows(rows: number, vocab: number, maxBytes: number): 
   return Math.min(fit, Math.ceil(rows / 64) * 64);
 }
 
-export function allocStepBuffers(be: WebGpuBackend, c: ArchConfig, rows: number, lora: { rank: number; modules: readonly string[] }, maxChunkBytes: number): StepBuffers {
+/**
+ * `checkpoint`: per-layer gradient checkpointing — each layer keeps only its input x; everything else is one
+ * set shared by all layers, which the backward pass refills by running the layer forward again (the same
+ * kernels on the same input, so the values are bit for bit the first pass's).
+ */
+export function allocStepBuffers(be: WebGpuBackend, c: ArchConfig, rows: number, lora: { rank: number; modules: readonly string[] }, maxChunkBytes: number, checkpoint = false): StepBuffers {
   const H = c.hidden_size;
   const qDim = c.num_heads * c.head_dim;
   const kvDim = c.num_kv_heads * c.head_dim;
@@ -75,15 +82,17 @@ export function allocStepBuffers(be: WebGpuBackend, c: ArchConfig, rows: number,
     floats += Math.max(1, len);
     return be.alloc(Math.max(1, len));
   };
-  const layers = Array.from({ length: c.num_layers }, (): LayerActs => ({
+  const layerSet = (): LayerActs => ({
     x: a(rows * H), h1: a(rows * H), q: a(rows * qDim), k: a(rows * kvDim), v: a(rows * kvDim), att: a(rows * qDim),
     lse: a(rows * c.num_heads), x1: a(rows * H), h2: a(rows * H), gate: a(rows * I), up: a(rows * I), act: a(rows * I),
     loraU: new Map(lora.modules.map((m) => [m, a(rows * lora.rank)])),
-  }));
+  });
+  const shared = checkpoint ? layerSet() : undefined;
+  const layers = Array.from({ length: c.num_layers }, (_v, i): LayerActs => (shared ? (i === 0 ? shared : { ...shared, x: a(rows * H) }) : layerSet()));
   const chunkRows = logitsChunkRows(rows, c.vocab_size, maxChunkBytes);
   const widest = Math.max(H, qDim, I);
   return {
-    rows, layers, xOut: a(rows * H), hf: a(rows * H), chunkRows, logits: a(chunkRows * c.vocab_size),
+    rows, layers, checkpoint, xOut: a(rows * H), hf: a(rows * H), chunkRows, logits: a(chunkRows * c.vocab_size),
     dX: a(rows * H), dTmp: a(rows * H), dH: a(rows * H), dQ: a(rows * qDim), dK: a(rows * kvDim), dV: a(rows * kvDim),
     dAtt: a(rows * qDim), dAct: a(rows * I), dGate: a(rows * I), dUp: a(rows * I), rs: a(rows), attScratch: a(rows * c.num_heads),
     loraOut: a(rows * widest), loraDu: a(rows * lora.rank), loraDx: a(rows * widest), partials: a(4096), sumsq: a(64),
@@ -95,8 +104,10 @@ export function allocStepBuffers(be: WebGpuBackend, c: ArchConfig, rows: number,
 
 /** Releases every buffer of `s`. */
 export function releaseStepBuffers(be: WebGpuBackend, s: StepBuffers): void {
+  const seen = new Set<GpuBuf>();
   for (const l of s.layers) {
-    for (const b of [l.x, l.h1, l.q, l.k, l.v, l.att, l.lse, l.x1, l.h2, l.gate, l.up, l.act, ...l.loraU.values()]) be.release(b);
+    for (const b of [l.x, l.h1, l.q, l.k, l.v, l.att, l.lse, l.x1, l.h2, l.gate, l.up, l.act, ...l.loraU.values()]) if (!seen.has(b)) seen.add(b);
   }
+  for (const b of seen) be.release(b);
   for (const b of [s.xOut, s.hf, s.logits, s.dX, s.dTmp, s.dH, s.dQ, s.dK, s.dV, s.dAtt, s.dAct, s.dGate, s.dUp, s.rs, s.attScratch, s.loraOut, s.loraDu, s.loraDx, s.partials, s.sumsq]) be.release(b);
 }

@@ -4,7 +4,7 @@ import { recordAxpy, recordBackInput, recordBackWeight, recordRopeRows, recordSw
 import { RMSNORM_BACK_X } from '../../kernels/webgpu/wgsl-backward.js';
 import { recorders } from '../../kernels/webgpu/encoder.js';
 import type { LinearModule } from '../model/params.js';
-import { recordHeadLoss, rowView, type StepContext } from './forward.js';
+import { recordBlock, recordHeadLoss, rowView, type StepContext } from './forward.js';
 
 /**
  * The backward pass of one packed micro-batch, the reverse of forward.ts: the gradient of the weighted
@@ -80,5 +80,9 @@ export function recordLossAndBackward(ctx: StepContext): void {
   const H = c.hidden_size;
   recordHeadLoss(ctx, (head, dLogits, r0, count) => recordBackInput(be.recorder, head, dLogits, count, rowView(s.dH, r0, count, H), false));
   rmsnormBackInto(ctx, s.xOut, ctx.base.norm, s.dH, s.dX, false);
-  for (let l = c.num_layers - 1; l >= 0; l--) blockBack(ctx, l);
+  for (let l = c.num_layers - 1; l >= 0; l--) {
+    // checkpointing: refill the shared activations with layer l's (its output goes to hf, free once the head's backward is recorded)
+    if (s.checkpoint) recordBlock(ctx, l, s.hf);
+    blockBack(ctx, l);
+  }
 }

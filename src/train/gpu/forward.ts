@@ -59,7 +59,8 @@ function rope(ctx: StepContext, x: GpuBuf, heads: number, inverse: boolean): voi
   recordRopeRows(be.recorder, x, table, ctx.rows.pos, ctx.n, heads, c.head_dim, inverse);
 }
 
-function block(ctx: StepContext, l: number, out: GpuBuf): void {
+/** Layer l of the forward pass from its input s.layers[l].x into `out` (the backward pass reruns it under checkpointing). */
+export function recordBlock(ctx: StepContext, l: number, out: GpuBuf): void {
   const { be, c, n } = ctx;
   const a = ctx.s.layers[l];
   const layer = ctx.base.layers[l];
@@ -88,7 +89,7 @@ export function recordForward(ctx: StepContext, ids: ArrayLike<number>): void {
   const { be, c, s } = ctx;
   const first = s.layers[0];
   be.embed(ctx.base.embed, ids, first ? first.x : s.xOut);
-  for (let l = 0; l < c.num_layers; l++) block(ctx, l, s.layers[l + 1]?.x ?? s.xOut);
+  for (let l = 0; l < c.num_layers; l++) recordBlock(ctx, l, s.layers[l + 1]?.x ?? s.xOut);
   be.rmsnorm(s.xOut, ctx.base.norm, c.rms_norm_eps, ctx.n, c.hidden_size, s.hf);
 }
 

@@ -19,7 +19,7 @@ export interface ModuleInit {
 }
 
 export type TrainerRequest =
-  | { readonly kind: 'init'; readonly modelPath: string; readonly form: BaseForm; readonly modules: ModuleInit[]; readonly rank: number; readonly scale: number; readonly maxRows: number }
+  | { readonly kind: 'init'; readonly modelPath: string; readonly form: BaseForm; readonly modules: ModuleInit[]; readonly rank: number; readonly scale: number; readonly maxRows: number; readonly checkpoint: boolean }
   | { readonly kind: 'train'; readonly micro: PackedRows[]; readonly update: GroupUpdate }
   | { readonly kind: 'eval'; readonly micro: PackedRows }
   | { readonly kind: 'forward'; readonly micro: PackedRows }

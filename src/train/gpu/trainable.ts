@@ -26,6 +26,8 @@ export interface GpuTrainableOptions {
   readonly seed: number;
   /** Most rows of one packed micro-batch (examples per micro-batch × longest example). */
   readonly maxRows: number;
+  /** Per-layer gradient checkpointing: one layer's activations on the device instead of all, one more forward pass. */
+  readonly checkpoint?: boolean;
 }
 
 export interface GpuTrainable extends Trainable {
@@ -69,7 +71,7 @@ class GpuTrainableModel implements GpuTrainable {
     this.offsets = flattenModules(this.modules).offsets;
     this.channel = TrainerChannel.open();
     const modules = this.modules.map((m) => ({ module: m.module, aName: m.a.name, aShape: [...m.a.shape], a: m.a.data, bName: m.b.name, bShape: [...m.b.shape], b: m.b.data }));
-    const init = this.start({ kind: 'init', modelPath: base.source.path, form: opts.method === 'qlora' ? 'nf4' : 'stored', modules, rank: opts.rank, scale: opts.alpha / opts.rank, maxRows: opts.maxRows });
+    const init = this.start({ kind: 'init', modelPath: base.source.path, form: opts.method === 'qlora' ? 'nf4' : 'stored', modules, rank: opts.rank, scale: opts.alpha / opts.rank, maxRows: opts.maxRows, checkpoint: opts.checkpoint ?? false });
     this.deviceDescription = init.description;
     this.baseBytes = init.baseBytes;
     this.deviceBytes = init.deviceBytes;

@@ -30,6 +30,8 @@ export interface GpuTrainerInit {
   /** Largest logits chunk in bytes (default 256 MiB or the device's binding limit). */
   readonly maxChunkBytes?: number;
   readonly onLayer?: (done: number, total: number) => void;
+  /** Per-layer gradient checkpointing (activations.ts): one layer's activations instead of all, one more forward pass. */
+  readonly checkpoint?: boolean;
 }
 
 export interface GroupUpdate {
@@ -56,7 +58,7 @@ export class GpuLoraTrainer {
     this.base = uploadBase(be, bundle, init.form, init.onLayer);
     this.lora = uploadLora(be, init.modules, init.scale);
     const modules = [...new Set(init.modules.map((m) => m.module.split('.').at(-1) ?? ''))];
-    this.s = allocStepBuffers(be, bundle.config, init.maxRows, { rank: init.rank, modules }, init.maxChunkBytes ?? 256 * 2 ** 20);
+    this.s = allocStepBuffers(be, bundle.config, init.maxRows, { rank: init.rank, modules }, init.maxChunkBytes ?? 256 * 2 ** 20, init.checkpoint ?? false);
     this.rowBufs = { pos: be.alloc(init.maxRows), seg: be.alloc(init.maxRows), segEnd: be.alloc(init.maxRows), targets: be.alloc(init.maxRows), rowWeight: be.alloc(init.maxRows) };
     this.rowLoss = be.alloc(init.maxRows);
   }

@@ -29,7 +29,7 @@ async function start(r: Extract<TrainerRequest, { kind: 'init' }>): Promise<Trai
   closeModel = () => bundle.tensors.close();
   const be = createWebGpuBackend(a.gpu);
   const maxChunkBytes = Math.min(256 * 2 ** 20, a.gpu.limits.maxStorageBufferBindingSize);
-  trainer = new GpuLoraTrainer({ be, bundle, form: r.form, modules: modules(r.modules), rank: r.rank, scale: r.scale, maxRows: r.maxRows, maxChunkBytes });
+  trainer = new GpuLoraTrainer({ be, bundle, form: r.form, modules: modules(r.modules), rank: r.rank, scale: r.scale, maxRows: r.maxRows, maxChunkBytes, checkpoint: r.checkpoint });
   return { ok: true, kind: 'init', description: be.description, baseBytes: trainer.base.bytes, deviceBytes: trainer.deviceBytes };
 }
 
