@@ -12,6 +12,7 @@
  * single-sequence greedy run's (batch invariance on this card). Also prints the cost of one small dispatch.
  *   node batch.mjs [--batch 1,2,4,8,16,32] [--quant Q4_K_M] [--layers 22] [--prompt 32] [--tokens 64]
  *                  [--small] [--card NAME] [--matvec blocked|scalar] [--submit-every N] [--dawn-features …]
+ *                  [--chunked-max N] (largest n the blocked matvec takes; above it the tiled product: 8 tries it from n = 9)
  */
 import { boundFields, dispatchCost, measureBandwidths } from './bandwidth.js';
 import { benchGpu } from './gpu-flags.js';
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
   const bw = await measureBandwidths(gpu.device, gpu.description);
   const bundle = gpuSyntheticBundle(quant, layers, small);
   const weightBytes = matrixBytesPerToken(bundle);
-  const be = createWebGpuBackend(gpu, { blockedMatvec: flag('matvec', 'blocked') === 'blocked', submitEvery: Number(flag('submit-every', '40')) });
+  const be = createWebGpuBackend(gpu, { blockedMatvec: flag('matvec', 'blocked') === 'blocked', submitEvery: Number(flag('submit-every', '40')), chunkedMatvecMaxN: Number(flag('chunked-max', '32')) });
   const t0 = performance.now();
   const model = loadModel(bundle, { backend: be, keepQuantized: true });
   await be.finish();

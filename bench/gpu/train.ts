@@ -84,6 +84,7 @@ async function main(): Promise<void> {
   const modules = initLoraModules(c, { rank: RANK, alpha: 2 * RANK, targets: TARGETS, seed: 1 });
   const trainer = new GpuLoraTrainer({ be, bundle, form: 'stored', modules, rank: RANK, scale: 2, maxRows: BATCH * SEQ, maxChunkBytes: Math.min(256 * 2 ** 20, gpu.limits.maxStorageBufferBindingSize), checkpoint: CHECKPOINT });
   const loadS = (performance.now() - t0) / 1000;
+  process.stderr.write(`loaded in ${loadS.toFixed(1)} s: the trainer holds ${Math.round(trainer.deviceBytes / 2 ** 20)} MiB of device buffers (base ${Math.round(trainer.base.bytes / 2 ** 20)} MiB) for ${BATCH} × ${SEQ} rows${CHECKPOINT ? ', checkpointed' : ''}\n`);
   const examples = Array.from({ length: BATCH }, (_v, b) => ({ tokens: Array.from({ length: SEQ }, (_w, i) => (b * 7919 + i * 104729) % c.vocab_size) }));
   const micro = [packExamples(examples, BATCH)];
   const update = (step: number) => ({ lr: 1e-4, weightDecay: 0, maxGradNorm: 1, step });
