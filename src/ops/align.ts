@@ -133,21 +133,26 @@ function run(o: AlignOptions): AlignResult {
     const spec = { rank, alpha: o.loraAlpha ?? 2 * rank, seed: options.seed, ...(o.targets ? { targets: o.targets } : {}) };
     const gpu = gpuPolicy(o, bundle, pairs, options, spec);
     if (gpu) return runOnGpu(o, gpu, bundle, pairs, settings, options, spec.rank, t0);
-    const policy = createTrainableModel(bundle, { method: o.lora ? 'lora' : 'full', ...spec });
-    const examples = referenced(o, bundle.config.vocab_size, policy, pairs, bundle.tokenizer);
-    const { train, val } = splitRecords(examples, o.valSplit ?? 0.2, options.seed);
-    const initial = meanMetrics(val.map((e) => evaluatePair(policy, e, settings)));
-    const history = runTraining({
-      ...alignRun({ policy, train, val, settings, options }),
-      ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
-      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-    });
-    const written = writeTrained(policy, o.output, o.lora ?? false, provenanceOf(o, settings, rank, options), o.format);
-    const trainableParameters = policy.parameters().reduce((a, p) => a + p.data.length, 0);
-    return { ...written, ...settings, reference: o.refModel ?? o.model, trainPairs: train.length, valPairs: val.length, trainableParameters, initial, history, seconds: (performance.now() - t0) / 1000, backend: 'cpu' };
+    return runOnCpu(o, bundle, pairs, settings, options, spec, t0);
   } finally {
     bundle.tensors.close();
   }
+}
+
+/** DPO / ORPO with the CPU autograd policy (full or LoRA). */
+function runOnCpu(o: AlignOptions, bundle: ModelBundle, pairs: TokenizedPair[], settings: AlignSettings, options: TrainingOptions, spec: { rank: number; alpha: number; seed: number; targets?: string[] }, t0: number): AlignResult {
+  const policy = createTrainableModel(bundle, { method: o.lora ? 'lora' : 'full', ...spec });
+  const examples = referenced(o, bundle.config.vocab_size, policy, pairs, bundle.tokenizer);
+  const { train, val } = splitRecords(examples, o.valSplit ?? 0.2, options.seed);
+  const initial = meanMetrics(val.map((e) => evaluatePair(policy, e, settings)));
+  const history = runTraining({
+    ...alignRun({ policy, train, val, settings, options }),
+    ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  const written = writeTrained(policy, o.output, o.lora ?? false, provenanceOf(o, settings, spec.rank, options), o.format);
+  const trainableParameters = policy.parameters().reduce((a, p) => a + p.data.length, 0);
+  return { ...written, ...settings, reference: o.refModel ?? o.model, trainPairs: train.length, valPairs: val.length, trainableParameters, initial, history, seconds: (performance.now() - t0) / 1000, backend: 'cpu' };
 }
 
 /** The GPU policy for `backend` webgpu (LoRA only), or auto's choice; undefined: the CPU. */

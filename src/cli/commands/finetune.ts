@@ -76,15 +76,20 @@ function runMerge(model: string, o: FinetuneCliOptions, output: string): void {
   else printMerged(r);
 }
 
-function runTrain(model: string, o: FinetuneCliOptions, output: string): void {
-  if (o.data === undefined) throw new CliError('give --data <train.jsonl> (or --adapter <dir> --merge to merge an adapter)');
-  const method = oneOf('--method', o.method, METHODS);
-  const task = oneOf('--task', o.task, TASKS);
+/** The training flags' one-line usage errors. */
+function checkTrainFlags(o: FinetuneCliOptions, method: FinetuneMethod): void {
   check(o.rank >= 1, '--rank must be ≥ 1');
   check(o.valSplit >= 0 && o.valSplit < 1, '--val-split must be in [0, 1)');
   check(o.maxSeqLen >= 2, '--max-seq-len must be ≥ 2');
   check(!(method === 'full' && o.merge), '--merge is for lora/qlora (full finetuning writes the model itself)');
   check(!(o.gradientCheckpointing && trainBackendOf(o) === 'cpu'), '--gradient-checkpointing is for the GPU step (--backend webgpu or auto); the CPU trainer keeps its tape');
+}
+
+function runTrain(model: string, o: FinetuneCliOptions, output: string): void {
+  if (o.data === undefined) throw new CliError('give --data <train.jsonl> (or --adapter <dir> --merge to merge an adapter)');
+  const method = oneOf('--method', o.method, METHODS);
+  const task = oneOf('--task', o.task, TASKS);
+  checkTrainFlags(o, method);
   const targets = o.targets.split(',').map((s) => s.trim()).filter(Boolean);
   check(targets.length > 0, '--targets must name at least one module');
   const training = trainingOptions(o);

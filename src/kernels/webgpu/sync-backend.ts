@@ -27,7 +27,7 @@ export interface SyncWebGpuOptions extends WebGpuBackendOptions {
 
 /** The device worker (sync-worker.ts). */
 function startWorker(): Worker {
-  return moduleWorkers.start(import.meta.url, 'sync-worker');
+  return moduleWorkers.start(import.meta.url, new URL('./sync-worker.js', import.meta.url));
 }
 
 const INIT_TIMEOUT_MS = 120_000;

@@ -61,7 +61,7 @@ export interface StepBuffers {
 }
 
 /** Rows of a logits chunk: a multiple of 64 (a 256-byte aligned range of every row array) within `maxBytes`. */
-export function logitsChunkRows(rows: number, vocab: number, maxBytes: number): number {
+function logitsChunkRows(rows: number, vocab: number, maxBytes: number): number {
   const fit = Math.floor(maxBytes / (4 * vocab) / 64) * 64;
   if (fit < 64) throw new RangeError(`webgpu training: a 64-row logits chunk of vocab ${vocab} exceeds the ${maxBytes}-byte buffer limit`);
   return Math.min(fit, Math.ceil(rows / 64) * 64);

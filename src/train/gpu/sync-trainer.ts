@@ -25,7 +25,7 @@ export class TrainerChannel {
   }
 
   static open(): TrainerChannel {
-    const w = moduleWorkers.start(import.meta.url, 'worker');
+    const w = moduleWorkers.start(import.meta.url, new URL('./worker.js', import.meta.url));
     w.unref();
     return new TrainerChannel(w);
   }

@@ -3,7 +3,7 @@ import type { GpuCounters } from '../../kernels/webgpu/encoder.js';
 import { recordAdamW, recordSumSquares } from '../../kernels/webgpu/train-ops.js';
 import type { ModelBundle } from '../../tensor/bundle.js';
 import type { AdapterModule } from '../model/lora.js';
-import { allocStepBuffers, type StepBuffers } from './activations.js';
+import { allocStepBuffers, releaseStepBuffers, type StepBuffers } from './activations.js';
 import { recordLossAndBackward } from './backward.js';
 import { type BaseForm, type GpuBase, uploadBase } from './base-weights.js';
 import { recordForward, recordHeadLoss, type RowBuffers, type StepContext } from './forward.js';
@@ -160,6 +160,17 @@ export class GpuLoraTrainer {
   async readState(): Promise<{ params: Float32Array; m: Float32Array; v: Float32Array }> {
     const n = this.lora.length;
     return { params: await this.read(this.lora.params, n), m: await this.read(this.lora.m, n), v: await this.read(this.lora.v, n) };
+  }
+
+  /** Frees every device buffer the trainer holds (it is unusable after). */
+  dispose(): void {
+    const { be } = this.init;
+    releaseStepBuffers(be, this.s);
+    for (const b of [...Object.values(this.rowBufs), this.rowLoss, this.lora.params, this.lora.grads, this.lora.m, this.lora.v]) be.release(b);
+    const weights = new Set([this.base.embed, this.base.lmHead, ...this.base.layers.flatMap((l) => Object.values(l.proj))]);
+    for (const w of weights) be.releaseWeight(w);
+    for (const b of [this.base.norm, ...this.base.layers.flatMap((l) => [l.inNorm, l.postNorm, ...Object.values(l.bias)])]) be.release(b);
+    be.flush();
   }
 
   /** Replaces the parameters and moments (a resumed checkpoint). */

@@ -49,7 +49,11 @@ async function handle(r: TrainerRequest): Promise<TrainerReply> {
     case 'read': return { ok: true, kind: 'state', ...(await need().readState()) };
     case 'write': need().writeState(r); return { ok: true, kind: 'done' };
     case 'counters': return { ok: true, kind: 'counters', counters: need().counters() };
-    case 'close': closeModel?.(); return { ok: true, kind: 'done' };
+    case 'close':
+      trainer?.dispose();
+      trainer = undefined;
+      closeModel?.();
+      return { ok: true, kind: 'done' };
   }
 }
 
