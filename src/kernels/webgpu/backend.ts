@@ -368,11 +368,7 @@ function packPlace(p: SlotPlace): number {
   return ((p.slot << 24) | p.pos) >>> 0;
 }
 
-const bitsView = new DataView(new ArrayBuffer(4));
-function f32Bits(v: number): number {
-  bitsView.setFloat32(0, v, true);
-  return bitsView.getUint32(0, true);
-}
+const { f32Bits } = recorders;
 
 export const webgpuBackendContract = defineContract<{ gpu: GpuHandle; opts: WebGpuBackendOptions }, WebGpuBackend>({
   id: 'webgpu-backend-v1',

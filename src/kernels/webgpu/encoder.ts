@@ -210,8 +210,17 @@ class Recorder {
 /** What the backend records through. */
 export type CommandRecorder = Recorder;
 
+const bitsView = new DataView(new ArrayBuffer(4));
+
+/** The float32 bit pattern of v, for a parameter word (kernels bitcast it back). */
+function f32Bits(v: number): number {
+  bitsView.setFloat32(0, v, true);
+  return bitsView.getUint32(0, true);
+}
+
 export const recorders = {
   open: (device: GPUDevice, submitEvery = 0): CommandRecorder => new Recorder(device, submitEvery),
   /** A grid of `count` workgroups folded into (x ≤ 65,535, y). */
   fold: (count: number): [number, number] => Recorder.fold(count),
+  f32Bits,
 } as const;

@@ -24,9 +24,7 @@ export interface PackedAttentionShape {
   scale: number;
 }
 
-function f32Bits(v: number): number {
-  return new Uint32Array(new Float32Array([v]).buffer)[0] ?? 0;
-}
+const { f32Bits } = recorders;
 
 function check(s: PackedAttentionShape): void {
   const { n, heads, kvHeads, headDim, scale } = s;

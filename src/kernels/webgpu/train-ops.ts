@@ -1,6 +1,7 @@
 import { defineContract } from '../../contract/index.js';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import { type Bindable, type CommandRecorder, recorders } from './encoder.js';
+import { RMSNORM_BACK_X } from './wgsl-backward.js';
 import { TRAIN_WDECODE, TRAIN_WGSL, type TrainTile } from './wgsl-train-ops.js';
 
 /**
@@ -46,14 +47,7 @@ export const TRAIN_TILES: readonly TrainTile[] = [
 /** Workgroups a product should have at least to fill a large GPU (two per SM of a 132-SM H100). */
 const MIN_GROUPS = 264;
 
-const F = new Float32Array(1);
-const U = new Uint32Array(F.buffer);
-
-/** The float32 bits of v, for a parameter word. */
-function bits(v: number): number {
-  F[0] = v;
-  return U[0] ?? 0;
-}
+const bits = recorders.f32Bits;
 
 function need(ok: boolean, message: string): void {
   if (!ok) throw new RangeError(`webgpu train-ops: ${message}`);
@@ -128,6 +122,16 @@ function backWeightTiled(rec: CommandRecorder, dy: Bindable, x: Bindable, n: num
  * recordBackInput and recordBackWeight), so that every tile can be tested on small shapes.
  */
 export const trainTiled = { backInput: backInputTiled, backWeight: backWeightTiled } as const;
+
+/**
+ * RMSNorm's input gradient (wgsl-backward.ts RMSNORM_BACK_X, as training.ts runs it): dx [n, dim] written from
+ * x, the weight w and dy; rs [n] receives each row's 1/rms.
+ */
+export function recordRmsnormBackInput(rec: CommandRecorder, x: Bindable, w: Bindable, dy: Bindable, n: number, dim: number, eps: number, dx: Bindable, rs: Bindable): void {
+  trainKernelsContract.run({ kernel: 'recordRmsnormBackInput', sizes: [n, dim] }, () => {
+    if (n > 0) rec.dispatch('train:rmsnorm-back-x', () => RMSNORM_BACK_X, [n, dim, bits(eps)], [x, w, dy, dx, rs], recorders.fold(n));
+  });
+}
 
 /** y[i] += s · x[i] */
 export function recordAxpy(rec: CommandRecorder, x: Bindable, s: number, y: Bindable, length: number): void {

@@ -53,9 +53,7 @@ interface Buf extends Bindable {
   readonly bytes: number;
 }
 
-function f32Bits(v: number): number {
-  return new Uint32Array(new Float32Array([v]).buffer)[0] ?? 0;
-}
+const { f32Bits } = recorders;
 
 function need(ok: boolean, message: string): void {
   if (!ok) throw new RangeError(`webgpu training: ${message}`);

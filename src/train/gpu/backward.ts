@@ -1,8 +1,6 @@
 import type { GpuBuf } from '../../kernels/webgpu/backend.js';
 import { recordPackedAttentionBack } from '../../kernels/webgpu/train-attention.js';
-import { recordAxpy, recordBackInput, recordBackWeight, recordRopeRows, recordSwigluBack } from '../../kernels/webgpu/train-ops.js';
-import { RMSNORM_BACK_X } from '../../kernels/webgpu/wgsl-backward.js';
-import { recorders } from '../../kernels/webgpu/encoder.js';
+import { recordAxpy, recordBackInput, recordBackWeight, recordRmsnormBackInput, recordRopeRows, recordSwigluBack } from '../../kernels/webgpu/train-ops.js';
 import type { LinearModule } from '../model/params.js';
 import { recordBlock, recordHeadLoss, rowView, type StepContext } from './forward.js';
 
@@ -13,12 +11,6 @@ import { recordBlock, recordHeadLoss, rowView, type StepContext } from './forwar
  * frozen base gets none. Same products as src/train/autograd/linear.ts: dB += s·dyᵀ·u, du = dy·B,
  * dA += s·duᵀ·x, dx += dy·W + s·du·A.
  */
-
-const bits = new DataView(new ArrayBuffer(4));
-function f32Bits(v: number): number {
-  bits.setFloat32(0, v, true);
-  return bits.getUint32(0, true);
-}
 
 /** dx (+)= dy·W, and the LoRA gradients of module m of layer l, whose forward input was x. */
 function linearBack(ctx: StepContext, l: number, m: LinearModule, x: GpuBuf, dy: GpuBuf, dx: GpuBuf, accumulate: boolean): void {
@@ -44,7 +36,7 @@ function rmsnormBackInto(ctx: StepContext, x: GpuBuf, w: GpuBuf, dy: GpuBuf, dX:
   const { be, c, n, s } = ctx;
   const H = c.hidden_size;
   const target = accumulate ? s.dTmp : dX;
-  be.recorder.dispatch('train:rmsnorm-back-x', () => RMSNORM_BACK_X, [n, H, f32Bits(c.rms_norm_eps)], [x, w, dy, target, s.rs], recorders.fold(n));
+  recordRmsnormBackInput(be.recorder, x, w, dy, n, H, c.rms_norm_eps, target, s.rs);
   if (accumulate) recordAxpy(be.recorder, s.dTmp, 1, dX, n * H);
 }
 
