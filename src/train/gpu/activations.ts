@@ -104,10 +104,8 @@ export function allocStepBuffers(be: WebGpuBackend, c: ArchConfig, rows: number,
 
 /** Releases every buffer of `s`. */
 export function releaseStepBuffers(be: WebGpuBackend, s: StepBuffers): void {
-  const seen = new Set<GpuBuf>();
-  for (const l of s.layers) {
-    for (const b of [l.x, l.h1, l.q, l.k, l.v, l.att, l.lse, l.x1, l.h2, l.gate, l.up, l.act, ...l.loraU.values()]) if (!seen.has(b)) seen.add(b);
-  }
-  for (const b of seen) be.release(b);
+  // a set: under checkpointing the layers share every buffer but x
+  const layerBufs = new Set(s.layers.flatMap((l) => [l.x, l.h1, l.q, l.k, l.v, l.att, l.lse, l.x1, l.h2, l.gate, l.up, l.act, ...l.loraU.values()]));
+  for (const b of layerBufs) be.release(b);
   for (const b of [s.xOut, s.hf, s.logits, s.dX, s.dTmp, s.dH, s.dQ, s.dK, s.dV, s.dAtt, s.dAct, s.dGate, s.dUp, s.rs, s.attScratch, s.loraOut, s.loraDu, s.loraDx, s.partials, s.sumsq]) be.release(b);
 }

@@ -30,8 +30,6 @@ export interface LoraSet {
   readonly v: GpuBuf;
   /** Floats in each of the four buffers (with the alignment gaps, which stay 0). */
   readonly length: number;
-  /** Float offset of each module's A and B in the host order of `modules`. */
-  readonly offsets: readonly { readonly a: number; readonly b: number }[];
   /** slot of (layer, module), if adapted. */
   slot(layer: number, m: LinearModule): LoraSlot | undefined;
 }
@@ -55,33 +53,50 @@ function weightView(buf: GpuBuf, offset: number, rows: number, cols: number): Gp
   return { buffer: buf.buffer, dtype: 'F32', rows, cols, id: bufferIds.next(), view: { offset: offset * 4, size: rows * cols * 4 } };
 }
 
-/** The flat host image of `modules` (A then B of each, aligned) and the offsets. */
-export function flattenModules(modules: readonly AdapterModule[]): { data: Float32Array; offsets: { a: number; b: number }[] } {
-  const offsets: { a: number; b: number }[] = [];
+/**
+ * Where each tensor sits in the flat image: tensor i at offsets[i], a multiple of 64 floats; the tensors are
+ * the modules' A and B in parameter order (A₀, B₀, A₁, …), so the AdamW moments share the layout.
+ */
+export interface FlatLayout {
+  readonly offsets: readonly number[];
+  readonly length: number;
+}
+
+export function flatLayout(tensors: readonly Float32Array[]): FlatLayout {
+  const offsets: number[] = [];
   let at = 0;
-  for (const m of modules) {
-    const a = at;
-    at += aligned(m.a.data.length);
-    offsets.push({ a, b: at });
-    at += aligned(m.b.data.length);
+  for (const t of tensors) {
+    offsets.push(at);
+    at += aligned(t.length);
   }
-  const data = new Float32Array(Math.max(at, ALIGN_FLOATS));
-  modules.forEach((m, i) => {
-    const o = offsets[i] as { a: number; b: number };
-    data.set(m.a.data, o.a);
-    data.set(m.b.data, o.b);
+  return { offsets, length: Math.max(at, ALIGN_FLOATS) };
+}
+
+/** The flat image of `tensors` (zeros in the alignment gaps). */
+export function toFlat(layout: FlatLayout, tensors: readonly Float32Array[]): Float32Array {
+  const data = new Float32Array(layout.length);
+  tensors.forEach((t, i) => data.set(t, layout.offsets[i] ?? 0));
+  return data;
+}
+
+/** Copies a flat image back into `tensors`. */
+export function fromFlat(layout: FlatLayout, flat: Float32Array, tensors: readonly Float32Array[]): void {
+  tensors.forEach((t, i) => {
+    const o = layout.offsets[i] ?? 0;
+    t.set(flat.subarray(o, o + t.length));
   });
-  return { data, offsets };
 }
 
 /** Uploads the factors of `modules` (their current values), zero gradients and moments. */
 export function uploadLora(be: WebGpuBackend, modules: readonly AdapterModule[], scale: number): LoraSet {
-  const { data, offsets } = flattenModules(modules);
+  const tensors = modules.flatMap((m) => [m.a.data, m.b.data]);
+  const layout = flatLayout(tensors);
+  const data = toFlat(layout, tensors);
   const params = be.upload(data);
   const grads = be.alloc(data.length);
   const slots = new Map<string, LoraSlot>();
   modules.forEach((mod, i) => {
-    const o = offsets[i] as { a: number; b: number };
+    const o = { a: layout.offsets[2 * i] ?? 0, b: layout.offsets[2 * i + 1] ?? 0 };
     const [r, inn] = mod.a.shape as [number, number];
     const out = mod.b.shape[0] as number;
     const { layer, module } = moduleOf(mod.module);
@@ -92,17 +107,7 @@ export function uploadLora(be: WebGpuBackend, modules: readonly AdapterModule[],
     });
   });
   return {
-    params, grads, m: be.alloc(data.length), v: be.alloc(data.length), length: data.length, offsets,
+    params, grads, m: be.alloc(data.length), v: be.alloc(data.length), length: data.length,
     slot: (layer, m) => slots.get(`${layer}:${m}`),
   };
-}
-
-/** Copies a flat image (as flattenModules lays it out) back into the modules' host arrays. */
-export function unflattenInto(modules: readonly AdapterModule[], offsets: readonly { a: number; b: number }[], flat: Float32Array, pick: (m: AdapterModule) => [Float32Array, Float32Array]): void {
-  modules.forEach((m, i) => {
-    const o = offsets[i] as { a: number; b: number };
-    const [a, b] = pick(m);
-    a.set(flat.subarray(o.a, o.a + a.length));
-    b.set(flat.subarray(o.b, o.b + b.length));
-  });
 }

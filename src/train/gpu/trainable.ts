@@ -6,7 +6,7 @@ import { type AdapterModule, initLoraModules } from '../model/lora.js';
 import { loraAdapterConfig } from '../model/trainable.js';
 import type { AdapterTensor, Trainable } from '../model/types.js';
 import type { DeviceMoments, DeviceTraining, DeviceUpdate, SequenceForward, StepReport, TrainParam } from '../types.js';
-import { flattenModules, unflattenInto } from './lora-params.js';
+import { type FlatLayout, flatLayout, fromFlat, toFlat } from './lora-params.js';
 import { exampleReports, type MaskedTokens, packExamples, type PackedRows } from './pack.js';
 import { NO_ADAPTER, type TrainerReply, type TrainerRequest } from './protocol.js';
 import { TrainerChannel } from './sync-trainer.js';
@@ -61,14 +61,15 @@ class GpuTrainableModel implements GpuTrainable {
   readonly deviceBytes: number;
   private readonly baseBytes: number;
   private readonly modules: AdapterModule[];
-  private readonly offsets: readonly { a: number; b: number }[];
+  /** The flat layout of the parameters (and moments) on the device. */
+  private readonly layout: FlatLayout;
   private readonly channel: TrainerChannel;
   readonly device: DeviceTraining<MaskedTokens>;
 
   constructor(private readonly base: ModelBundle, private readonly opts: GpuTrainableOptions) {
     this.config = base.config;
     this.modules = initLoraModules(base.config, { rank: opts.rank, alpha: opts.alpha, targets: opts.targets, seed: opts.seed });
-    this.offsets = flattenModules(this.modules).offsets;
+    this.layout = flatLayout(this.parameters().map((p) => p.data));
     this.channel = TrainerChannel.open();
     const modules = this.modules.map((m) => ({ module: m.module, aName: m.a.name, aShape: [...m.a.shape], a: m.a.data, bName: m.b.name, bShape: [...m.b.shape], b: m.b.data }));
     const init = this.start({ kind: 'init', modelPath: base.source.path, form: opts.method === 'qlora' ? 'nf4' : 'stored', modules, rank: opts.rank, scale: opts.alpha / opts.rank, maxRows: opts.maxRows, checkpoint: opts.checkpoint ?? false });
@@ -124,30 +125,14 @@ class GpuTrainableModel implements GpuTrainable {
 
   private pull(s: DeviceMoments): void {
     const st = this.channel.call({ kind: 'read' }, 'state');
-    unflattenInto(this.modules, this.offsets, st.params, (m) => [m.a.data, m.b.data]);
-    const at = (list: readonly Float32Array[], i: number): Float32Array => list[i] ?? new Float32Array(0);
-    unflattenInto(this.modules, this.offsets, st.m, (m) => {
-      const i = this.modules.indexOf(m);
-      return [at(s.m, 2 * i), at(s.m, 2 * i + 1)];
-    });
-    unflattenInto(this.modules, this.offsets, st.v, (m) => {
-      const i = this.modules.indexOf(m);
-      return [at(s.v, 2 * i), at(s.v, 2 * i + 1)];
-    });
+    fromFlat(this.layout, st.params, this.parameters().map((p) => p.data));
+    fromFlat(this.layout, st.m, s.m);
+    fromFlat(this.layout, st.v, s.v);
   }
 
   private push(s: DeviceMoments): void {
-    const flat = (pick: (i: number) => [Float32Array, Float32Array]): Float32Array => {
-      const fake = this.modules.map((m, i) => {
-        const [a, b] = pick(i);
-        return { ...m, a: { ...m.a, data: a }, b: { ...m.b, data: b } };
-      });
-      return flattenModules(fake).data;
-    };
-    const params = flat((i) => [this.modules[i]?.a.data ?? new Float32Array(0), this.modules[i]?.b.data ?? new Float32Array(0)]);
-    const m = flat((i) => [s.m[2 * i] ?? new Float32Array(0), s.m[2 * i + 1] ?? new Float32Array(0)]);
-    const v = flat((i) => [s.v[2 * i] ?? new Float32Array(0), s.v[2 * i + 1] ?? new Float32Array(0)]);
-    this.channel.call({ kind: 'write', params, m, v }, 'done');
+    const params = toFlat(this.layout, this.parameters().map((p) => p.data));
+    this.channel.call({ kind: 'write', params, m: toFlat(this.layout, s.m), v: toFlat(this.layout, s.v) }, 'done');
   }
 
   parameters(): readonly TrainParam[] {
