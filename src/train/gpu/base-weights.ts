@@ -2,11 +2,8 @@ import { FormatError } from '../../formats/errors.js';
 import type { GpuBuf, GpuWeight, WebGpuBackend } from '../../kernels/webgpu/backend.js';
 import { WDECODE } from '../../kernels/webgpu/wgsl-quant.js';
 import type { ArchConfig, ModelBundle } from '../../tensor/bundle.js';
-import { dequantize } from '../../tensor/codecs/index.js';
-import type { DType } from '../../tensor/dtype.js';
-import { elementCount } from '../../tensor/dtype.js';
 import { quantizeNf4 } from '../../tensor/quant/nf4.js';
-import { LINEAR_MODULES, type LinearModule, modulePath } from '../model/params.js';
+import { LINEAR_MODULES, type LinearModule, modulePath, shapedTensor, tensorFloats } from '../model/params.js';
 import { projectionShape } from '../model/lora.js';
 
 /**
@@ -39,23 +36,8 @@ class Uploader {
 
   constructor(private readonly be: WebGpuBackend, private readonly bundle: ModelBundle, private readonly form: BaseForm) {}
 
-  private tensor(name: string, shape: readonly number[]): { dtype: DType; data: Uint8Array } {
-    const t = this.bundle.tensors.get(name);
-    const file = this.bundle.source.path;
-    if (!t) throw new FormatError(file, name, 'missing tensor');
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new FormatError(file, name, `expected shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
-    }
-    return { dtype: t.dtype, data: t.read() };
-  }
-
   floats(name: string, shape: readonly number[]): Float32Array {
-    const t = this.tensor(name, shape);
-    try {
-      return dequantize(t.dtype, t.data, elementCount(shape));
-    } catch (err) {
-      throw new FormatError(this.bundle.source.path, name, `cannot convert ${t.dtype} to F32 (${(err as Error).message})`);
-    }
+    return tensorFloats(this.bundle, name, shape);
   }
 
   vector(name: string, length: number): GpuBuf {
@@ -69,10 +51,10 @@ class Uploader {
       this.bytes += data.byteLength;
       return this.be.prepareWeight({ dtype: 'NF4', rows, cols, data });
     }
-    const t = this.tensor(name, [rows, cols]);
+    const t = shapedTensor(this.bundle, name, [rows, cols]);
     const stored = WDECODE[t.dtype] !== undefined;
-    const data = stored ? t.data : this.floats(name, [rows, cols]);
-    this.bytes += stored ? t.data.byteLength : 4 * rows * cols;
+    const data = stored ? t.read() : this.floats(name, [rows, cols]);
+    this.bytes += data.byteLength;
     return this.be.prepareWeight({ dtype: stored ? t.dtype : 'F32', rows, cols, data });
   }
 

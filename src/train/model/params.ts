@@ -1,5 +1,6 @@
 import { FormatError } from '../../formats/errors.js';
 import type { ArchConfig, ModelBundle } from '../../tensor/bundle.js';
+import type { TensorRef } from '../../tensor/store.js';
 import { dequantize } from '../../tensor/codecs/index.js';
 import { elementCount } from '../../tensor/dtype.js';
 import { quantizeNf4 } from '../../tensor/quant/nf4.js';
@@ -43,6 +44,27 @@ export function modulePath(layer: number, m: LinearModule): string {
   return `model.layers.${layer}.${block}.${m}`;
 }
 
+/** Tensor `name` of `bundle`, checked to exist with `shape`; a one-line FormatError naming the file and tensor otherwise. */
+export function shapedTensor(bundle: ModelBundle, name: string, shape: readonly number[]): TensorRef {
+  const t = bundle.tensors.get(name);
+  const file = bundle.source.path;
+  if (!t) throw new FormatError(file, name, 'missing tensor');
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new FormatError(file, name, `expected shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
+  }
+  return t;
+}
+
+/** Tensor `name` (checked as shapedTensor) dequantized to f32 (into `out` when given). */
+export function tensorFloats(bundle: ModelBundle, name: string, shape: readonly number[], out?: Float32Array): Float32Array {
+  const t = shapedTensor(bundle, name, shape);
+  try {
+    return dequantize(t.dtype, t.read(), elementCount(shape), out);
+  } catch (err) {
+    throw new FormatError(bundle.source.path, name, `cannot convert ${t.dtype} to F32 (${(err as Error).message})`);
+  }
+}
+
 /** Reads base tensors and turns them into trainable parameters, frozen f32 arrays or frozen NF4 blocks. */
 export class ParamBuilder {
   /** Parameters in creation order (the optimizer's order). */
@@ -63,18 +85,8 @@ export class ParamBuilder {
 
   /** The tensor as f32; in the kernel memory (where products run in SIMD) unless `plain`. */
   floats(name: string, shape: readonly number[], plain = false): Float32Array {
-    const t = this.bundle.tensors.get(name);
-    const file = this.bundle.source.path;
-    if (!t) throw new FormatError(file, name, 'missing tensor');
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new FormatError(file, name, `expected shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
-    }
-    try {
-      const count = elementCount(shape);
-      return dequantize(t.dtype, t.read(), count, plain ? new Float32Array(count) : kernelFloats(count));
-    } catch (err) {
-      throw new FormatError(file, name, `cannot convert ${t.dtype} to F32 (${(err as Error).message})`);
-    }
+    const count = elementCount(shape);
+    return tensorFloats(this.bundle, name, shape, plain ? new Float32Array(count) : kernelFloats(count));
   }
 
   has(name: string): boolean {
